@@ -1,0 +1,55 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "authgate",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "authgate", targets: ["authgate"])
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        // C at arm's length: system libraries with static inline shims for macros and variadics.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .target(name: "CSystem"),
+
+        // Pure Swift HTTP/1.1: strict parser, connection state machine, response serializer. No I/O.
+        .target(name: "HTTP1", swiftSettings: strictSettings),
+        // Dispatch event loops, sockets, listeners and client connections.
+        .target(name: "EventLoop", dependencies: ["HTTP1", "CSystem"], swiftSettings: strictSettings),
+        // Configuration, routing of local answers, admin endpoints, access log.
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "HTTP1", "EventLoop", "COpenSSL", "CCurl",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+        .executableTarget(
+            name: "authgate",
+            dependencies: [
+                "Gateway",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strictSettings
+        ),
+
+        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], swiftSettings: strictSettings),
+        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "HTTP1"], swiftSettings: strictSettings),
+        .testTarget(name: "IntegrationTests", dependencies: ["HTTP1"], swiftSettings: strictSettings),
+    ]
+)

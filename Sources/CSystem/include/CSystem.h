@@ -1,0 +1,46 @@
+#ifndef AUTHGATE_CSYSTEM_H
+#define AUTHGATE_CSYSTEM_H
+
+
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/resource.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <errno.h>
+#include <time.h>
+#include <unistd.h>
+
+/// fcntl is variadic in C; Swift cannot call it directly.
+static inline int csystem_set_nonblocking_cloexec(int fd) {
+    int flags = fcntl(fd, F_GETFL, 0);
+    if (flags < 0) return -1;
+    if (fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) return -1;
+    int fdflags = fcntl(fd, F_GETFD, 0);
+    if (fdflags < 0) return -1;
+    return fcntl(fd, F_SETFD, fdflags | FD_CLOEXEC);
+}
+
+static inline int csystem_errno(void) { return errno; }
+
+/// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC. accept4 is a GNU extension: defined in CSystem.c, which
+/// alone sees _GNU_SOURCE, so that this header reads the system headers as every other module does.
+int csystem_accept4(int fd, struct sockaddr *address, socklen_t *length);
+
+/// Monotonic time in nanoseconds; the coarse clock is cheap enough to read on every request.
+static inline unsigned long long csystem_monotonic_coarse_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+static inline unsigned long long csystem_monotonic_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
+}
+
+#endif

@@ -1,0 +1,409 @@
+import Dispatch
+public import HTTP1
+
+/// One accepted client connection, confined to its loop. It carries out the state machine's actions:
+/// reading, writing with backpressure, deadlines, and closing without losing the last answer.
+public final class ClientConnection: @unchecked Sendable {
+    public let loop: EventLoop
+    public let clientAddress: String
+    let fd: Int32
+    let context: ServerContext
+
+    private var machine: ServerConnectionStateMachine
+    /// Unconsumed bytes kept between reads: a partial head, or pipelined requests waiting their turn.
+    private var inbound: [UInt8] = []
+    private var outbound: [UInt8] = []
+    private var outboundOffset = 0
+
+    private var readSource: (any DispatchSourceRead)?
+    private var readSuspended = false
+    private var writeSource: (any DispatchSourceWrite)?
+    private var writeSuspended = true
+    private var liveSources = 0
+
+    private var processing = false
+    private var closeWhenFlushed = false
+    private var lingering = false
+    private var closed = false
+    /// Absolute monotonic deadline in ns; 0 means none. Checked by the loop's sweep.
+    var deadline: UInt64 = 0
+
+    /// The exchange in progress, for the access log.
+    public var record = AccessRecord()
+    private var requestStart: UInt64 = 0
+    public private(set) var currentRequestID = ""
+    private var currentVersion: HTTPVersion = .http11
+    private var currentIsHead = false
+    private var exchangeOpen = false
+    /// Where the current request's body goes; nil discards it.
+    public var bodyConsumer: (any RequestBodyConsumer)?
+
+    init(fd: Int32, loop: EventLoop, context: ServerContext, clientAddress: String) {
+        self.fd = fd
+        self.loop = loop
+        self.context = context
+        self.clientAddress = clientAddress
+        self.machine = ServerConnectionStateMachine(limits: context.limits)
+    }
+
+    func start() {
+        loop.assertOnLoop()
+        loop.register(self)
+        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
+        source.setEventHandler { [unowned self] in self.readable() }
+        source.setCancelHandler { [self] in self.sourceCancelled() }
+        readSource = source
+        liveSources += 1
+        source.resume()
+        deadline = Self.deadline(after: context.timeouts.head)
+    }
+
+    private static func deadline(after timeout: UInt64) -> UInt64 {
+        timeout == 0 ? 0 : MonotonicClock.coarseNow() &+ timeout
+    }
+
+    // MARK: Reading
+
+    private func readable() {
+        guard !closed else { return }
+        let result: IOResult
+        do {
+            result = try Syscall.read(fd, loop.scratch)
+        } catch {
+            closeNow()
+            return
+        }
+        guard case .processed(let count) = result else { return }
+        if count == 0 {
+            peerClosedSending()
+            return
+        }
+        if lingering { return }  // discard: the answer is already written
+        if !machine.isReadingHead { refreshActivityDeadline() }
+        if inbound.isEmpty {
+            process(UnsafeRawBufferPointer(rebasing: loop.scratch[0..<count]))
+        } else {
+            inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: loop.scratch[0..<count]))
+            processInbound()
+        }
+    }
+
+    private func processInbound() {
+        let pending = inbound
+        inbound = []
+        pending.withUnsafeBytes { process($0) }
+    }
+
+    private func process(_ buffer: UnsafeRawBufferPointer) {
+        processing = true
+        defer { processing = false }
+        let wasIdle = machine.isIdle
+        var offset = 0
+        decoding: while !closed {
+            let (action, consumed) = machine.decode(UnsafeRawBufferPointer(rebasing: buffer[offset...]))
+            let base = offset
+            offset += consumed
+            switch action {
+            case .readMore:
+                break decoding
+            case .head(let head):
+                startExchange(head)
+                context.handler.handle(head, connection: self)
+            case .body(let range):
+                let slice = UnsafeRawBufferPointer(rebasing: buffer[(base + range.lowerBound)..<(base + range.upperBound)])
+                bodyConsumer?.bodyBytes(slice, connection: self)
+            case .bodyEnd:
+                deadline = 0
+                let consumer = bodyConsumer
+                consumer?.bodyEnded(connection: self)
+            case .awaitResponse:
+                break decoding
+            case .respondWithErrorAndClose(let error):
+                refuse(error)
+                break decoding
+            case .close:
+                closeNow()
+                return
+            }
+        }
+        guard !closed, !lingering else { return }
+        if offset < buffer.count {
+            inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[offset...]))
+        }
+        if wasIdle && machine.isReadingHead && !machine.isIdle {
+            deadline = Self.deadline(after: context.timeouts.head)
+        }
+        // Pipelined bytes beyond one head's worth wait in the kernel until the current answer is done.
+        setReading(inbound.count <= context.limits.maxHeadBytes)
+    }
+
+    private func setReading(_ enabled: Bool) {
+        guard let readSource, enabled == readSuspended else { return }
+        readSuspended = !enabled
+        if enabled { readSource.resume() } else { readSource.suspend() }
+    }
+
+    private func refreshActivityDeadline() {
+        deadline = Self.deadline(after: context.timeouts.idle)
+    }
+
+    private func startExchange(_ head: RequestHead) {
+        requestStart = MonotonicClock.now()
+        currentRequestID = RequestID.forRequest(head)
+        currentVersion = head.version
+        currentIsHead = head.isHead
+        bodyConsumer = nil
+        record = AccessRecord()
+        record.requestID = currentRequestID
+        record.client = clientAddress
+        record.method = head.method
+        record.path = head.path
+        exchangeOpen = true
+        deadline = 0
+    }
+
+    private func peerClosedSending() {
+        if lingering || closeWhenFlushed && outbound.isEmpty {
+            closeNow()
+            return
+        }
+        switch machine.peerClosed() {
+        case .awaitResponse:
+            // The answer is still owed; stop reading, it will close after the answer.
+            setReading(false)
+        default:
+            bodyConsumer?.connectionAborted(connection: self)
+            closeNow()
+        }
+    }
+
+    // MARK: Answering
+
+    /// Writes `100 Continue` if the client asked for it and it was not yet sent. Call before reading a body.
+    public func continueIfExpected() {
+        if machine.handlerWillReadBody() {
+            send(Array("HTTP/1.1 100 Continue\r\n\r\n".utf8))
+        }
+    }
+
+    /// Answers the current request with a complete response that authgate made itself.
+    public func respond(
+        _ status: HTTPStatus,
+        headers: [(String, String)] = [],
+        body: [UInt8],
+        keepAlive: Bool = true
+    ) {
+        loop.assertOnLoop()
+        guard !closed else { return }
+        let staysOpen = machine.responseWillStart(keepAlive: keepAlive)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(256 + body.count)
+        var allHeaders = headers
+        allHeaders.append(("X-Request-Id", currentRequestID))
+        ResponseHead.serialize(
+            status: status, headers: allHeaders, contentLength: body.count, keepAlive: staysOpen,
+            version: currentVersion, date: loop.httpDate(), into: &bytes
+        )
+        if !currentIsHead { bytes.append(contentsOf: body) }
+        record.status = status.code
+        record.bytesSent = bytes.count
+        send(bytes)
+        finishExchange()
+    }
+
+    /// Answers with the JSON `{"message": …}` body of the status.
+    public func respondWithMessage(_ status: HTTPStatus, headers: [(String, String)] = [], keepAlive: Bool = true) {
+        var allHeaders = headers
+        allHeaders.append(("Content-Type", "application/json"))
+        respond(status, headers: allHeaders, body: ResponseHead.messageBody(status.reason), keepAlive: keepAlive)
+    }
+
+    private func finishExchange() {
+        exchangeOpen = false
+        record.durationNanoseconds = MonotonicClock.now() &- requestStart
+        context.observer.exchangeFinished(record, loop: loop)
+        switch machine.responseEnded() {
+        case .close:
+            bodyConsumer = nil
+            closeAfterFlush(linger: true)
+        case .continueReading:
+            if machine.isIdle { deadline = Self.deadline(after: context.timeouts.idle) }
+            if !processing {
+                if !inbound.isEmpty { processInbound() }
+                setReading(true)
+            }
+        }
+    }
+
+    /// A request refused before any handler saw it (malformed, too large, too slow).
+    private func refuse(_ error: HTTPParseError) {
+        if !exchangeOpen {
+            requestStart = MonotonicClock.now()
+            currentRequestID = RequestID.makeUUID()
+            record = AccessRecord()
+            record.requestID = currentRequestID
+            record.client = clientAddress
+        }
+        exchangeOpen = false
+        record.authorization = error.description
+        bodyConsumer?.connectionAborted(connection: self)
+        bodyConsumer = nil
+        let status = error.status
+        var bytes: [UInt8] = []
+        let body = ResponseHead.messageBody(status.reason)
+        ResponseHead.serialize(
+            status: status,
+            headers: [("Content-Type", "application/json"), ("X-Request-Id", currentRequestID)],
+            contentLength: body.count, keepAlive: false, version: .http11, date: loop.httpDate(), into: &bytes
+        )
+        bytes.append(contentsOf: body)
+        record.status = status.code
+        record.bytesSent = bytes.count
+        record.durationNanoseconds = MonotonicClock.now() &- requestStart
+        context.observer.exchangeFinished(record, loop: loop)
+        send(bytes)
+        closeAfterFlush(linger: true)
+    }
+
+    // MARK: Writing
+
+    /// Queues bytes for the client; writes at once when the socket allows.
+    public func send(_ bytes: [UInt8]) {
+        guard !closed, !bytes.isEmpty else { return }
+        if outboundOffset < outbound.count {
+            outbound.append(contentsOf: bytes)
+            return
+        }
+        let written = bytes.withUnsafeBytes { writeSome($0) }
+        guard let written else { return }
+        if written < bytes.count {
+            outbound = Array(bytes[written...])
+            outboundOffset = 0
+            enableWriting()
+        }
+    }
+
+    /// Whether bytes are waiting for the client to read them: callers streaming to it should pause.
+    public var hasPendingOutput: Bool { outboundOffset < outbound.count }
+
+    /// Writes what the socket takes now. Returns nil if the connection failed and was closed.
+    private func writeSome(_ buffer: UnsafeRawBufferPointer) -> Int? {
+        var offset = 0
+        while offset < buffer.count {
+            do {
+                switch try Syscall.write(fd, UnsafeRawBufferPointer(rebasing: buffer[offset...])) {
+                case .processed(let count): offset += count
+                case .wouldBlock: return offset
+                }
+            } catch {
+                bodyConsumer?.connectionAborted(connection: self)
+                closeNow()
+                return nil
+            }
+        }
+        return offset
+    }
+
+    private func enableWriting() {
+        if writeSource == nil {
+            let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
+            source.setEventHandler { [unowned self] in self.writable() }
+            source.setCancelHandler { [self] in self.sourceCancelled() }
+            writeSource = source
+            liveSources += 1
+        }
+        if writeSuspended {
+            writeSuspended = false
+            writeSource?.resume()
+        }
+        // A client that stops reading must not hold the connection forever.
+        if deadline == 0 { refreshActivityDeadline() }
+    }
+
+    private func writable() {
+        guard !closed else { return }
+        let written = outbound.withUnsafeBytes { writeSome(UnsafeRawBufferPointer(rebasing: $0[outboundOffset...])) }
+        guard let written else { return }
+        if written > 0 { refreshActivityDeadline() }
+        outboundOffset += written
+        guard outboundOffset == outbound.count else { return }
+        outbound.removeAll(keepingCapacity: false)
+        outboundOffset = 0
+        if !writeSuspended {
+            writeSuspended = true
+            writeSource?.suspend()
+        }
+        if closeWhenFlushed {
+            beginLinger()
+        } else if machine.isIdle {
+            deadline = Self.deadline(after: context.timeouts.idle)
+        } else {
+            deadline = 0
+        }
+    }
+
+    // MARK: Closing
+
+    private func closeAfterFlush(linger: Bool) {
+        closeWhenFlushed = true
+        setReading(true)
+        if outboundOffset >= outbound.count { beginLinger() }
+    }
+
+    /// Half-closes and discards what the client still sends for a moment, so the answer is read
+    /// before the kernel would reset the connection over unread bytes (nginx's lingering close).
+    private func beginLinger() {
+        guard !lingering, !closed else { return }
+        lingering = true
+        Syscall.shutdownWrite(fd)
+        deadline = Self.deadline(after: context.timeouts.linger)
+    }
+
+    func deadlineExpired() {
+        guard !closed else { return }
+        if lingering || closeWhenFlushed || hasPendingOutput {
+            closeNow()
+            return
+        }
+        switch machine.headTimedOut() {
+        case .respondWithErrorAndClose(let error):
+            refuse(error)
+        case .close:
+            closeNow()
+        default:
+            // Reading a body too slowly: the answer cannot be given sensibly any more.
+            bodyConsumer?.connectionAborted(connection: self)
+            closeNow()
+        }
+    }
+
+    /// Closes at once: sources are cancelled and the descriptor is closed once both have stopped.
+    public func closeNow() {
+        guard !closed else { return }
+        closed = true
+        deadline = 0
+        bodyConsumer = nil
+        loop.unregister(self)
+        context.limiter.release()
+        if let readSource {
+            if readSuspended { readSource.resume() }
+            readSource.cancel()
+        }
+        if let writeSource {
+            if writeSuspended { writeSource.resume() }
+            writeSource.cancel()
+        }
+        if liveSources == 0 { Syscall.close(fd) }
+    }
+
+    private func sourceCancelled() {
+        liveSources -= 1
+        // Dispatch's rule: never close a descriptor while one of its sources may still be registered.
+        if liveSources == 0 { Syscall.close(fd) }
+    }
+
+    /// Closes the connection if it is idle between requests (drain on shutdown).
+    public func closeIfIdle() {
+        if machine.isIdle && !hasPendingOutput { closeNow() }
+    }
+}

@@ -1,0 +1,115 @@
+public import Dispatch
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One serial Dispatch queue that owns its connections, their sources and their deadlines.
+/// Everything on a loop runs on its queue: no locks, no thread per connection.
+public final class EventLoop: @unchecked Sendable {
+    public let queue: DispatchQueue
+    public let index: Int
+    /// Read buffer shared by every connection of the loop: only leftovers are copied per connection.
+    let scratch: UnsafeMutableRawBufferPointer
+    var clock = WallClock()
+    private var connections: [ObjectIdentifier: ClientConnection] = [:]
+    private var sweepTimer: (any DispatchSourceTimer)?
+    private var output: [UInt8] = []
+    private var outputFlushScheduled = false
+
+    init(index: Int) {
+        self.index = index
+        self.queue = DispatchQueue(label: "authgate.loop.\(index)")
+        self.scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+    }
+
+    deinit {
+        scratch.deallocate()
+    }
+
+    public func assertOnLoop() {
+        dispatchPrecondition(condition: .onQueue(queue))
+    }
+
+    public var connectionCount: Int {
+        assertOnLoop()
+        return connections.count
+    }
+
+    func register(_ connection: ClientConnection) {
+        connections[ObjectIdentifier(connection)] = connection
+    }
+
+    func unregister(_ connection: ClientConnection) {
+        connections.removeValue(forKey: ObjectIdentifier(connection))
+    }
+
+    /// Starts the deadline sweep: one timer per loop instead of one per connection.
+    public func startSweeping(every interval: DispatchTimeInterval) {
+        let timer = DispatchSource.makeTimerSource(queue: queue)
+        timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(10))
+        timer.setEventHandler { [unowned self] in
+            self.sweep()
+        }
+        timer.resume()
+        sweepTimer = timer
+    }
+
+    private func sweep() {
+        let now = MonotonicClock.coarseNow()
+        for connection in connections.values where connection.deadline != 0 && now >= connection.deadline {
+            connection.deadlineExpired()
+        }
+    }
+
+    /// Calls `body` with every open connection of this loop (on the loop).
+    public func forEachConnection(_ body: (ClientConnection) -> Void) {
+        assertOnLoop()
+        for connection in Array(connections.values) { body(connection) }
+    }
+
+    /// Appends a line to the loop's stdout buffer; it is written once the current burst of events is done.
+    public func writeOutputLine(_ line: String) {
+        output.append(contentsOf: line.utf8)
+        output.append(10)
+        if output.count >= 32 * 1024 {
+            flushOutput()
+        } else if !outputFlushScheduled {
+            outputFlushScheduled = true
+            queue.async { [unowned self] in self.flushOutput() }
+        }
+    }
+
+    public func flushOutput() {
+        outputFlushScheduled = false
+        guard !output.isEmpty else { return }
+        output.withUnsafeBytes { raw in
+            var offset = 0
+            while offset < raw.count {
+                let written = Glibc.write(1, raw.baseAddress! + offset, raw.count - offset)
+                if written < 0 && errno == EINTR { continue }
+                // stdout gone or full: drop the rest rather than stall the loop.
+                if written <= 0 { break }
+                offset += written
+            }
+        }
+        output.removeAll(keepingCapacity: output.count <= 256 * 1024)
+    }
+
+    public func httpDate() -> String { clock.httpDate() }
+    public func iso8601Now() -> String { clock.iso8601() }
+}
+
+/// The loops of the process, one per core by default.
+public final class EventLoopGroup: Sendable {
+    public let loops: [EventLoop]
+
+    public init(count: Int) {
+        precondition(count > 0)
+        loops = (0..<count).map { EventLoop(index: $0) }
+    }
+
+    public static var coreCount: Int {
+        let count = sysconf(Int32(_SC_NPROCESSORS_ONLN))
+        return count > 0 ? Int(count) : 1
+    }
+}

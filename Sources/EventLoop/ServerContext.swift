@@ -1,0 +1,102 @@
+public import HTTP1
+import Synchronization
+
+/// Answers requests. Called on the connection's loop with a validated head; it must eventually answer
+/// through the connection (now or later, on the same loop).
+public protocol RequestHandler: AnyObject, Sendable {
+    func handle(_ head: RequestHead, connection: ClientConnection)
+}
+
+/// Receives a request body as it arrives. The slices are valid only during the call.
+public protocol RequestBodyConsumer: AnyObject {
+    func bodyBytes(_ bytes: UnsafeRawBufferPointer, connection: ClientConnection)
+    func bodyEnded(connection: ClientConnection)
+    /// The client went away or sent a malformed body: stop using the connection.
+    func connectionAborted(connection: ClientConnection)
+}
+
+/// Sees every finished exchange (answered or refused): the access log and metrics live behind it.
+public protocol ExchangeObserver: AnyObject, Sendable {
+    func exchangeFinished(_ record: AccessRecord, loop: EventLoop)
+}
+
+/// What the access log records of one exchange.
+public struct AccessRecord: Sendable {
+    public var requestID = ""
+    public var client = ""
+    public var method = ""
+    public var path = ""
+    public var route = ""
+    public var status = 0
+    public var bytesSent = 0
+    public var durationNanoseconds: UInt64 = 0
+    public var upstreamStatus: Int?
+    public var subject: String?
+    /// "ok", "none", or why authorization failed, or why the request was refused.
+    public var authorization = ""
+}
+
+/// Timeouts of the client side, in nanoseconds; 0 disables one.
+public struct ConnectionTimeouts: Sendable {
+    public var head: UInt64
+    public var idle: UInt64
+    /// How long a refused client may keep sending before the socket is closed (nginx's lingering_timeout).
+    public var linger: UInt64
+
+    public init(head: UInt64, idle: UInt64, linger: UInt64 = 2_000_000_000) {
+        self.head = head
+        self.idle = idle
+        self.linger = linger
+    }
+}
+
+/// The open-connection budget shared by every loop of one server.
+public final class ConnectionLimiter: Sendable {
+    public let limit: Int
+    private let open = Atomic<Int>(0)
+
+    public init(limit: Int) {
+        self.limit = limit
+    }
+
+    public var openConnections: Int { open.load(ordering: .relaxed) }
+
+    func tryAcquire() -> Bool {
+        let (after, _) = open.add(1, ordering: .relaxed)
+        if after > limit {
+            open.subtract(1, ordering: .relaxed)
+            return false
+        }
+        return true
+    }
+
+    func release() {
+        open.subtract(1, ordering: .relaxed)
+    }
+}
+
+/// Everything a listener's connections share.
+public struct ServerContext: Sendable {
+    public let name: String
+    public let handler: any RequestHandler
+    public let observer: any ExchangeObserver
+    public let limits: HTTPLimits
+    public let timeouts: ConnectionTimeouts
+    public let limiter: ConnectionLimiter
+
+    public init(
+        name: String,
+        handler: any RequestHandler,
+        observer: any ExchangeObserver,
+        limits: HTTPLimits,
+        timeouts: ConnectionTimeouts,
+        limiter: ConnectionLimiter
+    ) {
+        self.name = name
+        self.handler = handler
+        self.observer = observer
+        self.limits = limits
+        self.timeouts = timeouts
+        self.limiter = limiter
+    }
+}

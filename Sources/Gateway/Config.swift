@@ -1,0 +1,125 @@
+public import EventLoop
+
+/// The validated configuration: every value has been checked and every default filled in.
+public struct GatewayConfig: Sendable {
+    public var server: ServerSettings
+    public var admin: AdminSettings
+    public var log: LogSettings
+    public var cognito: CognitoSettings
+    public var signin: SigninSettings
+    public var routes: [RouteSettings]
+}
+
+/// A duration in nanoseconds, written in the file as "250ms", "30s", "5m" or "1h".
+public typealias Nanoseconds = UInt64
+
+public struct ServerSettings: Sendable {
+    public var listen: [ListenAddress]
+    /// Resolved: never 0 here (0 in the file means one per CPU).
+    public var workers: Int
+    public var maxConnections: Int
+    public var maxHeaderBytes: Int
+    /// 0 means no limit.
+    public var maxBodyBytes: UInt64
+    public var headerTimeout: Nanoseconds
+    public var idleTimeout: Nanoseconds
+    public var upstreamTimeout: Nanoseconds
+    public var shutdownGrace: Nanoseconds
+    public var tls: TLSSettings?
+}
+
+public struct TLSSettings: Sendable {
+    public var certFile: String
+    public var keyFile: String
+}
+
+public struct AdminSettings: Sendable {
+    /// nil when `admin.listen = ""`.
+    public var listen: ListenAddress?
+}
+
+public enum LogFormat: String, Sendable, CaseIterable {
+    case json, text
+}
+
+public enum LogLevel: String, Sendable, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+}
+
+public struct LogSettings: Sendable {
+    public var format: LogFormat
+    public var level: LogLevel
+}
+
+public enum TokenUse: String, Sendable, CaseIterable {
+    case id, access, any
+}
+
+public struct CognitoSettings: Sendable {
+    public var region: String
+    public var userPoolID: String
+    public var clientIDs: [String]
+    public var clientSecretFile: String
+    /// Resolved from the file, then AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER, then AWS_ENDPOINT_URL.
+    public var endpointURL: String
+    public var issuer: String
+    public var jwksURL: String
+    public var tokenUse: TokenUse
+    public var clockSkew: Nanoseconds
+    public var jwksRefresh: Nanoseconds
+    public var jwksMinRefetchInterval: Nanoseconds
+    public var tokenCacheSize: Int
+}
+
+public enum AuthFlow: String, Sendable, CaseIterable {
+    case admin
+    case userPassword = "user_password"
+}
+
+/// "10/m": at most `count` attempts per `period`, bursts up to `count`.
+public struct RateLimit: Sendable, Hashable {
+    public var count: Int
+    public var period: Nanoseconds
+}
+
+public struct SigninSettings: Sendable {
+    public var enabled: Bool
+    public var path: String
+    public var clientID: String
+    public var signUp: Bool
+    public var autoConfirm: Bool
+    public var authFlow: AuthFlow
+    public var rateLimit: RateLimit
+    public var maxBodyBytes: Int
+}
+
+public enum RouteAuth: String, Sendable, CaseIterable {
+    case required, none
+}
+
+/// Where a route forwards to.
+public enum Upstream: Sendable, Hashable, CustomStringConvertible {
+    case http(host: String, port: UInt16, basePath: String)
+    case https(host: String, port: UInt16, basePath: String)
+    case unix(path: String)
+
+    public var description: String {
+        switch self {
+        case .http(let host, let port, let base): return "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(base)"
+        case .https(let host, let port, let base): return "https://\(host.contains(":") ? "[\(host)]" : host):\(port)\(base)"
+        case .unix(let path): return "unix:\(path)"
+        }
+    }
+}
+
+public struct RouteSettings: Sendable {
+    public var prefix: String
+    public var upstream: Upstream
+    public var caFile: String
+    public var auth: RouteAuth
+    public var groups: [String]
+    public var scopes: [String]
+    public var stripPrefix: Bool
+    public var forwardAuthorization: Bool
+    public var preserveHost: Bool
+}

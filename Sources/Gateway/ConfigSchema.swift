@@ -1,0 +1,309 @@
+import EventLoop
+import Foundation
+import TOMLKit
+
+/// The schema of SPEC.md, section by section: defaults, ranges and cross-key rules.
+struct Schema {
+    let problems: ProblemCollector
+    let environment: [String: String]
+
+    private static let secondNs: Nanoseconds = 1_000_000_000
+    private static let millisecondNs: Nanoseconds = 1_000_000
+
+    func read(_ root: TableReader) -> GatewayConfig? {
+        let server = readServer(root.table("server"))
+        let admin = readAdmin(root.table("admin"), server: server)
+        let log = readLog(root.table("log"))
+        let cognito = readCognito(root.table("cognito"))
+        let signin = readSignin(root.table("signin"), cognito: cognito)
+        let routes = root.tables("route").map(readRoute)
+        root.rejectUnknownKeys()
+        checkRoutes(routes)
+        return GatewayConfig(
+            server: server, admin: admin, log: log, cognito: cognito, signin: signin, routes: routes.map(\.settings)
+        )
+    }
+
+    private func readServer(_ table: TableReader?) -> ServerSettings {
+        let table = table ?? TableReader(.init(), path: "server", problems)
+        var listen: [ListenAddress] = []
+        for text in table.strings("listen", default: ["127.0.0.1:8080"]) {
+            do {
+                let address = try ListenAddress.parse(text)
+                if listen.contains(address) {
+                    table.fail("listen", "\"\(text)\" is listed twice")
+                } else {
+                    listen.append(address)
+                }
+            } catch {
+                table.fail("listen", "\"\(text)\": \(error.description)")
+            }
+        }
+        if listen.isEmpty && table.has("listen") { table.fail("listen", "needs at least one address") }
+        let workers = table.int("workers", default: 0, range: 0...1024)
+        let maxConnections = table.int("max_connections", default: 10000, range: 1...1_000_000)
+        let maxHeaderBytes = table.size("max_header_bytes", default: 32 * 1024, range: 1024...(1 << 20))
+        let maxBodyBytes = table.size("max_body_bytes", default: 10 * 1024 * 1024, range: 0...(1 << 50))
+        let headerTimeout = table.duration("header_timeout", default: "10s", minimum: 100 * Self.millisecondNs)
+        let idleTimeout = table.duration("idle_timeout", default: "60s", minimum: 100 * Self.millisecondNs)
+        let upstreamTimeout = table.duration("upstream_timeout", default: "30s", minimum: 100 * Self.millisecondNs)
+        let shutdownGrace = table.duration("shutdown_grace", default: "10s")
+        var tls: TLSSettings?
+        if let tlsTable = table.table("tls") {
+            let cert = tlsTable.string("cert_file", default: "")
+            let key = tlsTable.string("key_file", default: "")
+            for (name, value) in [("cert_file", cert), ("key_file", key)] {
+                if value.isEmpty {
+                    tlsTable.fail(name, "is required when [server.tls] is present")
+                } else if !FileManager.default.isReadableFile(atPath: value) {
+                    tlsTable.fail(name, "cannot read \(value)")
+                }
+            }
+            tlsTable.rejectUnknownKeys()
+            // Refusing beats listening in clear text on a port the operator believes is HTTPS.
+            tlsTable.fail("", "TLS termination is not available in this version of authgate; remove [server.tls]")
+            tls = TLSSettings(certFile: cert, keyFile: key)
+        }
+        table.rejectUnknownKeys()
+        return ServerSettings(
+            listen: listen.isEmpty ? [.ipv4("127.0.0.1", port: 8080)] : listen,
+            workers: workers == 0 ? EventLoopGroup.coreCount : workers,
+            maxConnections: maxConnections,
+            maxHeaderBytes: Int(maxHeaderBytes),
+            maxBodyBytes: maxBodyBytes,
+            headerTimeout: headerTimeout,
+            idleTimeout: idleTimeout,
+            upstreamTimeout: upstreamTimeout,
+            shutdownGrace: shutdownGrace,
+            tls: tls
+        )
+    }
+
+    private func readAdmin(_ table: TableReader?, server: ServerSettings) -> AdminSettings {
+        let table = table ?? TableReader(.init(), path: "admin", problems)
+        let text = table.string("listen", default: "127.0.0.1:9901")
+        var listen: ListenAddress?
+        if !text.isEmpty {
+            do {
+                let address = try ListenAddress.parse(text)
+                if server.listen.contains(address) {
+                    table.fail("listen", "must differ from server.listen: the admin endpoints are never public")
+                }
+                listen = address
+            } catch {
+                table.fail("listen", "\"\(text)\": \(error.description)")
+            }
+        }
+        table.rejectUnknownKeys()
+        return AdminSettings(listen: listen)
+    }
+
+    private func readLog(_ table: TableReader?) -> LogSettings {
+        let table = table ?? TableReader(.init(), path: "log", problems)
+        let format = table.choice("format", default: LogFormat.json)
+        let level = table.choice("level", default: LogLevel.info)
+        table.rejectUnknownKeys()
+        return LogSettings(format: format, level: level)
+    }
+
+    private func readCognito(_ table: TableReader?) -> CognitoSettings {
+        if table == nil { problems.add("cognito", "the [cognito] table is required") }
+        let table = table ?? TableReader(.init(), path: "cognito", problems)
+
+        var region = table.string("region", default: "")
+        if region.isEmpty, !table.has("region") { region = environment["AWS_REGION"] ?? "" }
+        if region.isEmpty {
+            table.fail("region", "is required (or set AWS_REGION)")
+        } else if !Self.isRegion(region) {
+            table.fail("region", "\"\(region)\" is not an AWS region name such as \"us-east-1\"")
+        }
+
+        let poolID = table.string("user_pool_id", default: "")
+        if poolID.isEmpty {
+            table.fail("user_pool_id", "is required")
+        } else if let underscore = poolID.firstIndex(of: "_") {
+            let poolRegion = String(poolID[..<underscore])
+            let suffix = poolID[poolID.index(after: underscore)...]
+            if suffix.isEmpty || !suffix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) {
+                table.fail("user_pool_id", "\"\(poolID)\" is not a user pool id such as \"us-east-1_AbCdEf123\"")
+            } else if !region.isEmpty && poolRegion != region {
+                table.fail("user_pool_id", "belongs to region \(poolRegion), but cognito.region is \(region)")
+            }
+        } else {
+            table.fail("user_pool_id", "\"\(poolID)\" is not a user pool id such as \"us-east-1_AbCdEf123\"")
+        }
+
+        let clientIDs = table.strings("client_ids", default: [])
+        if clientIDs.isEmpty {
+            table.fail("client_ids", "is required: list the app clients whose tokens are accepted")
+        }
+        for id in clientIDs where id.count > 128 || !id.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) {
+            table.fail("client_ids", "\"\(id)\" is not an app client id (letters and digits)")
+        }
+        if Set(clientIDs).count != clientIDs.count { table.fail("client_ids", "lists a client twice") }
+
+        let secretFile = table.string("client_secret_file", default: "")
+        if !secretFile.isEmpty && !FileManager.default.isReadableFile(atPath: secretFile) {
+            table.fail("client_secret_file", "cannot read \(secretFile)")
+        }
+
+        var endpoint = table.string("endpoint_url", default: "")
+        var endpointKey = "endpoint_url"
+        if endpoint.isEmpty {
+            for variable in ["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", "AWS_ENDPOINT_URL"]
+            where !(environment[variable] ?? "").isEmpty {
+                endpoint = environment[variable] ?? ""
+                endpointKey = "endpoint_url (from \(variable))"
+                break
+            }
+        }
+        if endpoint.isEmpty {
+            endpoint = "https://cognito-idp.\(region).amazonaws.com"
+        } else if validatedHTTPURL(endpoint) == nil {
+            problems.add(table.keyPath(endpointKey), "\"\(endpoint)\" is not an http(s) URL without query or credentials")
+        }
+        endpoint = Self.withoutTrailingSlash(endpoint)
+
+        var issuer = table.string("issuer", default: "")
+        if issuer.isEmpty {
+            issuer = "https://cognito-idp.\(region).amazonaws.com/\(poolID)"
+        } else if validatedHTTPURL(issuer) == nil {
+            table.fail("issuer", "\"\(issuer)\" is not an http(s) URL")
+        }
+
+        var jwksURL = table.string("jwks_url", default: "")
+        if jwksURL.isEmpty {
+            jwksURL = "\(endpoint)/\(poolID)/.well-known/jwks.json"
+        } else if validatedHTTPURL(jwksURL) == nil {
+            table.fail("jwks_url", "\"\(jwksURL)\" is not an http(s) URL without query or credentials")
+        }
+
+        let tokenUse = table.choice("token_use", default: TokenUse.id)
+        let clockSkew = table.duration("clock_skew", default: "60s")
+        if clockSkew > 600 * Self.secondNs { table.fail("clock_skew", "must be at most 10m") }
+        let refresh = table.duration("jwks_refresh", default: "1h", minimum: 10 * Self.secondNs)
+        let refetch = table.duration("jwks_min_refetch_interval", default: "10s", minimum: 1 * Self.secondNs)
+        let cacheSize = table.int("token_cache_size", default: 10000, range: 0...10_000_000)
+        table.rejectUnknownKeys()
+        return CognitoSettings(
+            region: region, userPoolID: poolID, clientIDs: clientIDs, clientSecretFile: secretFile,
+            endpointURL: endpoint, issuer: issuer, jwksURL: jwksURL, tokenUse: tokenUse, clockSkew: clockSkew,
+            jwksRefresh: refresh, jwksMinRefetchInterval: refetch, tokenCacheSize: cacheSize
+        )
+    }
+
+    private func readSignin(_ table: TableReader?, cognito: CognitoSettings) -> SigninSettings {
+        let table = table ?? TableReader(.init(), path: "signin", problems)
+        let enabled = table.bool("enabled", default: true)
+        let path = table.string("path", default: "/signin")
+        if !isCleanPath(path) || path == "/" {
+            table.fail("path", "\"\(path)\" must be an absolute path without dot segments, \"//\" or a trailing \"/\"")
+        }
+        var clientID = table.string("client_id", default: "")
+        if clientID.isEmpty {
+            clientID = cognito.clientIDs.first ?? ""
+        } else if !cognito.clientIDs.contains(clientID) {
+            table.fail("client_id", "must be one of cognito.client_ids, or the tokens it returns would be refused")
+        }
+        let signUp = table.bool("sign_up", default: true)
+        let autoConfirm = table.bool("auto_confirm", default: true)
+        let authFlow = table.choice("auth_flow", default: AuthFlow.admin)
+        let rateText = table.string("rate_limit", default: "10/m")
+        let rateLimit = ConfigUnits.rateLimit(rateText) ?? RateLimit(count: 10, period: 60 * Self.secondNs)
+        if ConfigUnits.rateLimit(rateText) == nil {
+            table.fail("rate_limit", "expected \"COUNT/s\", \"COUNT/m\" or \"COUNT/h\" with COUNT > 0, not \"\(rateText)\"")
+        }
+        let maxBody = table.size("max_body_bytes", default: 8 * 1024, range: 64...(1 << 20))
+        table.rejectUnknownKeys()
+        return SigninSettings(
+            enabled: enabled, path: path, clientID: clientID, signUp: signUp, autoConfirm: autoConfirm,
+            authFlow: authFlow, rateLimit: rateLimit, maxBodyBytes: Int(maxBody)
+        )
+    }
+
+    private struct ReadRoute {
+        let settings: RouteSettings
+        let table: TableReader
+    }
+
+    private func readRoute(_ table: TableReader) -> ReadRoute {
+        let prefix = table.string("prefix", default: "")
+        if !table.has("prefix") {
+            table.fail("prefix", "is required")
+        } else if !isCleanPath(prefix) {
+            table.fail("prefix", "\"\(prefix)\" must be an absolute path without dot segments, \"//\" or a trailing \"/\"")
+        }
+        let upstreamText = table.string("upstream", default: "")
+        var upstream = Upstream.http(host: "127.0.0.1", port: 80, basePath: "")
+        if !table.has("upstream") {
+            table.fail("upstream", "is required")
+        } else if let parsed = Self.parseUpstream(upstreamText) {
+            upstream = parsed
+        } else {
+            table.fail(
+                "upstream",
+                "\"\(upstreamText)\" must be \"http://HOST:PORT[/base]\", \"https://HOST[:PORT][/base]\" or \"unix:/path\""
+            )
+        }
+        let caFile = table.string("ca_file", default: "")
+        if !caFile.isEmpty {
+            if case .https = upstream {
+                if !FileManager.default.isReadableFile(atPath: caFile) { table.fail("ca_file", "cannot read \(caFile)") }
+            } else {
+                table.fail("ca_file", "only applies to https:// upstreams")
+            }
+        }
+        let auth = table.choice("auth", default: RouteAuth.required)
+        let groups = table.strings("groups", default: [])
+        let scopes = table.strings("scopes", default: [])
+        if auth == .none && (!groups.isEmpty || !scopes.isEmpty) {
+            table.fail("auth", "is \"none\", so groups and scopes could never be checked; remove them or require auth")
+        }
+        for scope in scopes where scope.contains(" ") { table.fail("scopes", "\"\(scope)\" contains a space") }
+        let settings = RouteSettings(
+            prefix: prefix, upstream: upstream, caFile: caFile, auth: auth, groups: groups, scopes: scopes,
+            stripPrefix: table.bool("strip_prefix", default: false),
+            forwardAuthorization: table.bool("forward_authorization", default: true),
+            preserveHost: table.bool("preserve_host", default: false)
+        )
+        table.rejectUnknownKeys()
+        return ReadRoute(settings: settings, table: table)
+    }
+
+    private func checkRoutes(_ routes: [ReadRoute]) {
+        var seen: Set<String> = []
+        for route in routes where !route.settings.prefix.isEmpty {
+            if !seen.insert(route.settings.prefix).inserted {
+                route.table.fail("prefix", "\"\(route.settings.prefix)\" is used by an earlier route")
+            }
+        }
+    }
+
+    static func parseUpstream(_ text: String) -> Upstream? {
+        if text.hasPrefix("unix:") {
+            let path = String(text.dropFirst(5))
+            guard path.hasPrefix("/"), path.utf8.count < 108 else { return nil }
+            return .unix(path: path)
+        }
+        let isHTTPS = text.hasPrefix("https://")
+        guard isHTTPS || text.hasPrefix("http://"), validatedHTTPURL(text) != nil else { return nil }
+        let rest = text.dropFirst(isHTTPS ? 8 : 7)
+        let authority = rest.prefix { $0 != "/" }
+        guard let (host, port) = parseHostPort(authority, defaultPort: isHTTPS ? 443 : 80) else { return nil }
+        let base = withoutTrailingSlash(String(rest.dropFirst(authority.count)))
+        guard base.isEmpty || isCleanPath(base) else { return nil }
+        return isHTTPS ? .https(host: host, port: port, basePath: base) : .http(host: host, port: port, basePath: base)
+    }
+
+    static func withoutTrailingSlash(_ text: String) -> String {
+        var result = text
+        while result.hasSuffix("/") { result.removeLast() }
+        return result
+    }
+
+    static func isRegion(_ text: String) -> Bool {
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count >= 3, let last = parts.last, last.allSatisfy({ $0.isASCII && $0.isNumber }) else { return false }
+        return parts.dropLast().allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isLowercase } }
+    }
+}

@@ -1,0 +1,28 @@
+import EventLoop
+
+/// What `authgate check-config` prints for a valid configuration.
+public enum ConfigSummary {
+    public static func lines(_ config: GatewayConfig) -> [String] {
+        var lines = ["configuration ok"]
+        let server = config.server
+        lines.append("listen: \(server.listen.map(\.description).joined(separator: ", "))")
+        lines.append("admin: \(config.admin.listen?.description ?? "disabled")")
+        lines.append(
+            "workers: \(server.workers), max_connections: \(server.maxConnections), "
+                + "header_timeout: \(ConfigUnits.describe(duration: server.headerTimeout)), "
+                + "idle_timeout: \(ConfigUnits.describe(duration: server.idleTimeout))"
+        )
+        let cognito = config.cognito
+        lines.append("cognito: pool \(cognito.userPoolID) in \(cognito.region), clients \(cognito.clientIDs.joined(separator: ", ")), token_use \(cognito.tokenUse.rawValue)")
+        lines.append("issuer: \(cognito.issuer)")
+        lines.append("jwks: \(cognito.jwksURL)")
+        lines.append("signin: " + (config.signin.enabled ? "\(config.signin.path) (\(config.signin.authFlow.rawValue))" : "disabled"))
+        for route in config.routes {
+            var line = "route \(route.prefix) -> \(route.upstream) auth=\(route.auth.rawValue)"
+            if !route.groups.isEmpty { line += " groups=\(route.groups.joined(separator: ","))" }
+            if !route.scopes.isEmpty { line += " scopes=\(route.scopes.joined(separator: ","))" }
+            lines.append(line)
+        }
+        return lines
+    }
+}

@@ -1,0 +1,56 @@
+public import Logging
+import Foundation
+import Synchronization
+
+/// swift-log handler for authgate's event lines (startup, reload, JWKS, upstream events) on stdout,
+/// as JSON objects or `key=value` text. Fields are the metadata; the message is a short event name.
+public struct EventLogHandler: LogHandler {
+    public var metadata: Logger.Metadata = [:]
+    public var logLevel: Logger.Level
+    private let label: String
+    private let format: LogFormat
+
+    private static let output = Mutex<Void>(())
+
+    public init(label: String, format: LogFormat, level: LogLevel) {
+        self.label = label
+        self.format = format
+        self.logLevel = Logger.Level(rawValue: level.rawValue) ?? .info
+    }
+
+    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+
+    public func log(event: LogEvent) {
+        var fields = metadata
+        if let extra = event.metadata { fields.merge(extra) { $1 } }
+        let time = Self.timestamp()
+        var line: String
+        switch format {
+        case .json:
+            line = "{\"time\":\"\(time)\",\"level\":\"\(event.level.rawValue)\",\"event\":\(JSONText.quoted(event.message.description))"
+            for key in fields.keys.sorted() {
+                line += ",\(JSONText.quoted(key)):\(JSONText.quoted(fields[key]!.description))"
+            }
+            line += "}"
+        case .text:
+            line = "\(time) \(event.level.rawValue) \(event.message)"
+            for key in fields.keys.sorted() {
+                let value = fields[key]!.description
+                line += " \(key)=" + (value.contains(" ") || value.isEmpty ? JSONText.quoted(value) : value)
+            }
+        }
+        line += "\n"
+        Self.output.withLock { _ in
+            FileHandle.standardOutput.write(Data(line.utf8))
+        }
+    }
+
+    static func timestamp() -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: Date())
+    }
+}

@@ -1,0 +1,131 @@
+import Dispatch
+public import EventLoop
+import HTTP1
+public import Logging
+
+/// The running gateway: loops, listeners, handlers. Built from a validated configuration.
+public final class GatewayServer: @unchecked Sendable {
+    public let config: GatewayConfig
+    public let readiness = Readiness()
+    let logger: Logger
+    let group: EventLoopGroup
+    private var listeners: [Listener] = []
+    private let publicLimiter: ConnectionLimiter
+    /// The admin listener must answer even when the public side is saturated; it has its own small budget.
+    private let adminLimiter = ConnectionLimiter(limit: 64)
+
+    public init(config: GatewayConfig, logger: Logger) {
+        self.config = config
+        self.logger = logger
+        self.group = EventLoopGroup(count: config.server.workers)
+        self.publicLimiter = ConnectionLimiter(limit: config.server.maxConnections)
+    }
+
+    /// Binds every listener (or adopts inherited ones) and starts accepting. Throws before accepting anything
+    /// if any address cannot be bound, so a half-started gateway never serves.
+    public func start(inheritedSockets: [ListeningSocket]? = nil) throws(SystemError) {
+        readiness.block("listeners", reason: "listeners are not bound yet")
+        let openFiles = raiseOpenFileLimit()
+        let server = config.server
+        let limits = HTTPLimits(
+            maxHeadBytes: server.maxHeaderBytes,
+            maxTargetBytes: min(8 * 1024, server.maxHeaderBytes),
+            maxBodyBytes: server.maxBodyBytes
+        )
+        let timeouts = ConnectionTimeouts(head: server.headerTimeout, idle: server.idleTimeout)
+        let accessLog = AccessLog(format: config.log.format)
+
+        var bound: [ListeningSocket] = []
+        do {
+            if let inheritedSockets {
+                bound = inheritedSockets
+            } else {
+                for address in server.listen { bound.append(try ListeningSocket(binding: address)) }
+            }
+            var adminSocket: ListeningSocket?
+            if let adminAddress = config.admin.listen { adminSocket = try ListeningSocket(binding: adminAddress) }
+
+            let publicContext = ServerContext(
+                name: "public", handler: PublicHandler(), observer: accessLog, limits: limits, timeouts: timeouts,
+                limiter: publicLimiter
+            )
+            listeners = bound.map { Listener(socket: $0, context: publicContext) }
+            if let adminSocket {
+                let adminContext = ServerContext(
+                    name: "admin", handler: AdminHandler(readiness: readiness), observer: accessLog,
+                    limits: HTTPLimits(maxHeadBytes: 8 * 1024, maxBodyBytes: 64 * 1024), timeouts: timeouts,
+                    limiter: adminLimiter
+                )
+                listeners.append(Listener(socket: adminSocket, context: adminContext))
+            }
+        } catch {
+            for socket in bound where inheritedSockets == nil { socket.close() }
+            throw error
+        }
+
+        let sweep = DispatchTimeInterval.milliseconds(
+            Int(max(10, min(500, min(server.headerTimeout, server.idleTimeout) / 4_000_000)))
+        )
+        for loop in group.loops { loop.queue.async { loop.startSweeping(every: sweep) } }
+        for listener in listeners { listener.start(on: group) }
+        readiness.clear("listeners")
+        logger.info(
+            "started",
+            metadata: [
+                "listen": "\(listeners.filter { $0.context.name == "public" }.map(\.socket.address).joined(separator: ","))",
+                "admin": "\(config.admin.listen?.description ?? "disabled")",
+                "workers": "\(group.loops.count)",
+                "max_connections": "\(server.maxConnections)",
+                "open_files_limit": "\(openFiles)",
+            ]
+        )
+    }
+
+    /// Stops accepting, closes idle connections, waits up to `shutdown_grace` for the rest, then calls `done`.
+    public func shutdown(done: @escaping @Sendable () -> Void) {
+        logger.info("stopping", metadata: ["grace": "\(ConfigUnits.describe(duration: config.server.shutdownGrace))"])
+        readiness.block("shutdown", reason: "shutting down")
+        let stopped = DispatchGroup()
+        for listener in listeners {
+            stopped.enter()
+            listener.stop(closeSocket: true) { stopped.leave() }
+        }
+        let deadline = DispatchTime.now() + .nanoseconds(Int(min(config.server.shutdownGrace, UInt64(Int.max))))
+        stopped.notify(queue: .global()) { [self] in
+            self.drain(until: deadline, done: done)
+        }
+    }
+
+    private func drain(until deadline: DispatchTime, done: @escaping @Sendable () -> Void) {
+        let remaining = DispatchGroup()
+        let open = OpenCount()
+        for loop in group.loops {
+            remaining.enter()
+            loop.queue.async {
+                loop.forEachConnection { $0.closeIfIdle() }
+                open.add(loop.connectionCount)
+                loop.flushOutput()
+                remaining.leave()
+            }
+        }
+        remaining.notify(queue: .global()) { [self] in
+            if open.value == 0 || DispatchTime.now() >= deadline {
+                if open.value > 0 { self.logger.warning("drain timed out", metadata: ["open_connections": "\(open.value)"]) }
+                self.logger.info("stopped")
+                done()
+            } else {
+                DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(50)) {
+                    self.drain(until: deadline, done: done)
+                }
+            }
+        }
+    }
+}
+
+import Synchronization
+
+private final class OpenCount: Sendable {
+    private let count = Atomic<Int>(0)
+    func add(_ value: Int) { count.add(value, ordering: .relaxed) }
+    var value: Int { count.load(ordering: .relaxed) }
+}

@@ -1,0 +1,53 @@
+import Dispatch
+import EventLoop
+import Foundation
+import Gateway
+import Logging
+
+/// Runs the gateway until SIGTERM or SIGINT, then drains and exits 0.
+final class Daemon: Sendable {
+    let config: GatewayConfig
+    let configPath: String
+
+    init(config: GatewayConfig, configPath: String) {
+        self.config = config
+        self.configPath = configPath
+    }
+
+    func run() -> Never {
+        let format = config.log.format
+        let level = config.log.level
+        LoggingSystem.bootstrap { label in EventLogHandler(label: label, format: format, level: level) }
+        let logger = Logger(label: "authgate")
+        signal(SIGPIPE, SIG_IGN)
+
+        let server = GatewayServer(config: config, logger: logger)
+        do {
+            try server.start()
+        } catch {
+            logger.critical("start failed", metadata: ["error": "\(error)"])
+            exit(1)
+        }
+
+        let signals = DispatchQueue(label: "authgate.signals")
+        var sources: [any DispatchSourceSignal] = []
+        for signalNumber in [SIGTERM, SIGINT] {
+            signal(signalNumber, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: signals)
+            source.setEventHandler {
+                logger.info("signal", metadata: ["signal": "\(signalNumber == SIGTERM ? "SIGTERM" : "SIGINT")"])
+                server.shutdown { exit(0) }
+            }
+            source.resume()
+            sources.append(source)
+        }
+        signal(SIGHUP, SIG_IGN)
+        let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: signals)
+        hangup.setEventHandler {
+            logger.warning("reload unsupported", metadata: ["detail": "SIGHUP reload is not implemented yet; configuration unchanged"])
+        }
+        hangup.resume()
+        sources.append(hangup)
+        withExtendedLifetime(sources) { dispatchMain() }
+    }
+}

@@ -1,0 +1,2 @@
+// Top-level code is main-actor isolated; everything that runs on loops lives in non-isolated types.
+AuthgateCLI.main()
