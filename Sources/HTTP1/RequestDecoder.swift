@@ -81,17 +81,18 @@ public struct RequestDecoder: Sendable {
         scanned: Int,
         lineStart: Int
     ) throws(HTTPParseError) -> (Event, consumed: Int) {
-        var skipped = 0
+        var base = 0
         if scanned == 0 {
             // RFC 9112 §2.2: empty lines before the request line are ignored (robustness for old clients).
-            while skipped + 1 < buffer.count, buffer[skipped] == ByteClass.cr, buffer[skipped + 1] == ByteClass.lf {
-                skipped += 2
+            while base + 1 < buffer.count, buffer[base] == ByteClass.cr, buffer[base + 1] == ByteClass.lf {
+                base += 2
             }
-            if skipped < buffer.count, buffer[skipped] == ByteClass.lf { throw HTTPParseError(.bareLineFeed) }
-            if skipped > 0 { return (.needMore, skipped) }
+            if base < buffer.count, buffer[base] == ByteClass.lf { throw HTTPParseError(.bareLineFeed) }
+            // A lone CR may be the start of one more empty line: wait for the next byte before scanning.
+            if base + 1 == buffer.count, buffer[base] == ByteClass.cr { return (.needMore, base) }
         }
-        var position = scanned
-        var lineStart = lineStart
+        var position = base + scanned
+        var lineStart = base + lineStart
         while position < buffer.count {
             let byte = buffer[position]
             position += 1
@@ -100,32 +101,32 @@ public struct RequestDecoder: Sendable {
             guard lineFeedIndex > lineStart, buffer[lineFeedIndex - 1] == ByteClass.cr else {
                 throw HTTPParseError(.bareLineFeed)
             }
-            if position > limits.maxHeadBytes {
-                throw HTTPParseError(lineStart == 0 ? .targetTooLong : .headTooLarge)
+            if position - base > limits.maxHeadBytes {
+                throw HTTPParseError(lineStart == base ? .targetTooLong : .headTooLarge)
             }
             if lineFeedIndex - 1 == lineStart {
-                return try finishHead(buffer, headLength: position)
+                return try finishHead(UnsafeRawBufferPointer(rebasing: buffer[base..<position]), skipped: base)
             }
             lineStart = position
         }
-        if position > limits.maxHeadBytes {
-            throw HTTPParseError(lineStart == 0 ? .targetTooLong : .headTooLarge)
+        if position - base > limits.maxHeadBytes {
+            throw HTTPParseError(lineStart == base ? .targetTooLong : .headTooLarge)
         }
-        if lineStart == 0 && position > limits.maxTargetBytes + 64 { throw HTTPParseError(.targetTooLong) }
-        state = .head(scanned: position, lineStart: lineStart)
-        return (.needMore, 0)
+        if lineStart == base && position - base > limits.maxTargetBytes + 64 { throw HTTPParseError(.targetTooLong) }
+        state = .head(scanned: position - base, lineStart: lineStart - base)
+        return (.needMore, base)
     }
 
     private mutating func finishHead(
-        _ buffer: UnsafeRawBufferPointer,
-        headLength: Int
+        _ headBytes: UnsafeRawBufferPointer,
+        skipped: Int
     ) throws(HTTPParseError) -> (Event, consumed: Int) {
-        let head = try RequestHeadParser.parse(Array(buffer[0..<headLength]), limits: limits)
+        let head = try RequestHeadParser.parse(Array(headBytes), limits: limits)
         switch head.framing {
         case .none: state = .endPending
         case .length(let length): state = .lengthBody(remaining: length)
         case .chunked: state = .chunkedBody(ChunkedDecoder(limits: limits))
         }
-        return (.head(head), headLength)
+        return (.head(head), skipped + headBytes.count)
     }
 }
