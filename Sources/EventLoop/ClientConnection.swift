@@ -26,7 +26,13 @@ public final class ClientConnection: @unchecked Sendable {
     private var lingering = false
     private var closed = false
     /// Absolute monotonic deadline in ns; 0 means none. Checked by the loop's sweep.
-    var deadline: UInt64 = 0
+    private(set) var deadline: UInt64 = 0
+    /// What the deadline guards, so that it is armed once per phase instead of extended by every read.
+    private var deadlineKind = DeadlineKind.none
+
+    private enum DeadlineKind {
+        case none, head, idle, activity, linger
+    }
 
     /// The exchange in progress, for the access log.
     public var record = AccessRecord()
@@ -55,11 +61,28 @@ public final class ClientConnection: @unchecked Sendable {
         readSource = source
         liveSources += 1
         source.resume()
-        deadline = Self.deadline(after: context.timeouts.head)
+        setDeadline(.head)
     }
 
-    private static func deadline(after timeout: UInt64) -> UInt64 {
-        timeout == 0 ? 0 : MonotonicClock.coarseNow() &+ timeout
+    private func setDeadline(_ kind: DeadlineKind) {
+        deadlineKind = kind
+        let timeout: UInt64
+        switch kind {
+        case .none: timeout = 0
+        case .head: timeout = context.timeouts.head
+        case .idle, .activity: timeout = context.timeouts.idle
+        case .linger: timeout = context.timeouts.linger
+        }
+        deadline = timeout == 0 ? 0 : MonotonicClock.coarseNow() &+ timeout
+    }
+
+    /// Arms the deadline the connection's current phase calls for, unless it is already armed.
+    private func armDeadlineForPhase() {
+        if machine.isIdle {
+            if deadlineKind != .idle { setDeadline(.idle) }
+        } else if machine.isReadingHead {
+            if deadlineKind != .head { setDeadline(.head) }
+        }
     }
 
     // MARK: Reading
@@ -79,7 +102,7 @@ public final class ClientConnection: @unchecked Sendable {
             return
         }
         if lingering { return }  // discard: the answer is already written
-        if !machine.isReadingHead { refreshActivityDeadline() }
+        if !machine.isReadingHead { setDeadline(.activity) }
         if inbound.isEmpty {
             process(UnsafeRawBufferPointer(rebasing: loop.scratch[0..<count]))
         } else {
@@ -97,7 +120,6 @@ public final class ClientConnection: @unchecked Sendable {
     private func process(_ buffer: UnsafeRawBufferPointer) {
         processing = true
         defer { processing = false }
-        let wasIdle = machine.isIdle
         var offset = 0
         decoding: while !closed {
             let (action, consumed) = machine.decode(UnsafeRawBufferPointer(rebasing: buffer[offset...]))
@@ -113,7 +135,7 @@ public final class ClientConnection: @unchecked Sendable {
                 let slice = UnsafeRawBufferPointer(rebasing: buffer[(base + range.lowerBound)..<(base + range.upperBound)])
                 bodyConsumer?.bodyBytes(slice, connection: self)
             case .bodyEnd:
-                deadline = 0
+                setDeadline(.none)
                 let consumer = bodyConsumer
                 consumer?.bodyEnded(connection: self)
             case .awaitResponse:
@@ -130,9 +152,7 @@ public final class ClientConnection: @unchecked Sendable {
         if offset < buffer.count {
             inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[offset...]))
         }
-        if wasIdle && machine.isReadingHead && !machine.isIdle {
-            deadline = Self.deadline(after: context.timeouts.head)
-        }
+        armDeadlineForPhase()
         // Pipelined bytes beyond one head's worth wait in the kernel until the current answer is done.
         setReading(inbound.count <= context.limits.maxHeadBytes)
     }
@@ -141,10 +161,6 @@ public final class ClientConnection: @unchecked Sendable {
         guard let readSource, enabled == readSuspended else { return }
         readSuspended = !enabled
         if enabled { readSource.resume() } else { readSource.suspend() }
-    }
-
-    private func refreshActivityDeadline() {
-        deadline = Self.deadline(after: context.timeouts.idle)
     }
 
     private func startExchange(_ head: RequestHead) {
@@ -159,7 +175,7 @@ public final class ClientConnection: @unchecked Sendable {
         record.method = head.method
         record.path = head.path
         exchangeOpen = true
-        deadline = 0
+        setDeadline(.none)
     }
 
     private func peerClosedSending() {
@@ -227,8 +243,8 @@ public final class ClientConnection: @unchecked Sendable {
             bodyConsumer = nil
             closeAfterFlush(linger: true)
         case .continueReading:
-            if machine.isIdle { deadline = Self.deadline(after: context.timeouts.idle) }
             if !processing {
+                armDeadlineForPhase()
                 if !inbound.isEmpty { processInbound() }
                 setReading(true)
             }
@@ -317,14 +333,14 @@ public final class ClientConnection: @unchecked Sendable {
             writeSource?.resume()
         }
         // A client that stops reading must not hold the connection forever.
-        if deadline == 0 { refreshActivityDeadline() }
+        if deadlineKind == .none { setDeadline(.activity) }
     }
 
     private func writable() {
         guard !closed else { return }
         let written = outbound.withUnsafeBytes { writeSome(UnsafeRawBufferPointer(rebasing: $0[outboundOffset...])) }
         guard let written else { return }
-        if written > 0 { refreshActivityDeadline() }
+        if written > 0 && deadlineKind == .activity { setDeadline(.activity) }
         outboundOffset += written
         guard outboundOffset == outbound.count else { return }
         outbound.removeAll(keepingCapacity: false)
@@ -335,10 +351,9 @@ public final class ClientConnection: @unchecked Sendable {
         }
         if closeWhenFlushed {
             beginLinger()
-        } else if machine.isIdle {
-            deadline = Self.deadline(after: context.timeouts.idle)
-        } else {
-            deadline = 0
+        } else if deadlineKind == .activity {
+            setDeadline(.none)
+            armDeadlineForPhase()
         }
     }
 
@@ -356,7 +371,7 @@ public final class ClientConnection: @unchecked Sendable {
         guard !lingering, !closed else { return }
         lingering = true
         Syscall.shutdownWrite(fd)
-        deadline = Self.deadline(after: context.timeouts.linger)
+        setDeadline(.linger)
     }
 
     func deadlineExpired() {
@@ -381,7 +396,7 @@ public final class ClientConnection: @unchecked Sendable {
     public func closeNow() {
         guard !closed else { return }
         closed = true
-        deadline = 0
+        setDeadline(.none)
         bodyConsumer = nil
         loop.unregister(self)
         context.limiter.release()

@@ -62,8 +62,7 @@ public final class ConnectionLimiter: Sendable {
     public var openConnections: Int { open.load(ordering: .relaxed) }
 
     func tryAcquire() -> Bool {
-        let (after, _) = open.add(1, ordering: .relaxed)
-        if after > limit {
+        if open.add(1, ordering: .relaxed).newValue > limit {
             open.subtract(1, ordering: .relaxed)
             return false
         }

@@ -1,0 +1,296 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Paths of the repository and the binary under test (AUTHGATE_BINARY, else the debug build).
+enum Repository {
+    static var root: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    static var binary: String {
+        if let path = ProcessInfo.processInfo.environment["AUTHGATE_BINARY"], !path.isEmpty { return path }
+        return root.appendingPathComponent(".build/debug/authgate").path
+    }
+}
+
+struct TestFailure: Error, CustomStringConvertible {
+    let description: String
+    init(_ description: String) { self.description = description }
+}
+
+/// A TCP port that was free a moment ago on 127.0.0.1.
+func freePort() throws -> UInt16 {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    let bound = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard bound == 0 else { throw TestFailure("bind failed") }
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return UInt16(bigEndian: address.sin_port)
+}
+
+/// Result of running a command to completion.
+struct CommandResult {
+    let status: Int32
+    let stdout: String
+    let stderr: String
+}
+
+func runCommand(_ arguments: [String], environment: [String: String]? = nil) throws -> CommandResult {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: Repository.binary)
+    process.arguments = arguments
+    if let environment { process.environment = environment }
+    let out = Pipe()
+    let err = Pipe()
+    process.standardOutput = out
+    process.standardError = err
+    try process.run()
+    let outData = out.fileHandleForReading.readDataToEndOfFile()
+    let errData = err.fileHandleForReading.readDataToEndOfFile()
+    process.waitUntilExit()
+    return CommandResult(
+        status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self)
+    )
+}
+
+/// A running `authgate serve` on loopback with a configuration made for the test.
+final class RunningGateway {
+    let publicPort: UInt16
+    let adminPort: UInt16
+    let directory: URL
+    let process = Process()
+    let logFile: URL
+    var unixSocket: String { directory.appendingPathComponent("gw.sock").path }
+
+    /// `server` is extra TOML for [server] (listen is set here); `extra` goes at the end.
+    init(server: String = "", extra: String = "", listenUnix: Bool = false, listenIPv6Port: UInt16? = nil) throws {
+        publicPort = try freePort()
+        adminPort = try freePort()
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent("authgate-it-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        logFile = directory.appendingPathComponent("stdout.log")
+        var listen = ["\"127.0.0.1:\(publicPort)\""]
+        if listenUnix { listen.append("\"unix:\(directory.appendingPathComponent("gw.sock").path)\"") }
+        if let listenIPv6Port { listen.append("\"[::1]:\(listenIPv6Port)\"") }
+        let config = """
+            [server]
+            listen = [\(listen.joined(separator: ", "))]
+            workers = 2
+            \(server)
+
+            [admin]
+            listen = "127.0.0.1:\(adminPort)"
+
+            [cognito]
+            region = "us-east-1"
+            user_pool_id = "us-east-1_Test"
+            client_ids = ["testclient"]
+            endpoint_url = "http://127.0.0.1:1"
+
+            \(extra)
+            """
+        let configFile = directory.appendingPathComponent("authgate.toml")
+        try config.write(to: configFile, atomically: true, encoding: .utf8)
+        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: Repository.binary)
+        process.arguments = ["serve", "--config", configFile.path]
+        process.standardOutput = try FileHandle(forWritingTo: logFile)
+        process.standardError = process.standardOutput
+        try process.run()
+        try waitUntilHealthy()
+    }
+
+    private func waitUntilHealthy() throws {
+        for _ in 0..<200 {
+            if let response = try? RawClient(port: adminPort).exchange("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n"),
+                response.status == 200
+            {
+                return
+            }
+            if !process.isRunning { throw TestFailure("authgate exited: \(log)") }
+            usleep(25_000)
+        }
+        throw TestFailure("authgate did not become healthy: \(log)")
+    }
+
+    var log: String {
+        (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
+    }
+
+    /// Sends SIGTERM and waits for the exit status.
+    func terminate() -> Int32 {
+        guard process.isRunning else { return process.terminationStatus }
+        process.terminate()
+        process.waitUntilExit()
+        return process.terminationStatus
+    }
+
+    deinit {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
+/// A parsed response as the client saw it.
+struct RawResponse {
+    let status: Int
+    let headers: [(String, String)]
+    let body: [UInt8]
+
+    func header(_ name: String) -> String? {
+        headers.first { $0.0.lowercased() == name.lowercased() }?.1
+    }
+
+    var bodyText: String { String(decoding: body, as: UTF8.self) }
+}
+
+/// A blocking socket client that speaks raw bytes, with a receive timeout.
+final class RawClient {
+    let fd: Int32
+    private var pending: [UInt8] = []
+
+    init(port: UInt16, host: String = "127.0.0.1", timeoutSeconds: Int = 5) throws {
+        let isIPv6 = host.contains(":")
+        fd = socket(isIPv6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var connected: Int32
+        if isIPv6 {
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = port.bigEndian
+            inet_pton(AF_INET6, host, &address.sin6_addr)
+            connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+        } else {
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            address.sin_addr.s_addr = inet_addr(host)
+            connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw TestFailure("connect to \(host):\(port) failed: errno \(errno)")
+        }
+        setTimeout(seconds: timeoutSeconds)
+    }
+
+    init(unixPath: String, timeoutSeconds: Int = 5) throws {
+        fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { bytes in
+            for (index, byte) in unixPath.utf8.enumerated() { bytes[index] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard connected == 0 else {
+            close(fd)
+            throw TestFailure("connect to \(unixPath) failed: errno \(errno)")
+        }
+        setTimeout(seconds: timeoutSeconds)
+    }
+
+    func setTimeout(seconds: Int) {
+        var timeout = timeval(tv_sec: seconds, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    deinit { close(fd) }
+
+    func send(_ text: String) throws { try send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let sent = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard sent > 0 else { throw TestFailure("send failed: errno \(errno)") }
+            offset += sent
+        }
+    }
+
+    /// Reads more bytes; returns false at EOF (or on a reset).
+    private func fill() throws -> Bool {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let count = buffer.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+        if count > 0 {
+            pending += buffer[0..<count]
+            return true
+        }
+        if count == 0 || errno == ECONNRESET { return false }
+        throw TestFailure("receive timed out or failed: errno \(errno)")
+    }
+
+    /// Reads one response (Content-Length or close-delimited). `head` true: the request was HEAD.
+    func readResponse(head: Bool = false) throws -> RawResponse {
+        var headEnd: Int?
+        while headEnd == nil {
+            if let range = findHeadEnd() { headEnd = range; break }
+            guard try fill() else { throw TestFailure("connection closed before a response head") }
+        }
+        let headBytes = pending[0..<headEnd!]
+        let lines = String(decoding: headBytes, as: UTF8.self).components(separatedBy: "\r\n")
+        let statusParts = lines[0].split(separator: " ", maxSplits: 2)
+        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { throw TestFailure("bad status line \(lines[0])") }
+        var headers: [(String, String)] = []
+        for line in lines.dropFirst() where !line.isEmpty {
+            guard let colon = line.firstIndex(of: ":") else { continue }
+            headers.append((String(line[..<colon]), line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+        }
+        pending.removeFirst(headEnd! + 4)
+        if status == 100 { return RawResponse(status: status, headers: headers, body: []) }
+        let length = headers.first { $0.0.lowercased() == "content-length" }.flatMap { Int($0.1) }
+        var body: [UInt8] = []
+        if head || status == 204 || status == 304 {
+        } else if let length {
+            while pending.count < length {
+                guard try fill() else { throw TestFailure("connection closed inside a body") }
+            }
+            body = Array(pending[0..<length])
+            pending.removeFirst(length)
+        } else {
+            while try fill() {}
+            body = pending
+            pending = []
+        }
+        return RawResponse(status: status, headers: headers, body: body)
+    }
+
+    private func findHeadEnd() -> Int? {
+        guard pending.count >= 4 else { return nil }
+        for index in 0...(pending.count - 4)
+        where pending[index] == 13 && pending[index + 1] == 10 && pending[index + 2] == 13 && pending[index + 3] == 10 {
+            return index
+        }
+        return nil
+    }
+
+    func exchange(_ request: String) throws -> RawResponse {
+        try send(request)
+        return try readResponse()
+    }
+
+    /// True when the server closed the connection (EOF) within the receive timeout, with no more bytes.
+    func isClosedByPeer() throws -> Bool {
+        if !pending.isEmpty { return false }
+        return try !fill()
+    }
+}
