@@ -122,6 +122,8 @@ public final class ClientConnection: @unchecked Sendable {
         defer { processing = false }
         var offset = 0
         decoding: while !closed {
+            // A client that does not read its answers gets no more of its requests read: output stays bounded.
+            if hasPendingOutput && machine.isReadingHead { break decoding }
             let (action, consumed) = machine.decode(UnsafeRawBufferPointer(rebasing: buffer[offset...]))
             let base = offset
             offset += consumed
@@ -154,7 +156,7 @@ public final class ClientConnection: @unchecked Sendable {
         }
         armDeadlineForPhase()
         // Pipelined bytes beyond one head's worth wait in the kernel until the current answer is done.
-        setReading(inbound.count <= context.limits.maxHeadBytes)
+        setReading(inbound.count <= context.limits.maxHeadBytes && !hasPendingOutput)
     }
 
     private func setReading(_ enabled: Bool) {
@@ -246,7 +248,7 @@ public final class ClientConnection: @unchecked Sendable {
             if !processing {
                 armDeadlineForPhase()
                 if !inbound.isEmpty { processInbound() }
-                setReading(true)
+                if !closed { setReading(inbound.count <= context.limits.maxHeadBytes && !hasPendingOutput) }
             }
         }
     }
@@ -351,9 +353,15 @@ public final class ClientConnection: @unchecked Sendable {
         }
         if closeWhenFlushed {
             beginLinger()
-        } else if deadlineKind == .activity {
+            return
+        }
+        if deadlineKind == .activity {
             setDeadline(.none)
             armDeadlineForPhase()
+        }
+        if !processing && machine.isReadingHead {
+            if !inbound.isEmpty { processInbound() }
+            if !closed { setReading(inbound.count <= context.limits.maxHeadBytes && !hasPendingOutput) }
         }
     }
 

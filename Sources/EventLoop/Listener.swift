@@ -8,16 +8,20 @@ import Glibc
 public final class ListeningSocket: Sendable {
     public let fd: Int32
     public let address: String
+    /// The socket file this process created, removed again on close.
+    private let ownedSocketFile: String?
 
     /// Adopts an already listening descriptor (systemd socket activation).
     public init(adopting fd: Int32, address: String) throws(SystemError) {
         try Syscall.setNonBlocking(fd)
         self.fd = fd
         self.address = address
+        self.ownedSocketFile = nil
     }
 
     public init(binding address: ListenAddress, backlog: Int32 = 4096) throws(SystemError) {
         self.address = address.description
+        if case .unix(let path) = address { ownedSocketFile = path } else { ownedSocketFile = nil }
         switch address {
         case .ipv4(let host, let port):
             var socketAddress = sockaddr_in()
@@ -93,6 +97,7 @@ public final class ListeningSocket: Sendable {
     }
 
     public func close() {
+        if let ownedSocketFile { unlink(ownedSocketFile) }
         Syscall.close(fd)
     }
 }

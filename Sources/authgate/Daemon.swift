@@ -22,13 +22,8 @@ final class Daemon: Sendable {
         signal(SIGPIPE, SIG_IGN)
 
         let server = GatewayServer(config: config, logger: logger)
-        do {
-            try server.start()
-        } catch {
-            logger.critical("start failed", metadata: ["error": "\(error)"])
-            exit(1)
-        }
 
+        // Signal sources first: a SIGTERM that arrives once the listeners answer must find its handler.
         let signals = DispatchQueue(label: "authgate.signals")
         var sources: [any DispatchSourceSignal] = []
         for signalNumber in [SIGTERM, SIGINT] {
@@ -48,6 +43,13 @@ final class Daemon: Sendable {
         }
         hangup.resume()
         sources.append(hangup)
+
+        do {
+            try server.start()
+        } catch {
+            logger.critical("start failed", metadata: ["error": "\(error)"])
+            exit(1)
+        }
         withExtendedLifetime(sources) { dispatchMain() }
     }
 }

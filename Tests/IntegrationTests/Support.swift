@@ -129,19 +129,22 @@ final class RunningGateway {
         (try? String(contentsOf: logFile, encoding: .utf8)) ?? ""
     }
 
-    /// Sends SIGTERM and waits for the exit status.
+    /// Sends SIGTERM and waits for the exit status; a process still running after 15 s is killed (status 137).
     func terminate() -> Int32 {
         guard process.isRunning else { return process.terminationStatus }
         process.terminate()
+        for _ in 0..<1500 where process.isRunning { usleep(10_000) }
+        if process.isRunning {
+            kill(process.processIdentifier, SIGKILL)
+            process.waitUntilExit()
+            return 137
+        }
         process.waitUntilExit()
         return process.terminationStatus
     }
 
     deinit {
-        if process.isRunning {
-            process.terminate()
-            process.waitUntilExit()
-        }
+        _ = terminate()
         try? FileManager.default.removeItem(at: directory)
     }
 }
