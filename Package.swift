@@ -24,6 +24,10 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CSystem"),
 
+        // The only importer of COpenSSL's crypto: RSA keys, RS256 verification, SHA-256.
+        .target(name: "Cryptography", dependencies: ["COpenSSL"], swiftSettings: strictSettings),
+        // Token decoding, Cognito claim rules, JWKS parsing, the verified-token cache.
+        .target(name: "JWT", dependencies: ["Cryptography"], swiftSettings: strictSettings),
         // Pure Swift HTTP/1.1: strict parser, connection state machine, response serializer. No I/O.
         .target(name: "HTTP1", swiftSettings: strictSettings),
         // Dispatch event loops, sockets, listeners and client connections.
@@ -49,6 +53,8 @@ let package = Package(
         ),
 
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], swiftSettings: strictSettings),
+        .testTarget(name: "CryptographyTests", dependencies: ["Cryptography"], swiftSettings: strictSettings),
+        .testTarget(name: "JWTTests", dependencies: ["JWT", "Cryptography"], swiftSettings: strictSettings),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "HTTP1"], swiftSettings: strictSettings),
         .testTarget(name: "IntegrationTests", dependencies: ["HTTP1"], swiftSettings: strictSettings),
     ]

@@ -1,15 +1,101 @@
 #ifndef AUTHGATE_COPENSSL_SHIM_H
 #define AUTHGATE_COPENSSL_SHIM_H
 
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/ssl.h>
 #include <openssl/opensslv.h>
+#include <openssl/param_build.h>
+#include <openssl/rsa.h>
+#include <openssl/ssl.h>
 
 /// The version string of the libcrypto actually loaded (not the headers').
 static inline const char *copenssl_version_text(void) {
     return OpenSSL_version(OPENSSL_VERSION);
+}
+
+/// Builds an RSA public key from big-endian modulus and exponent bytes. In C because
+/// OSSL_PARAM_BLD_push_BN keeps the name pointer: the OSSL_PKEY_PARAM_* literals must outlive the builder.
+/// Returns NULL on failure (the error queue says why).
+static inline EVP_PKEY *copenssl_rsa_public_key(const unsigned char *modulus, size_t modulus_length,
+                                                 const unsigned char *exponent, size_t exponent_length) {
+    EVP_PKEY *key = NULL;
+    BIGNUM *n = BN_bin2bn(modulus, (int)modulus_length, NULL);
+    BIGNUM *e = BN_bin2bn(exponent, (int)exponent_length, NULL);
+    OSSL_PARAM_BLD *builder = OSSL_PARAM_BLD_new();
+    OSSL_PARAM *params = NULL;
+    EVP_PKEY_CTX *context = NULL;
+    if (n == NULL || e == NULL || builder == NULL) goto done;
+    if (!OSSL_PARAM_BLD_push_BN(builder, OSSL_PKEY_PARAM_RSA_N, n)) goto done;
+    if (!OSSL_PARAM_BLD_push_BN(builder, OSSL_PKEY_PARAM_RSA_E, e)) goto done;
+    params = OSSL_PARAM_BLD_to_param(builder);
+    if (params == NULL) goto done;
+    context = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    if (context == NULL || EVP_PKEY_fromdata_init(context) <= 0) goto done;
+    if (EVP_PKEY_fromdata(context, &key, EVP_PKEY_PUBLIC_KEY, params) <= 0) key = NULL;
+done:
+    EVP_PKEY_CTX_free(context);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(builder);
+    BN_free(n);
+    BN_free(e);
+    return key;
+}
+
+/// RSASSA-PKCS1-v1_5 with SHA-256 (JWS "RS256"). Returns 1 when the signature verifies, 0 otherwise.
+static inline int copenssl_verify_rs256(EVP_PKEY *key, const unsigned char *message, size_t message_length,
+                                        const unsigned char *signature, size_t signature_length) {
+    EVP_MD_CTX *context = EVP_MD_CTX_new();
+    int verified = 0;
+    if (context == NULL) return 0;
+    EVP_PKEY_CTX *key_context = NULL;
+    if (EVP_DigestVerifyInit(context, &key_context, EVP_sha256(), NULL, key) == 1 &&
+        EVP_PKEY_CTX_set_rsa_padding(key_context, RSA_PKCS1_PADDING) == 1 &&
+        EVP_DigestVerify(context, signature, signature_length, message, message_length) == 1) {
+        verified = 1;
+    }
+    EVP_MD_CTX_free(context);
+    /* A failed verification leaves entries on this thread's error queue; they are not errors of ours. */
+    ERR_clear_error();
+    return verified;
+}
+
+static inline int copenssl_sha256(const unsigned char *data, size_t length, unsigned char *digest) {
+    unsigned int digest_length = 0;
+    return EVP_Digest(data, length, digest, &digest_length, EVP_sha256(), NULL) == 1 && digest_length == 32;
+}
+
+/// EVP_RSA_gen is a macro over a variadic function.
+static inline EVP_PKEY *copenssl_rsa_generate(unsigned int bits) {
+    return EVP_RSA_gen(bits);
+}
+
+/// RS256 signature into `signature` (capacity `*signature_length`); returns 1 on success.
+static inline int copenssl_sign_rs256(EVP_PKEY *key, const unsigned char *message, size_t message_length,
+                                      unsigned char *signature, size_t *signature_length) {
+    EVP_MD_CTX *context = EVP_MD_CTX_new();
+    int ok = 0;
+    if (context == NULL) return 0;
+    if (EVP_DigestSignInit(context, NULL, EVP_sha256(), NULL, key) == 1 &&
+        EVP_DigestSign(context, signature, signature_length, message, message_length) == 1) {
+        ok = 1;
+    }
+    EVP_MD_CTX_free(context);
+    return ok;
+}
+
+/// Writes the big-endian bytes of an RSA key component ("n" or "e") into `out` (capacity `capacity`);
+/// returns the length, or -1.
+static inline int copenssl_rsa_component(EVP_PKEY *key, int exponent, unsigned char *out, int capacity) {
+    BIGNUM *value = NULL;
+    if (!EVP_PKEY_get_bn_param(key, exponent ? OSSL_PKEY_PARAM_RSA_E : OSSL_PKEY_PARAM_RSA_N, &value)) return -1;
+    int length = BN_num_bytes(value);
+    if (length > capacity) { BN_free(value); return -1; }
+    BN_bn2bin(value, out);
+    BN_free(value);
+    return length;
 }
 
 #endif

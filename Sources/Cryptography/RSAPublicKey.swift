@@ -1,0 +1,68 @@
+internal import COpenSSL
+
+/// An RSA public key owned by OpenSSL, freed with the value. No OpenSSL type leaves this module.
+public final class RSAPublicKey: @unchecked Sendable {
+    // EVP_PKEY is immutable once built and OpenSSL allows concurrent verifies with it.
+    private let key: OpaquePointer
+    public let bits: Int
+
+    public struct InvalidKey: Error, CustomStringConvertible, Sendable {
+        public let description: String
+    }
+
+    /// Builds a key from big-endian modulus and exponent bytes (a JWK's decoded `n` and `e`).
+    public init(modulus: [UInt8], exponent: [UInt8]) throws(InvalidKey) {
+        guard !modulus.isEmpty, !exponent.isEmpty, exponent.count <= 8 else {
+            throw InvalidKey(description: "empty modulus or exponent, or an exponent over 64 bits")
+        }
+        // An even exponent or one of 1 is not an RSA key; OpenSSL would take it.
+        guard exponent.last! & 1 == 1, exponent.contains(where: { $0 != 0 }), exponent != [1],
+            exponent.drop(while: { $0 == 0 }) != [1]
+        else { throw InvalidKey(description: "invalid public exponent") }
+        let built = modulus.withUnsafeBufferPointer { n in
+            exponent.withUnsafeBufferPointer { e in
+                copenssl_rsa_public_key(n.baseAddress, n.count, e.baseAddress, e.count)
+            }
+        }
+        guard let built else {
+            ERR_clear_error()
+            throw InvalidKey(description: "OpenSSL refused the key")
+        }
+        key = built
+        bits = Int(EVP_PKEY_get_bits(built))
+    }
+
+    deinit {
+        EVP_PKEY_free(key)
+    }
+
+    /// RSASSA-PKCS1-v1_5 with SHA-256 over `message`.
+    public func verifyRS256(message: UnsafeRawBufferPointer, signature: UnsafeRawBufferPointer) -> Bool {
+        let messageBytes = message.bindMemory(to: UInt8.self)
+        let signatureBytes = signature.bindMemory(to: UInt8.self)
+        return copenssl_verify_rs256(
+            key, messageBytes.baseAddress, messageBytes.count, signatureBytes.baseAddress, signatureBytes.count
+        ) == 1
+    }
+
+    public func verifyRS256(message: [UInt8], signature: [UInt8]) -> Bool {
+        message.withUnsafeBytes { messageBuffer in
+            signature.withUnsafeBytes { signatureBuffer in verifyRS256(message: messageBuffer, signature: signatureBuffer) }
+        }
+    }
+}
+
+/// SHA-256 digests.
+public enum SHA256 {
+    public static func hash(_ data: UnsafeRawBufferPointer) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 32)
+        let bytes = data.bindMemory(to: UInt8.self)
+        let ok = digest.withUnsafeMutableBufferPointer { copenssl_sha256(bytes.baseAddress, bytes.count, $0.baseAddress) }
+        precondition(ok == 1, "SHA-256 failed: libcrypto is broken")
+        return digest
+    }
+
+    public static func hash(_ data: [UInt8]) -> [UInt8] {
+        data.withUnsafeBytes { hash($0) }
+    }
+}
