@@ -26,6 +26,8 @@ let package = Package(
 
         // The only importer of COpenSSL's crypto: RSA keys, RS256 verification, SHA-256.
         .target(name: "Cryptography", dependencies: ["COpenSSL"], swiftSettings: strictSettings),
+        // The only importer of CCurl: the control-plane client (JWKS, Cognito), curl multi on Dispatch.
+        .target(name: "HTTPClient", dependencies: ["CCurl", "Cryptography"], swiftSettings: strictSettings),
         // Token decoding, Cognito claim rules, JWKS parsing, the verified-token cache.
         .target(name: "JWT", dependencies: ["Cryptography"], swiftSettings: strictSettings),
         // Pure Swift HTTP/1.1: strict parser, connection state machine, response serializer. No I/O.
@@ -54,6 +56,7 @@ let package = Package(
 
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], swiftSettings: strictSettings),
         .testTarget(name: "CryptographyTests", dependencies: ["Cryptography"], swiftSettings: strictSettings),
+        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"], exclude: [], swiftSettings: strictSettings),
         .testTarget(name: "JWTTests", dependencies: ["JWT", "Cryptography"], swiftSettings: strictSettings),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "HTTP1"], swiftSettings: strictSettings),
         .testTarget(name: "IntegrationTests", dependencies: ["HTTP1"], swiftSettings: strictSettings),
