@@ -38,7 +38,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "HTTP1", "EventLoop", "COpenSSL", "CCurl",
+                "HTTP1", "EventLoop", "JWT", "HTTPClient", "COpenSSL", "CCurl",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -56,9 +56,13 @@ let package = Package(
 
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], swiftSettings: strictSettings),
         .testTarget(name: "CryptographyTests", dependencies: ["Cryptography"], swiftSettings: strictSettings),
-        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient"], exclude: [], swiftSettings: strictSettings),
+        // Loopback servers the tests talk to (a JWKS and echo fixture).
+        .target(name: "TestSupport", path: "Tests/Support"),
+        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "JWTTests", dependencies: ["JWT", "Cryptography"], swiftSettings: strictSettings),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "HTTP1"], swiftSettings: strictSettings),
-        .testTarget(name: "IntegrationTests", dependencies: ["HTTP1"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["HTTP1", "JWT", "Cryptography", "TestSupport"], swiftSettings: strictSettings
+        ),
     ]
 )

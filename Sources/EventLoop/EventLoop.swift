@@ -16,14 +16,28 @@ public final class EventLoop: @unchecked Sendable {
     private var output: [UInt8] = []
     private var outputFlushScheduled = false
 
+    private static let identityKey = DispatchSpecificKey<UInt64>()
+    private let identity = UInt64.random(in: 1...UInt64.max)
+
     init(index: Int) {
         self.index = index
         self.queue = DispatchQueue(label: "authgate.loop.\(index)")
+        queue.setSpecific(key: Self.identityKey, value: identity)
         self.scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
     }
 
     deinit {
         scratch.deallocate()
+    }
+
+    /// Whether the caller runs on this loop's queue.
+    public var isCurrent: Bool {
+        DispatchQueue.getSpecific(key: Self.identityKey) == identity
+    }
+
+    /// Runs `body` on the loop: at once if already there, else queued.
+    public func execute(_ body: @escaping @Sendable () -> Void) {
+        if isCurrent { body() } else { queue.async(execute: body) }
     }
 
     public func assertOnLoop() {

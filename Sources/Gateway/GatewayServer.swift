@@ -1,6 +1,8 @@
 import Dispatch
 public import EventLoop
 import HTTP1
+import HTTPClient
+import JWT
 public import Logging
 
 /// The running gateway: loops, listeners, handlers. Built from a validated configuration.
@@ -14,17 +16,43 @@ public final class GatewayServer: @unchecked Sendable {
     /// The admin listener must answer even when the public side is saturated; it has its own small budget.
     private let adminLimiter = ConnectionLimiter(limit: 64)
 
+    let controlPlane: ControlPlaneClient
+    let jwks: JWKSCache
+    let authorizer: Authorizer
+
     public init(config: GatewayConfig, logger: Logger) {
         self.config = config
         self.logger = logger
         self.group = EventLoopGroup(count: config.server.workers)
         self.publicLimiter = ConnectionLimiter(limit: config.server.maxConnections)
+        // The control plane runs on the first loop, as the data path does on all of them.
+        controlPlane = ControlPlaneClient(queue: group.loops[0].queue)
+        let cognito = config.cognito
+        let tokenCache = VerifiedTokenCache(capacity: cognito.tokenCacheSize)
+        let readiness = self.readiness
+        jwks = JWKSCache(
+            settings: JWKSCache.Settings(
+                refreshSeconds: Double(cognito.jwksRefresh) / 1e9,
+                minRefetchSeconds: Double(cognito.jwksMinRefetchInterval) / 1e9
+            ),
+            fetch: JWKSFetcher(client: controlPlane, url: cognito.jwksURL).fetch,
+            observer: { event in
+                JWKSFetcher.report(event, url: cognito.jwksURL, logger: logger, readiness: readiness, cache: tokenCache)
+            }
+        )
+        let rules = TokenRules(
+            issuer: cognito.issuer, clientIDs: Set(cognito.clientIDs),
+            tokenUse: TokenRules.Use(rawValue: cognito.tokenUse.rawValue) ?? .id,
+            clockSkew: Double(cognito.clockSkew) / 1e9
+        )
+        authorizer = Authorizer(verifier: TokenVerifier(rules: rules), jwks: jwks, cache: tokenCache)
     }
 
     /// Binds every listener (or adopts inherited ones) and starts accepting. Throws before accepting anything
     /// if any address cannot be bound, so a half-started gateway never serves.
     public func start(inheritedSockets: [ListeningSocket]? = nil) throws(SystemError) {
         readiness.block("listeners", reason: "listeners are not bound yet")
+        readiness.block("signing_keys", reason: "the JWKS has not been fetched yet")
         let openFiles = raiseOpenFileLimit()
         let server = config.server
         let limits = HTTPLimits(
@@ -46,7 +74,8 @@ public final class GatewayServer: @unchecked Sendable {
             if let adminAddress = config.admin.listen { adminSocket = try ListeningSocket(binding: adminAddress) }
 
             let publicContext = ServerContext(
-                name: "public", handler: PublicHandler(), observer: accessLog, limits: limits, timeouts: timeouts,
+                name: "public", handler: PublicHandler(routes: RouteTable(config.routes), authorizer: authorizer),
+                observer: accessLog, limits: limits, timeouts: timeouts,
                 limiter: publicLimiter
             )
             listeners = bound.map { Listener(socket: $0, context: publicContext) }
@@ -69,6 +98,7 @@ public final class GatewayServer: @unchecked Sendable {
         for loop in group.loops { loop.queue.async { loop.startSweeping(every: sweep) } }
         for listener in listeners { listener.start(on: group) }
         readiness.clear("listeners")
+        jwks.start()
         logger.info(
             "started",
             metadata: [

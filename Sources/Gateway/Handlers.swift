@@ -1,12 +1,77 @@
+import Dispatch
 import EventLoop
 import HTTP1
+import JWT
 
-/// The public listener's answers. Forwarding, token checks and /signin arrive in later milestones; until then
-/// every request gets API Gateway's 404, so nothing is forwarded that was not authorized.
+/// The public listener: path checks, routing, authorization. Forwarding and /signin come in later
+/// milestones: until then an authorized request is answered 501, so nothing unauthorized is ever served.
 final class PublicHandler: RequestHandler {
+    let routes: RouteTable
+    let authorizer: Authorizer
+
+    init(routes: RouteTable, authorizer: Authorizer) {
+        self.routes = routes
+        self.authorizer = authorizer
+    }
+
     func handle(_ head: RequestHead, connection: ClientConnection) {
-        connection.record.authorization = "none"
-        connection.respondWithMessage(.notFound)
+        let path = head.path
+        guard PathSafety.isSafe(path) else {
+            connection.record.authorization = "unsafe path"
+            connection.respondWithMessage(.badRequest, keepAlive: false)
+            return
+        }
+        guard let route = routes.match(path) else {
+            connection.record.authorization = "none"
+            connection.respondWithMessage(.notFound)
+            return
+        }
+        connection.record.route = route.prefix
+        guard route.auth == .required else {
+            connection.record.authorization = "none"
+            respondAuthorized(connection)
+            return
+        }
+        let loop = connection.loop
+        authorizer.authorize(head, route: route) { outcome in
+            loop.execute { Self.answer(outcome, connection: connection) }
+        }
+    }
+
+    private static func answer(_ outcome: AuthorizationOutcome, connection: ClientConnection) {
+        switch outcome {
+        case .allowed(let token):
+            connection.record.subject = token.subject
+            connection.record.authorization = "ok"
+            respondAuthorized(connection)
+        case .forbidden(let token, let reason):
+            connection.record.subject = token.subject
+            connection.record.authorization = reason
+            connection.respondWithMessage(.forbidden)
+        case .rejected(let rejection):
+            connection.record.authorization = rejection.description
+            switch rejection {
+            case .expired:
+                connection.respond(
+                    .unauthorized,
+                    headers: [("Content-Type", "application/json"), ("WWW-Authenticate", #"Bearer error="invalid_token""#)],
+                    body: Array(#"{"message":"The incoming token has expired"}"#.utf8)
+                )
+            case .noSigningKeys:
+                connection.respondWithMessage(.serviceUnavailable)
+            default:
+                connection.respondWithMessage(.unauthorized, headers: [("WWW-Authenticate", "Bearer")])
+            }
+        }
+    }
+
+    /// Stands where forwarding will: the request passed every check, but no upstream is reached yet.
+    private static func respondAuthorized(_ connection: ClientConnection) {
+        connection.respondWithMessage(.notImplemented)
+    }
+
+    private func respondAuthorized(_ connection: ClientConnection) {
+        Self.respondAuthorized(connection)
     }
 }
 

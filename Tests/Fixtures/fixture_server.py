@@ -35,6 +35,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path.endswith("/jwks.json"):
             with lock:
                 jwks_requests += 1
+                # The count also goes to a file beside the JWKS, so tests can read it without an HTTP client.
+                with open(arguments.jwks_file + ".count", "w") as counter:
+                    counter.write(str(jwks_requests))
             with open(arguments.jwks_file, "rb") as handle:
                 body = handle.read()
             if body.startswith(b"SLOW"):

@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Testing
 @testable import HTTPClient
+import TestSupport
 
 private func perform(_ client: ControlPlaneClient, _ request: ControlRequest) async -> Result<ControlResponse, ControlError> {
     await withCheckedContinuation { continuation in

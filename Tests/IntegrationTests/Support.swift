@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -22,21 +23,7 @@ struct TestFailure: Error, CustomStringConvertible {
 
 /// A TCP port that was free a moment ago on 127.0.0.1.
 func freePort() throws -> UInt16 {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    address.sin_port = 0
-    let bound = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-    }
-    guard bound == 0 else { throw TestFailure("bind failed") }
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
-    }
-    return UInt16(bigEndian: address.sin_port)
+    try FixtureServer.freePort()
 }
 
 /// Result of running a command to completion.
@@ -75,7 +62,21 @@ final class RunningGateway {
     var unixSocket: String { directory.appendingPathComponent("gw.sock").path }
 
     /// `server` is extra TOML for [server] (listen is set here); `extra` goes at the end.
-    init(server: String = "", extra: String = "", listenUnix: Bool = false, listenIPv6Port: UInt16? = nil) throws {
+    static let unreachableCognito = """
+        [cognito]
+        region = "us-east-1"
+        user_pool_id = "us-east-1_Test"
+        client_ids = ["testclient"]
+        endpoint_url = "http://127.0.0.1:1"
+        """
+
+    init(
+        server: String = "",
+        extra: String = "",
+        cognito: String = RunningGateway.unreachableCognito,
+        listenUnix: Bool = false,
+        listenIPv6Port: UInt16? = nil
+    ) throws {
         publicPort = try freePort()
         adminPort = try freePort()
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("authgate-it-\(UUID().uuidString)")
@@ -93,11 +94,7 @@ final class RunningGateway {
             [admin]
             listen = "127.0.0.1:\(adminPort)"
 
-            [cognito]
-            region = "us-east-1"
-            user_pool_id = "us-east-1_Test"
-            client_ids = ["testclient"]
-            endpoint_url = "http://127.0.0.1:1"
+            \(cognito)
 
             \(extra)
             """

@@ -4,17 +4,19 @@ import Glibc
 #endif
 
 /// Tests/Fixtures/fixture_server.py on a free loopback port, stopped with the value.
-final class FixtureServer {
-    let port: UInt16
+public final class FixtureServer: @unchecked Sendable {
+    public let port: UInt16
     let process = Process()
-    let jwksFile: URL
+    public let jwksFile: URL
+    private let script: String
 
-    init(jwks: String = #"{"keys":[]}"#) throws {
+    public init(jwks: String = #"{"keys":[]}"#) throws {
         port = try Self.freePort()
         jwksFile = FileManager.default.temporaryDirectory.appendingPathComponent("jwks-\(UUID().uuidString).json")
         try jwks.write(to: jwksFile, atomically: true, encoding: .utf8)
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .appendingPathComponent("Fixtures/fixture_server.py")
+        self.script = script.path
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["python3", script.path, "--port", "\(port)", "--jwks-file", jwksFile.path]
         let output = Pipe()
@@ -23,9 +25,21 @@ final class FixtureServer {
         process.standardError = FileHandle.nullDevice
         try process.run()
         _ = output.fileHandleForReading.availableData  // "ready"
+        try Self.waitForPort(port)
     }
 
-    var url: String { "http://127.0.0.1:\(port)" }
+    public var url: String { "http://127.0.0.1:\(port)" }
+
+    /// Replaces the JWKS document the server hands out.
+    public func setJWKS(_ text: String) throws {
+        try text.write(to: jwksFile, atomically: true, encoding: .utf8)
+    }
+
+    /// How many JWKS requests the server has answered.
+    public func jwksRequests() throws -> Int {
+        let text = (try? String(contentsOfFile: jwksFile.path + ".count", encoding: .utf8)) ?? "0"
+        return Int(text) ?? -1
+    }
 
     deinit {
         // kill and waitpid rather than Process.waitUntilExit, which spins a run loop and stalls in async tests.
@@ -34,9 +48,10 @@ final class FixtureServer {
         var status: Int32 = 0
         waitpid(pid, &status, 0)
         try? FileManager.default.removeItem(at: jwksFile)
+        try? FileManager.default.removeItem(atPath: jwksFile.path + ".count")
     }
 
-    static func freePort() throws -> UInt16 {
+    public static func freePort() throws -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
@@ -51,4 +66,29 @@ final class FixtureServer {
         }
         return UInt16(bigEndian: address.sin_port)
     }
+}
+
+extension FixtureServer {
+    /// Waits until something accepts connections on 127.0.0.1:`port`.
+    public static func waitForPort(_ port: UInt16, seconds: Double = 10) throws {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_port = port.bigEndian
+            let connected = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            close(fd)
+            if connected == 0 { return }
+            usleep(50_000)
+        }
+        throw FixtureError(description: "nothing listens on port \(port)")
+    }
+}
+
+public struct FixtureError: Error, CustomStringConvertible {
+    public let description: String
 }

@@ -1,0 +1,111 @@
+import Dispatch
+import HTTP1
+import JWT
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The decision on one request of a route with `auth = "required"`.
+enum AuthorizationOutcome: Sendable {
+    case allowed(VerifiedToken)
+    case rejected(TokenRejection)
+    /// The token is valid but the route's groups or scopes are not satisfied.
+    case forbidden(VerifiedToken, reason: String)
+}
+
+/// Checks bearer tokens: the verified-token cache first, then the signature and claims against the JWKS,
+/// with one coalesced JWKS re-fetch when a token names an unknown kid.
+final class Authorizer: Sendable {
+    let verifier: TokenVerifier
+    let jwks: JWKSCache
+    let cache: VerifiedTokenCache
+
+    init(verifier: TokenVerifier, jwks: JWKSCache, cache: VerifiedTokenCache) {
+        self.verifier = verifier
+        self.jwks = jwks
+        self.cache = cache
+    }
+
+    /// Decides for `head` on `route`. `completion` runs at once, or later on the JWKS queue when a fetch
+    /// was needed: the caller hops back to its loop.
+    func authorize(_ head: RequestHead, route: RouteSettings, completion: @escaping @Sendable (AuthorizationOutcome) -> Void) {
+        let token: [UInt8]
+        switch Self.bearerToken(head) {
+        case .success(let bytes): token = bytes
+        case .failure(let rejection):
+            completion(.rejected(rejection))
+            return
+        }
+        let now = Self.now()
+        let key = token.withUnsafeBytes { VerifiedTokenCache.Key(token: $0) }
+        if let cached = cache.lookup(key, now: now) {
+            completion(decide(cached, route: route))
+            return
+        }
+        guard jwks.everLoaded else {
+            completion(.rejected(.noSigningKeys))
+            return
+        }
+        switch verify(token, keys: jwks.keys, now: now, key: key) {
+        case .success(let verified):
+            completion(decide(verified, route: route))
+        case .failure(.unknownKeyID), .failure(.noSigningKeys):
+            let keyID = Self.keyID(of: token) ?? ""
+            jwks.refetch(forUnknownKeyID: keyID) { [self] keys in
+                switch self.verify(token, keys: keys, now: Self.now(), key: key) {
+                case .success(let verified): completion(self.decide(verified, route: route))
+                case .failure(.noSigningKeys): completion(.rejected(.unknownKeyID))
+                case .failure(let rejection): completion(.rejected(rejection))
+                }
+            }
+        case .failure(let rejection):
+            completion(.rejected(rejection))
+        }
+    }
+
+    private func verify(_ token: [UInt8], keys: JWKSet, now: Double, key: VerifiedTokenCache.Key) -> Result<VerifiedToken, TokenRejection> {
+        let result = Result { () throws(TokenRejection) in try verifier.verify(token, keys: keys, now: now) }
+        if case .success(let verified) = result { cache.insert(key, verified) }
+        return result
+    }
+
+    private func decide(_ token: VerifiedToken, route: RouteSettings) -> AuthorizationOutcome {
+        if token.satisfies(groups: route.groups, scopes: route.scopes) { return .allowed(token) }
+        let reason = route.groups.isEmpty || token.satisfies(groups: route.groups, scopes: [])
+            ? "scopes not satisfied" : "groups not satisfied"
+        return .forbidden(token, reason: reason)
+    }
+
+    /// `Authorization: Bearer <jwt>` (scheme case-insensitive) or the bare `<jwt>`, from exactly one field.
+    static func bearerToken(_ head: RequestHead) -> Result<[UInt8], TokenRejection> {
+        let fields = head.bytes.withUnsafeBytes { raw in
+            head.fields.filter { field in
+                field.name.count == 13 && String(decoding: raw[field.name], as: UTF8.self).lowercased() == "authorization"
+            }
+        }
+        guard !fields.isEmpty else { return .failure(.missing) }
+        // Two Authorization fields could each be read as the token: refuse rather than pick one.
+        guard fields.count == 1 else { return .failure(.malformed("more than one Authorization field")) }
+        var value = Array(head.bytes[fields[0].value])
+        if value.count > 7, String(decoding: value[0..<7], as: UTF8.self).lowercased() == "bearer " {
+            value.removeFirst(7)
+            while value.first == UInt8(ascii: " ") { value.removeFirst() }
+        }
+        guard !value.isEmpty else { return .failure(.missing) }
+        guard !value.contains(UInt8(ascii: " ")) else { return .failure(.malformed("not a bearer token")) }
+        return .success(value)
+    }
+
+    static func keyID(of token: [UInt8]) -> String? {
+        guard let headerPart = token.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).first,
+            let header = Base64URL.decode(headerPart), let object = try? StrictJSON.parse(header, maxDepth: 8).object
+        else { return nil }
+        return object["kid"]?.string
+    }
+
+    static func now() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}

@@ -1,0 +1,59 @@
+import HTTPClient
+import JWT
+import Logging
+
+/// Fetches the JWKS over the control-plane client and reports what happened to the log and readiness.
+struct JWKSFetcher: Sendable {
+    let client: ControlPlaneClient
+    let url: String
+
+    /// A JWKS answer slower than this is a failed fetch; the keys held stay.
+    static let timeoutMilliseconds = 10_000
+
+    func fetch(_ completion: @escaping @Sendable (Result<[UInt8], JWKSCache.JWKSFetchError>) -> Void) {
+        let request = ControlRequest(
+            url: url, headers: [("Accept", "application/json")], timeoutMilliseconds: Self.timeoutMilliseconds,
+            maxResponseBytes: JWKSet.maxBytes
+        )
+        client.execute(request) { result in
+            switch result {
+            case .success(let response) where response.status == 200:
+                completion(.success(response.body))
+            case .success(let response):
+                completion(.failure(JWKSCache.JWKSFetchError("HTTP status \(response.status)")))
+            case .failure(let error):
+                completion(.failure(JWKSCache.JWKSFetchError(error.description)))
+            }
+        }
+    }
+
+    static func report(
+        _ event: JWKSCache.Event,
+        url: String,
+        logger: Logger,
+        readiness: Readiness,
+        cache: VerifiedTokenCache
+    ) {
+        switch event {
+        case .loaded(let keyIDs, let skipped):
+            for reason in skipped {
+                logger.warning("jwks key skipped", metadata: ["url": "\(url)", "reason": "\(reason)"])
+            }
+            logger.info("jwks loaded", metadata: ["url": "\(url)", "kids": "\(keyIDs.joined(separator: ","))"])
+            cache.retainOnly(keyIDs: Set(keyIDs))
+            if keyIDs.isEmpty {
+                readiness.block("signing_keys", reason: "the JWKS holds no usable RS256 signing key")
+            } else {
+                readiness.clear("signing_keys")
+            }
+        case .failed(let reason, let retry, let held):
+            logger.warning(
+                "jwks fetch failed",
+                metadata: ["url": "\(url)", "reason": "\(reason)", "retry_in_s": "\(retry)", "keys_held": "\(held)"]
+            )
+            if held == 0 {
+                readiness.block("signing_keys", reason: "no signing keys loaded: last JWKS fetch failed: \(reason)")
+            }
+        }
+    }
+}

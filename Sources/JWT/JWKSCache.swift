@@ -1,0 +1,169 @@
+import Dispatch
+import Synchronization
+
+/// The user pool's signing keys, fetched at start, refreshed every `refresh`, re-fetched (coalesced, rate
+/// limited) when a token names an unknown kid. A failed or refused fetch keeps the keys held.
+public final class JWKSCache: @unchecked Sendable {
+    /// Fetches the JWKS document; reports the body or why there is none.
+    public typealias Fetch = @Sendable (@escaping @Sendable (Result<[UInt8], JWKSFetchError>) -> Void) -> Void
+
+    public struct JWKSFetchError: Error, Sendable, CustomStringConvertible {
+        public let description: String
+        public init(_ description: String) { self.description = description }
+    }
+
+    public enum Event: Sendable {
+        case loaded(keyIDs: [String], skipped: [String])
+        case failed(reason: String, retryInSeconds: Double, keysHeld: Int)
+    }
+
+    public struct Settings: Sendable {
+        public var refreshSeconds: Double
+        public var minRefetchSeconds: Double
+
+        public init(refreshSeconds: Double, minRefetchSeconds: Double) {
+            self.refreshSeconds = refreshSeconds
+            self.minRefetchSeconds = minRefetchSeconds
+        }
+    }
+
+    private struct State {
+        var keys = JWKSet.empty
+        var everLoaded = false
+        var fetching = false
+        var lastFetchStart = -Double.infinity
+        var waiters: [@Sendable (JWKSet) -> Void] = []
+        var consecutiveFailures = 0
+        var lastSuccessWallClock: Double?
+    }
+
+    /// Requests waiting for an unknown-kid fetch at once, at most; later ones are answered with the keys held.
+    static let maxWaiters = 10_000
+
+    private let state = Mutex(State())
+    private let fetch: Fetch
+    private let settings: Settings
+    private let observer: @Sendable (Event) -> Void
+    private let queue = DispatchQueue(label: "authgate.jwks")
+    // Thread-safe: Dispatch sources may be scheduled from any thread. Everything else is behind `state`.
+    private let timer: any DispatchSourceTimer
+
+    public init(settings: Settings, fetch: @escaping Fetch, observer: @escaping @Sendable (Event) -> Void) {
+        self.settings = settings
+        self.fetch = fetch
+        self.observer = observer
+        timer = DispatchSource.makeTimerSource(queue: queue)
+    }
+
+    /// The keys held now (empty until the first successful fetch).
+    public var keys: JWKSet { state.withLock { $0.keys } }
+
+    public var everLoaded: Bool { state.withLock { $0.everLoaded } }
+
+    /// Wall-clock seconds of the last successful fetch.
+    public var lastSuccess: Double? { state.withLock { $0.lastSuccessWallClock } }
+
+    /// Fetches now and keeps the keys fresh from then on.
+    public func start() {
+        timer.setEventHandler { [weak self] in self?.beginFetch(waiter: nil) }
+        timer.schedule(deadline: .distantFuture)
+        timer.resume()
+        beginFetch(waiter: nil)
+    }
+
+    /// A token named `keyID`, which the held keys lack: fetch again (at most once per `minRefetchSeconds`,
+    /// one fetch for all who ask meanwhile) and call `then` with the keys after it, or at once if a fetch is
+    /// not allowed yet.
+    public func refetch(forUnknownKeyID keyID: String, then: @escaping @Sendable (JWKSet) -> Void) {
+        let now = Self.monotonicSeconds()
+        enum Decision { case answerNow(JWKSet), waitForRunning, startFetch }
+        let decision: Decision = state.withLock { state in
+            if state.keys.keys[keyID] != nil { return .answerNow(state.keys) }
+            if state.fetching {
+                guard state.waiters.count < Self.maxWaiters else { return .answerNow(state.keys) }
+                state.waiters.append(then)
+                return .waitForRunning
+            }
+            guard now - state.lastFetchStart >= settings.minRefetchSeconds else { return .answerNow(state.keys) }
+            return .startFetch
+        }
+        switch decision {
+        case .answerNow(let keys): then(keys)
+        case .waitForRunning: break
+        case .startFetch: beginFetch(waiter: then)
+        }
+    }
+
+    private func beginFetch(waiter: (@Sendable (JWKSet) -> Void)?) {
+        let now = Self.monotonicSeconds()
+        let shouldStart: Bool = state.withLock { state in
+            if let waiter { state.waiters.append(waiter) }
+            if state.fetching { return false }
+            state.fetching = true
+            state.lastFetchStart = now
+            return true
+        }
+        guard shouldStart else { return }
+        fetch { [self] result in self.finishFetch(result) }
+    }
+
+    private func finishFetch(_ result: Result<[UInt8], JWKSFetchError>) {
+        var event: Event
+        var nextFetchIn: Double
+        var parsed: (set: JWKSet, skipped: [String])?
+        var failure: String?
+        switch result {
+        case .success(let body):
+            do {
+                parsed = try JWKSet.parse(body)
+            } catch {
+                failure = error.description
+            }
+        case .failure(let error):
+            failure = error.description
+        }
+        let (keys, waiters, failures): (JWKSet, [@Sendable (JWKSet) -> Void], Int) = state.withLock { state in
+            if let parsed {
+                state.keys = parsed.set
+                state.everLoaded = true
+                state.consecutiveFailures = 0
+                state.lastSuccessWallClock = Self.wallClockSeconds()
+            } else {
+                state.consecutiveFailures += 1
+            }
+            state.fetching = false
+            let waiters = state.waiters
+            state.waiters = []
+            return (state.keys, waiters, state.consecutiveFailures)
+        }
+        if let parsed {
+            nextFetchIn = settings.refreshSeconds
+            event = .loaded(keyIDs: parsed.set.keys.keys.sorted(), skipped: parsed.skipped)
+        } else {
+            // 1s, 2s, 4s… up to the refresh period (and five minutes): a down endpoint is not hammered.
+            nextFetchIn = min(pow2(failures - 1), min(settings.refreshSeconds, 300))
+            event = .failed(reason: failure ?? "unknown", retryInSeconds: nextFetchIn, keysHeld: keys.keys.count)
+        }
+        timer.schedule(deadline: .now() + .milliseconds(Int(nextFetchIn * 1000)))
+        observer(event)
+        for waiter in waiters { waiter(keys) }
+    }
+
+    private func pow2(_ exponent: Int) -> Double {
+        Double(1 << min(max(exponent, 0), 20))
+    }
+
+    static func monotonicSeconds() -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds) / 1e9
+    }
+
+    static func wallClockSeconds() -> Double {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
+    }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif
