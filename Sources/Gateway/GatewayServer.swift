@@ -40,12 +40,7 @@ public final class GatewayServer: @unchecked Sendable {
                 JWKSFetcher.report(event, url: cognito.jwksURL, logger: logger, readiness: readiness, cache: tokenCache)
             }
         )
-        let rules = TokenRules(
-            issuer: cognito.issuer, clientIDs: Set(cognito.clientIDs),
-            tokenUse: TokenRules.Use(rawValue: cognito.tokenUse.rawValue) ?? .id,
-            clockSkew: Double(cognito.clockSkew) / 1e9
-        )
-        authorizer = Authorizer(verifier: TokenVerifier(rules: rules), jwks: jwks, cache: tokenCache)
+        authorizer = Authorizer(verifier: TokenVerifier(rules: TokenRules(cognito)), jwks: jwks, cache: tokenCache)
     }
 
     /// Binds every listener (or adopts inherited ones) and starts accepting. Throws before accepting anything

@@ -27,7 +27,7 @@ struct Authgate: ParsableCommand {
         commandName: "authgate",
         abstract: "An authorizing reverse proxy for Amazon Cognito user pools.",
         version: BuildInfo.summary,
-        subcommands: [Serve.self, CheckConfig.self],
+        subcommands: [Serve.self, CheckConfig.self, VerifyToken.self],
         defaultSubcommand: Serve.self
     )
 }
@@ -79,5 +79,35 @@ struct CheckConfig: ParsableCommand {
     func run() throws {
         let config = try options.load()
         print(ConfigSummary.lines(config).joined(separator: "\n"))
+    }
+}
+
+struct VerifyToken: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "verify-token",
+        abstract: "Fetch the JWKS and verify a token: print its claims and exit 0, or the reason and exit 1."
+    )
+
+    @OptionGroup var options: ConfigOption
+
+    @Argument(help: "The token (an ID or access token); read from stdin when absent.")
+    var token: String?
+
+    func run() throws {
+        let config = try options.load()
+        var text = token ?? ""
+        if token == nil {
+            text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+        }
+        let outcome = TokenCheck.verify(token: text, config: config)
+        for reason in outcome.skippedKeys {
+            FileHandle.standardError.write(Data("warning: JWKS key skipped: \(reason)\n".utf8))
+        }
+        if let claims = outcome.claims {
+            print(String(decoding: claims, as: UTF8.self))
+            return
+        }
+        FileHandle.standardError.write(Data("\(outcome.problem ?? "token rejected")\n".utf8))
+        throw ExitCode(1)
     }
 }

@@ -236,3 +236,46 @@ private func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) thr
         #expect(try get(gateway, "/api", token: signer.token(TestSigner.claims())).status == 501)
     }
 }
+
+@Suite struct VerifyTokenCommandTests {
+    let signer = TestSigner(keyID: "cli-key")
+
+    private func configFile(jwksURL: String) throws -> URL {
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("verify-\(UUID().uuidString).toml")
+        try cognitoBlock(jwksURL: jwksURL).write(to: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
+    @Test func validTokenPrintsItsClaims() throws {
+        let jwks = try FixtureServer(jwks: TestSigner.jwks([signer]))
+        let config = try configFile(jwksURL: jwks.url + "/jwks.json")
+        defer { try? FileManager.default.removeItem(at: config) }
+        let token = signer.token(TestSigner.claims())
+        let result = try runCommand(["verify-token", "--config", config.path, token])
+        #expect(result.status == 0)
+        let claims = try JSONSerialization.jsonObject(with: Data(result.stdout.utf8)) as? [String: Any]
+        #expect(claims?["sub"] as? String == "sub-1234")
+        let fromStdin = try runCommand(["verify-token", "--config", config.path], input: "Bearer \(token)\n")
+        #expect(fromStdin.status == 0)
+    }
+
+    @Test func invalidTokenPrintsTheReasonAndExitsOne() throws {
+        let jwks = try FixtureServer(jwks: TestSigner.jwks([signer]))
+        let config = try configFile(jwksURL: jwks.url + "/jwks.json")
+        defer { try? FileManager.default.removeItem(at: config) }
+        let expired = signer.token(TestSigner.claims { $0["exp"] = 1_000_000 })
+        let result = try runCommand(["verify-token", "--config", config.path, expired])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("token rejected: expired"))
+        #expect(result.stdout.isEmpty)
+    }
+
+    @Test func unreachableJWKSIsExitOne() throws {
+        let port = try FixtureServer.freePort()
+        let config = try configFile(jwksURL: "http://127.0.0.1:\(port)/jwks.json")
+        defer { try? FileManager.default.removeItem(at: config) }
+        let result = try runCommand(["verify-token", "--config", config.path, signer.token(TestSigner.claims())])
+        #expect(result.status == 1)
+        #expect(result.stderr.contains("cannot fetch the JWKS"))
+    }
+}

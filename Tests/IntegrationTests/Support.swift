@@ -33,16 +33,22 @@ struct CommandResult {
     let stderr: String
 }
 
-func runCommand(_ arguments: [String], environment: [String: String]? = nil) throws -> CommandResult {
+func runCommand(_ arguments: [String], environment: [String: String]? = nil, input: String? = nil) throws -> CommandResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: Repository.binary)
     process.arguments = arguments
     if let environment { process.environment = environment }
+    let stdin = Pipe()
+    process.standardInput = input == nil ? FileHandle.nullDevice : stdin
     let out = Pipe()
     let err = Pipe()
     process.standardOutput = out
     process.standardError = err
     try process.run()
+    if let input {
+        stdin.fileHandleForWriting.write(Data(input.utf8))
+        try stdin.fileHandleForWriting.close()
+    }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     let errData = err.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
