@@ -56,7 +56,7 @@ let package = Package(
 
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1"], swiftSettings: strictSettings),
         .testTarget(name: "CryptographyTests", dependencies: ["Cryptography"], swiftSettings: strictSettings),
-        // Loopback servers the tests talk to (a JWKS and echo fixture).
+        // Loopback servers the tests talk to: a JWKS and echo fixture, and moto as the user pool.
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "JWTTests", dependencies: ["JWT", "Cryptography"], swiftSettings: strictSettings),

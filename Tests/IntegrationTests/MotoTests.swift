@@ -1,0 +1,60 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The gateway against moto as the user pool: real Cognito-shaped tokens, signed by moto's key and checked
+/// against the JWKS moto serves at /{pool_id}/.well-known/jwks.json.
+@Suite(.serialized) struct MotoTests {
+    @Test func motoTokensOpenTheRoutesTheyShould() throws {
+        let moto = try MotoServer()
+        let pool = try moto.createPool(user: "alice", groups: ["staff"])
+        let idToken = try #require(pool.id_token)
+        let accessToken = try #require(pool.access_token)
+        let gateway = try RunningGateway(
+            extra: """
+                [[route]]
+                prefix = "/api"
+                upstream = "http://127.0.0.1:9"
+                groups = ["staff"]
+                [[route]]
+                prefix = "/admin"
+                upstream = "http://127.0.0.1:9"
+                groups = ["admins"]
+                """,
+            cognito: """
+                [cognito]
+                region = "\(pool.region)"
+                user_pool_id = "\(pool.user_pool_id)"
+                client_ids = ["\(pool.client_id)"]
+                endpoint_url = "\(moto.endpoint)"
+                """
+        )
+        var ready = false
+        for _ in 0..<100 where !ready {
+            ready = try RawClient(port: gateway.adminPort).exchange("GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n").status == 200
+            if !ready { usleep(100_000) }
+        }
+        #expect(ready)
+        func status(_ path: String, _ token: String?) throws -> Int {
+            let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
+            return try RawClient(port: gateway.publicPort).exchange("GET \(path) HTTP/1.1\r\nHost: a\r\n\(authorization)\r\n").status
+        }
+        #expect(try status("/api/orders", idToken) == 501, "authorized (forwarding is not built yet)")
+        #expect(try status("/api/orders", nil) == 401)
+        #expect(try status("/api/orders", accessToken) == 401, "token_use = \"id\" refuses access tokens")
+        #expect(try status("/admin", idToken) == 403, "alice is in staff, not admins")
+
+        let config = FileManager.default.temporaryDirectory.appendingPathComponent("moto-\(UUID().uuidString).toml")
+        try """
+            [cognito]
+            region = "\(pool.region)"
+            user_pool_id = "\(pool.user_pool_id)"
+            client_ids = ["\(pool.client_id)"]
+            endpoint_url = "\(moto.endpoint)"
+            """.write(to: config, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: config) }
+        let verified = try runCommand(["verify-token", "--config", config.path, idToken])
+        #expect(verified.status == 0)
+        #expect(verified.stdout.contains("\"cognito:username\":\"alice\"") || verified.stdout.contains("\"cognito:username\": \"alice\""))
+    }
+}

@@ -1,0 +1,56 @@
+import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A real moto server (Cognito's local stand-in, from PyPI's moto[server]) on a free loopback port,
+/// with a user pool created through boto3 by scripts/moto_pool.py.
+public final class MotoServer: @unchecked Sendable {
+    public let port: UInt16
+    private let process = Process()
+
+    public init() throws {
+        port = try FixtureServer.freePort()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["moto_server", "-H", "127.0.0.1", "-p", "\(port)"]
+        process.standardOutput = FileHandle.nullDevice
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        try FixtureServer.waitForPort(port, seconds: 30)
+    }
+
+    public var endpoint: String { "http://127.0.0.1:\(port)" }
+
+    /// A user pool with an app client; with `user`, a confirmed user in `groups` and that user's tokens.
+    public struct Pool: Decodable, Sendable {
+        public let region: String
+        public let user_pool_id: String
+        public let client_id: String
+        public let client_secret: String
+        public let id_token: String?
+        public let access_token: String?
+    }
+
+    public func createPool(user: String? = nil, groups: [String] = []) throws -> Pool {
+        let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent().appendingPathComponent("scripts/moto_pool.py")
+        let helper = Process()
+        helper.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        helper.arguments = ["python3", script.path, "--endpoint", endpoint]
+            + (user.map { ["--user", $0] } ?? []) + groups.flatMap { ["--group", $0] }
+        let output = Pipe()
+        helper.standardOutput = output
+        helper.standardError = FileHandle.nullDevice
+        try helper.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        var status: Int32 = 0
+        waitpid(helper.processIdentifier, &status, 0)
+        return try JSONDecoder().decode(Pool.self, from: data)
+    }
+
+    deinit {
+        kill(process.processIdentifier, SIGKILL)
+        var status: Int32 = 0
+        waitpid(process.processIdentifier, &status, 0)
+    }
+}
