@@ -35,7 +35,8 @@ public enum TokenCheck {
             fetched.value = result
             done.signal()
         }
-        done.wait()
+        // The client must outlive its transfer: its sources call back into it.
+        withExtendedLifetime(client) { done.wait() }
         let body: [UInt8]
         switch fetched.value! {
         case .success(let bytes): body = bytes

@@ -187,7 +187,8 @@ public final class ControlPlaneClient: @unchecked Sendable {
         guard milliseconds >= 0 else { return }
         let source = DispatchSource.makeTimerSource(queue: queue)
         source.schedule(deadline: .now() + .milliseconds(milliseconds))
-        source.setEventHandler { [unowned self] in
+        source.setEventHandler { [weak self] in
+            guard let self else { return }
             self.timer?.cancel()
             self.timer = nil
             self.act(socket: CURL_SOCKET_TIMEOUT, events: 0)
@@ -263,8 +264,8 @@ final class SocketWatch {
         self.fd = fd
         read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: client.queue)
         write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: client.queue)
-        read.setEventHandler { [unowned client] in client.act(socket: fd, events: CURL_CSELECT_IN) }
-        write.setEventHandler { [unowned client] in client.act(socket: fd, events: CURL_CSELECT_OUT) }
+        read.setEventHandler { [weak client] in client?.act(socket: fd, events: CURL_CSELECT_IN) }
+        write.setEventHandler { [weak client] in client?.act(socket: fd, events: CURL_CSELECT_OUT) }
     }
 
     func want(read wantRead: Bool, write wantWrite: Bool) {
