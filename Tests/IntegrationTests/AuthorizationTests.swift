@@ -216,6 +216,16 @@ private func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) thr
         #expect(try waitUntilReady(gateway, seconds: 1))
     }
 
+    @Test func hugeJWKSAnswerIsRefused() throws {
+        let jwks = try FixtureServer()
+        let gateway = try RunningGateway(extra: routes, cognito: cognitoBlock(jwksURL: jwks.url + "/big"))
+        usleep(500_000)
+        let ready = try RawClient(port: gateway.adminPort).exchange("GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(ready.status == 503)
+        #expect(ready.bodyText.contains("larger than"))
+        #expect(gateway.log.contains("jwks fetch failed"))
+    }
+
     @Test func jwksComingUpLateMakesTheGatewayReady() throws {
         let port = try FixtureServer.freePort()
         let gateway = try RunningGateway(extra: routes, cognito: cognitoBlock(jwksURL: "http://127.0.0.1:\(port)/jwks.json"))
