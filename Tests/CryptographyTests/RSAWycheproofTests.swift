@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 import Cryptography
 
 func hexBytes(_ text: String) -> [UInt8] {

@@ -1,3 +1,4 @@
+import TestSupport
 import Foundation
 
 /// One request case of llhttp's markdown test suite.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 @testable import HTTP1
 
 /// llhttp's request suite in its strict mode: where llhttp refuses, authgate refuses; where llhttp accepts,

@@ -77,7 +77,8 @@ private func get(_ gateway: RunningGateway, _ path: String, token: String? = nil
     return try RawClient(port: gateway.publicPort).exchange("GET \(path) HTTP/1.1\r\nHost: a\r\n\(authorization)\r\n")
 }
 
-private func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) throws -> Bool {
+/// Polls /readyz until it answers 200 or `seconds` pass.
+func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) throws -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
         if try RawClient(port: gateway.adminPort).exchange("GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n").status == 200 { return true }

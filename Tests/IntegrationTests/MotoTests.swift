@@ -29,12 +29,7 @@ import TestSupport
                 endpoint_url = "\(moto.endpoint)"
                 """
         )
-        var ready = false
-        for _ in 0..<100 where !ready {
-            ready = try RawClient(port: gateway.adminPort).exchange("GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n").status == 200
-            if !ready { usleep(100_000) }
-        }
-        #expect(ready)
+        #expect(try waitUntilReady(gateway))
         func status(_ path: String, _ token: String?) throws -> Int {
             let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
             return try RawClient(port: gateway.publicPort).exchange("GET \(path) HTTP/1.1\r\nHost: a\r\n\(authorization)\r\n").status

@@ -2,8 +2,8 @@ import Foundation
 
 /// The public vectors in ../shared/testdata, found from this file's place in the repository
 /// (or AUTHGATE_TESTDATA).
-enum TestData {
-    static var root: URL {
+public enum TestData {
+    public static var root: URL {
         if let override = ProcessInfo.processInfo.environment["AUTHGATE_TESTDATA"], !override.isEmpty {
             return URL(fileURLWithPath: override)
         }
