@@ -217,6 +217,20 @@ func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) throws -> B
         #expect(try waitUntilReady(gateway, seconds: 1))
     }
 
+    @Test func jwksGoingDownKeepsTheKeysHeld() throws {
+        let jwks = try FixtureServer(jwks: TestSigner.jwks([signer]))
+        let gateway = try RunningGateway(extra: routes, cognito: cognitoBlock(jwksURL: jwks.url + "/jwks.json"))
+        #expect(try waitUntilReady(gateway))
+        jwks.stop()
+        sleep(1)
+        // The unknown kid forces a fetch that fails; tokens of the key held still pass.
+        #expect(try get(gateway, "/api", token: TestSigner(keyID: "key-7").token(TestSigner.claims())).status == 401)
+        #expect(try get(gateway, "/api", token: signer.token(TestSigner.claims { $0["jti"] = "after-outage" })).status == 501)
+        #expect(try waitUntilReady(gateway, seconds: 1))
+        usleep(200_000)
+        #expect(gateway.log.contains("jwks fetch failed"))
+    }
+
     @Test func hugeJWKSAnswerIsRefused() throws {
         let jwks = try FixtureServer()
         let gateway = try RunningGateway(extra: routes, cognito: cognitoBlock(jwksURL: jwks.url + "/big"))

@@ -41,6 +41,14 @@ public final class FixtureServer: @unchecked Sendable {
         return Int(text) ?? -1
     }
 
+    /// Stops the server now (a JWKS endpoint that goes down).
+    public func stop() {
+        let pid = process.processIdentifier
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
+
     deinit {
         // kill and waitpid rather than Process.waitUntilExit, which spins a run loop and stalls in async tests.
         let pid = process.processIdentifier
