@@ -78,22 +78,17 @@ final class Authorizer: Sendable {
 
     /// `Authorization: Bearer <jwt>` (scheme case-insensitive) or the bare `<jwt>`, from exactly one field.
     static func bearerToken(_ head: RequestHead) -> Result<[UInt8], TokenRejection> {
-        let fields = head.bytes.withUnsafeBytes { raw in
-            head.fields.filter { field in
-                field.name.count == 13 && String(decoding: raw[field.name], as: UTF8.self).lowercased() == "authorization"
-            }
-        }
-        guard !fields.isEmpty else { return .failure(.missing) }
+        let fields = head.values("authorization")
+        guard let field = fields.first else { return .failure(.missing) }
         // Two Authorization fields could each be read as the token: refuse rather than pick one.
         guard fields.count == 1 else { return .failure(.malformed("more than one Authorization field")) }
-        var value = Array(head.bytes[fields[0].value])
-        if value.count > 7, String(decoding: value[0..<7], as: UTF8.self).lowercased() == "bearer " {
-            value.removeFirst(7)
-            while value.first == UInt8(ascii: " ") { value.removeFirst() }
+        var value = Substring(field)
+        if value.count > 7, value.prefix(7).lowercased() == "bearer " {
+            value = value.dropFirst(7).drop { $0 == " " }
         }
         guard !value.isEmpty else { return .failure(.missing) }
-        guard !value.contains(UInt8(ascii: " ")) else { return .failure(.malformed("not a bearer token")) }
-        return .success(value)
+        guard !value.contains(" ") else { return .failure(.malformed("not a bearer token")) }
+        return .success(Array(value.utf8))
     }
 
     static func keyID(of token: [UInt8]) -> String? {
