@@ -10,7 +10,7 @@ public struct RequestDecoder: Sendable {
     }
 
     private enum State: Sendable {
-        case head(scanned: Int, lineStart: Int)
+        case head(HeadScanner)
         case lengthBody(remaining: UInt64)
         case chunkedBody(ChunkedDecoder)
         case endPending
@@ -18,7 +18,7 @@ public struct RequestDecoder: Sendable {
     }
 
     public let limits: HTTPLimits
-    private var state: State = .head(scanned: 0, lineStart: 0)
+    private var state: State = .head(HeadScanner())
 
     public init(limits: HTTPLimits) {
         self.limits = limits
@@ -26,7 +26,7 @@ public struct RequestDecoder: Sendable {
 
     /// True while no byte of a request head has been scanned: the connection is idle between requests.
     public var isBetweenRequests: Bool {
-        if case .head(let scanned, _) = state { return scanned == 0 }
+        if case .head(let scanner) = state { return scanner.scanned == 0 }
         return false
     }
 
@@ -42,14 +42,14 @@ public struct RequestDecoder: Sendable {
 
     public mutating func startNextRequest() {
         precondition(hasEnded, "the current request has not ended")
-        state = .head(scanned: 0, lineStart: 0)
+        state = .head(HeadScanner())
     }
 
     /// Decodes the next event from `buffer` (the connection's unconsumed bytes) and says how many to consume.
     public mutating func decode(_ buffer: UnsafeRawBufferPointer) throws(HTTPParseError) -> (Event, consumed: Int) {
         switch state {
-        case .head(let scanned, let lineStart):
-            return try decodeHead(buffer, scanned: scanned, lineStart: lineStart)
+        case .head(let scanner):
+            return try decodeHead(buffer, scanner: scanner)
         case .lengthBody(let remaining):
             guard !buffer.isEmpty else { return (.needMore, 0) }
             let take = Int(min(remaining, UInt64(buffer.count)))
@@ -78,43 +78,20 @@ public struct RequestDecoder: Sendable {
 
     private mutating func decodeHead(
         _ buffer: UnsafeRawBufferPointer,
-        scanned: Int,
-        lineStart: Int
+        scanner: HeadScanner
     ) throws(HTTPParseError) -> (Event, consumed: Int) {
-        var base = 0
-        if scanned == 0 {
-            // RFC 9112 §2.2: empty lines before the request line are ignored (robustness for old clients).
-            while base + 1 < buffer.count, buffer[base] == ByteClass.cr, buffer[base + 1] == ByteClass.lf {
-                base += 2
-            }
-            if base < buffer.count, buffer[base] == ByteClass.lf { throw HTTPParseError(.bareLineFeed) }
-            // A lone CR may be the start of one more empty line: wait for the next byte before scanning.
-            if base + 1 == buffer.count, buffer[base] == ByteClass.cr { return (.needMore, base) }
+        var scanner = scanner
+        let outcome = try scanner.scan(
+            buffer, maxBytes: limits.maxHeadBytes, startLineLimit: limits.maxTargetBytes + 64,
+            startLineTooLong: .targetTooLong, tooLarge: .headTooLarge
+        )
+        switch outcome {
+        case .needMore(let skipped):
+            state = .head(scanner)
+            return (.needMore, skipped)
+        case .complete(let skipped, let length):
+            return try finishHead(UnsafeRawBufferPointer(rebasing: buffer[skipped..<(skipped + length)]), skipped: skipped)
         }
-        var position = base + scanned
-        var lineStart = base + lineStart
-        while position < buffer.count {
-            let byte = buffer[position]
-            position += 1
-            guard byte == ByteClass.lf else { continue }
-            let lineFeedIndex = position - 1
-            guard lineFeedIndex > lineStart, buffer[lineFeedIndex - 1] == ByteClass.cr else {
-                throw HTTPParseError(.bareLineFeed)
-            }
-            if position - base > limits.maxHeadBytes {
-                throw HTTPParseError(lineStart == base ? .targetTooLong : .headTooLarge)
-            }
-            if lineFeedIndex - 1 == lineStart {
-                return try finishHead(UnsafeRawBufferPointer(rebasing: buffer[base..<position]), skipped: base)
-            }
-            lineStart = position
-        }
-        if position - base > limits.maxHeadBytes {
-            throw HTTPParseError(lineStart == base ? .targetTooLong : .headTooLarge)
-        }
-        if lineStart == base && position - base > limits.maxTargetBytes + 64 { throw HTTPParseError(.targetTooLong) }
-        state = .head(scanned: position - base, lineStart: lineStart - base)
-        return (.needMore, base)
     }
 
     private mutating func finishHead(
