@@ -218,7 +218,7 @@ public final class ClientConnection: @unchecked Sendable {
         bytes.reserveCapacity(256 + body.count)
         var allHeaders = headers
         allHeaders.append(("X-Request-Id", currentRequestID))
-        ResponseHead.serialize(
+        ResponseWriter.serialize(
             status: status, headers: allHeaders, contentLength: body.count, keepAlive: staysOpen,
             version: currentVersion, date: loop.httpDate(), into: &bytes
         )
@@ -233,7 +233,7 @@ public final class ClientConnection: @unchecked Sendable {
     public func respondWithMessage(_ status: HTTPStatus, headers: [(String, String)] = [], keepAlive: Bool = true) {
         var allHeaders = headers
         allHeaders.append(("Content-Type", "application/json"))
-        respond(status, headers: allHeaders, body: ResponseHead.messageBody(status.reason), keepAlive: keepAlive)
+        respond(status, headers: allHeaders, body: ResponseWriter.messageBody(status.reason), keepAlive: keepAlive)
     }
 
     private func finishExchange() {
@@ -268,8 +268,8 @@ public final class ClientConnection: @unchecked Sendable {
         bodyConsumer = nil
         let status = error.status
         var bytes: [UInt8] = []
-        let body = ResponseHead.messageBody(status.reason)
-        ResponseHead.serialize(
+        let body = ResponseWriter.messageBody(status.reason)
+        ResponseWriter.serialize(
             status: status,
             headers: [("Content-Type", "application/json"), ("X-Request-Id", currentRequestID)],
             contentLength: body.count, keepAlive: false, version: .http11, date: loop.httpDate(), into: &bytes

@@ -27,6 +27,8 @@ public struct HTTPParseError: Error, Sendable, Hashable, CustomStringConvertible
         case tooManyHeaders
         case bodyTooLarge
         case headTimeout
+        case malformedStatusLine
+        case truncatedResponse
     }
 
     public let code: Code
@@ -77,6 +79,8 @@ public struct HTTPParseError: Error, Sendable, Hashable, CustomStringConvertible
         case .tooManyHeaders: return "too many header fields"
         case .bodyTooLarge: return "body too large"
         case .headTimeout: return "request head timeout"
+        case .malformedStatusLine: return "malformed status line"
+        case .truncatedResponse: return "response cut short"
         }
     }
 }

@@ -131,7 +131,7 @@ enum RequestHeadParser {
         return (rest, authorityStart..<authorityEnd)
     }
 
-    private static func parseField(
+    static func parseField(
         _ raw: UnsafeRawBufferPointer,
         at position: inout Int
     ) throws(HTTPParseError) -> HeaderField {
@@ -241,7 +241,7 @@ enum RequestHeadParser {
         )
     }
 
-    private static func parseContentLength(
+    static func parseContentLength(
         _ raw: UnsafeRawBufferPointer,
         _ value: Range<Int>
     ) throws(HTTPParseError) -> UInt64 {

@@ -13,17 +13,26 @@ struct LLHTTPCase: CustomStringConvertible, Sendable {
 
     /// Reads every case whose meta type is exactly "request" (llhttp's strict mode) from the request folder.
     static func strictRequestCases() throws -> [LLHTTPCase] {
-        let folder = TestData.root.appendingPathComponent("llhttp/test/request")
+        try strictCases(kind: "request")
+    }
+
+    /// The same for "response" cases.
+    static func strictResponseCases() throws -> [LLHTTPCase] {
+        try strictCases(kind: "response")
+    }
+
+    private static func strictCases(kind: String) throws -> [LLHTTPCase] {
+        let folder = TestData.root.appendingPathComponent("llhttp/test/\(kind)")
         let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".md") }.sorted()
         var cases: [LLHTTPCase] = []
         for file in files {
             let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
-            cases += parse(text, file: file)
+            cases += parse(text, file: file, kind: kind)
         }
         return cases
     }
 
-    static func parse(_ text: String, file: String) -> [LLHTTPCase] {
+    static func parse(_ text: String, file: String, kind: String) -> [LLHTTPCase] {
         var cases: [LLHTTPCase] = []
         let lines = text.components(separatedBy: "\n")
         var heading = ""
@@ -53,7 +62,7 @@ struct LLHTTPCase: CustomStringConvertible, Sendable {
                 }
                 pendingInput = nil
                 // skipBody is a callback-level switch of llhttp's harness, not a parsing rule.
-                if isStrictRequest(meta) && !meta.contains("skipBody") {
+                if isStrict(meta, kind: kind) && !meta.contains("skipBody") {
                     cases.append(
                         LLHTTPCase(
                             file: file, name: heading, input: decode(input),
@@ -70,9 +79,9 @@ struct LLHTTPCase: CustomStringConvertible, Sendable {
         return cases
     }
 
-    private static func isStrictRequest(_ meta: String) -> Bool {
+    private static func isStrict(_ meta: String, kind: String) -> Bool {
         let compact = meta.replacingOccurrences(of: " ", with: "")
-        return compact.contains("\"type\":\"request\"")
+        return compact.contains("\"type\":\"\(kind)\"")
     }
 
     /// llhttp's md-test rules: the block's final newline is dropped (the joined lines have none), a backslash

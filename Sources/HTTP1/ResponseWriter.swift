@@ -1,6 +1,6 @@
 /// Serializes response heads. Header names and values come from authgate's own code or from
 /// validated upstream fields, never raw from a client.
-public enum ResponseHead {
+public enum ResponseWriter {
     public static func serialize(
         status: HTTPStatus,
         headers: [(String, String)],

@@ -1,0 +1,244 @@
+/// How an upstream's response body is delimited (RFC 9112 §6.3).
+public enum ResponseFraming: Sendable, Hashable {
+    case none
+    case length(UInt64)
+    case chunked
+    /// Until the upstream closes the connection.
+    case untilClose
+}
+
+/// A parsed response head from an upstream, with byte ranges into its own copy of the head.
+public struct ResponseHead: Sendable {
+    public let bytes: [UInt8]
+    public let status: Int
+    public let reasonRange: Range<Int>
+    public let version: HTTPVersion
+    public let fields: [HeaderField]
+    public let framing: ResponseFraming
+    /// Whether the upstream connection may carry another request after this response.
+    public let keepAlive: Bool
+
+    /// 1xx: another head follows for the same request.
+    public var isInformational: Bool { status < 200 }
+    public var reason: String { String(decoding: bytes[reasonRange], as: UTF8.self) }
+
+    public func firstValue(_ lowercaseName: StaticString) -> String? {
+        bytes.withUnsafeBytes { raw in
+            fields.first { raw.equalsLowercase($0.name, lowercaseName) }.map { String(decoding: bytes[$0.value], as: UTF8.self) }
+        }
+    }
+}
+
+/// Decodes an upstream's answers with the same strictness as requests: a response that could be framed two
+/// ways is an error (the proxy answers 502 and drops the connection), never a guess.
+public struct ResponseDecoder: Sendable {
+    public enum Event: Sendable {
+        case needMore
+        case head(ResponseHead)
+        case body(Range<Int>)
+        case end
+    }
+
+    private enum State: Sendable {
+        case head(HeadScanner)
+        case lengthBody(remaining: UInt64)
+        case chunkedBody(ChunkedDecoder)
+        case untilClose
+        case endPending
+        case ended
+    }
+
+    public let limits: HTTPLimits
+    private var state: State = .head(HeadScanner())
+    private var requestWasHead = false
+
+    public init(limits: HTTPLimits) {
+        self.limits = limits
+    }
+
+    /// Prepares for the answer to the next request; `head` says whether that request is a HEAD.
+    public mutating func expectResponse(toHead head: Bool) {
+        state = .head(HeadScanner())
+        requestWasHead = head
+    }
+
+    public var hasEnded: Bool {
+        if case .ended = state { return true }
+        return false
+    }
+
+    /// Whether no byte of the answer has arrived yet (a reused connection that died may be retried then).
+    public var isAwaitingFirstByte: Bool {
+        if case .head(let scanner) = state { return scanner.scanned == 0 }
+        return false
+    }
+
+    public mutating func decode(_ buffer: UnsafeRawBufferPointer) throws(HTTPParseError) -> (Event, consumed: Int) {
+        switch state {
+        case .head(var scanner):
+            let outcome = try scanner.scan(
+                buffer, maxBytes: limits.maxHeadBytes, startLineLimit: limits.maxHeadBytes,
+                startLineTooLong: .headTooLarge, tooLarge: .headTooLarge
+            )
+            switch outcome {
+            case .needMore(let skipped):
+                state = .head(scanner)
+                return (.needMore, skipped)
+            case .complete(let skipped, let length):
+                let head = try Self.parseHead(Array(buffer[skipped..<(skipped + length)]), requestWasHead: requestWasHead, limits: limits)
+                if head.isInformational {
+                    state = .head(HeadScanner())
+                } else {
+                    switch head.framing {
+                    case .none: state = .endPending
+                    case .length(let length): state = .lengthBody(remaining: length)
+                    case .chunked: state = .chunkedBody(ChunkedDecoder(limits: limits))
+                    case .untilClose: state = .untilClose
+                    }
+                }
+                return (.head(head), skipped + length)
+            }
+        case .lengthBody(let remaining):
+            guard !buffer.isEmpty else { return (.needMore, 0) }
+            let take = Int(min(remaining, UInt64(buffer.count)))
+            state = remaining == UInt64(take) ? .endPending : .lengthBody(remaining: remaining - UInt64(take))
+            return (.body(0..<take), take)
+        case .chunkedBody(var decoder):
+            let (output, consumed) = try decoder.decode(buffer)
+            switch output {
+            case .needMore:
+                state = .chunkedBody(decoder)
+                return (.needMore, consumed)
+            case .data(let range):
+                state = .chunkedBody(decoder)
+                return (.body(range), consumed)
+            case .end:
+                state = .ended
+                return (.end, consumed)
+            }
+        case .untilClose:
+            guard !buffer.isEmpty else { return (.needMore, 0) }
+            return (.body(0..<buffer.count), buffer.count)
+        case .endPending:
+            state = .ended
+            return (.end, 0)
+        case .ended:
+            return (.needMore, 0)
+        }
+    }
+
+    /// The upstream closed its side. Ends a close-delimited body; anywhere else the answer is cut short.
+    public mutating func peerClosed() throws(HTTPParseError) -> Event {
+        switch state {
+        case .untilClose:
+            state = .ended
+            return .end
+        case .ended:
+            return .needMore
+        default:
+            throw HTTPParseError(.truncatedResponse)
+        }
+    }
+
+    static func parseHead(_ head: [UInt8], requestWasHead: Bool, limits: HTTPLimits) throws(HTTPParseError) -> ResponseHead {
+        let result = head.withUnsafeBytes { raw in
+            Result { () throws(HTTPParseError) -> ResponseHead in try parseHead(raw, bytes: head, requestWasHead: requestWasHead, limits: limits) }
+        }
+        return try result.get()
+    }
+
+    private static func parseHead(
+        _ raw: UnsafeRawBufferPointer,
+        bytes: [UInt8],
+        requestWasHead: Bool,
+        limits: HTTPLimits
+    ) throws(HTTPParseError) -> ResponseHead {
+        // status-line = HTTP-version SP 3DIGIT SP [ reason-phrase ] CRLF
+        guard raw.count >= 14,
+            raw[0] == UInt8(ascii: "H"), raw[1] == UInt8(ascii: "T"), raw[2] == UInt8(ascii: "T"),
+            raw[3] == UInt8(ascii: "P"), raw[4] == UInt8(ascii: "/"), raw[5] == UInt8(ascii: "1"),
+            raw[6] == UInt8(ascii: "."), raw[8] == ByteClass.sp
+        else { throw HTTPParseError(.malformedStatusLine) }
+        let version: HTTPVersion
+        switch raw[7] {
+        case UInt8(ascii: "1"): version = .http11
+        case UInt8(ascii: "0"): version = .http10
+        default: throw HTTPParseError(.malformedStatusLine)
+        }
+        var status = 0
+        for index in 9..<12 {
+            let digit = raw[index]
+            guard (48...57).contains(digit) else { throw HTTPParseError(.malformedStatusLine) }
+            status = status * 10 + Int(digit - 48)
+        }
+        guard status >= 100 else { throw HTTPParseError(.malformedStatusLine) }
+        var position = 12
+        var reasonStart = 12
+        if raw[position] == ByteClass.sp {
+            position += 1
+            reasonStart = position
+            while raw[position] != ByteClass.cr {
+                guard ByteClass.fieldValue[Int(raw[position])] else { throw HTTPParseError(.malformedStatusLine) }
+                position += 1
+            }
+        }
+        let reasonRange = reasonStart..<position
+        guard raw[position] == ByteClass.cr, raw[position + 1] == ByteClass.lf else {
+            throw HTTPParseError(.malformedStatusLine)
+        }
+        position += 2
+
+        var fields: [HeaderField] = []
+        while raw[position] != ByteClass.cr {
+            if raw[position] == ByteClass.sp || raw[position] == ByteClass.htab { throw HTTPParseError(.obsoleteLineFolding) }
+            if fields.count == limits.maxHeaderFields { throw HTTPParseError(.tooManyHeaders) }
+            fields.append(try RequestHeadParser.parseField(raw, at: &position))
+        }
+        guard position + 2 == raw.count else { throw HTTPParseError(.bareCarriageReturn) }
+
+        var contentLength: UInt64?
+        var transferEncoding = false
+        var connectionClose = false
+        var connectionKeepAlive = false
+        for field in fields {
+            let name = field.name
+            if raw.equalsLowercase(name, "content-length") {
+                // Even equal duplicates are refused, as for requests (and as nginx does with upstreams).
+                guard contentLength == nil else { throw HTTPParseError(.duplicateContentLength) }
+                contentLength = try RequestHeadParser.parseContentLength(raw, field.value)
+            } else if raw.equalsLowercase(name, "transfer-encoding") {
+                guard !transferEncoding, raw.equalsLowercase(field.value, "chunked") else {
+                    throw HTTPParseError(.unsupportedTransferEncoding)
+                }
+                transferEncoding = true
+            } else if raw.equalsLowercase(name, "connection") {
+                RequestHeadParser.forEachListElement(raw, field.value) { element in
+                    if raw.equalsLowercase(element, "close") { connectionClose = true }
+                    if raw.equalsLowercase(element, "keep-alive") { connectionKeepAlive = true }
+                }
+            }
+        }
+        // 101 would switch protocols; authgate never asks for it, so it is not an answer it can relay.
+        if status == 101 { throw HTTPParseError(.malformedStatusLine) }
+        let framing: ResponseFraming
+        if requestWasHead || status < 200 || status == 204 || status == 304 {
+            framing = .none
+        } else {
+            if transferEncoding && contentLength != nil { throw HTTPParseError(.contentLengthWithTransferEncoding) }
+            if transferEncoding && version == .http10 { throw HTTPParseError(.transferEncodingInHTTP10) }
+            if transferEncoding {
+                framing = .chunked
+            } else if let contentLength {
+                framing = contentLength == 0 ? .none : .length(contentLength)
+            } else {
+                framing = .untilClose
+            }
+        }
+        var keepAlive = version == .http11 ? !connectionClose : (connectionKeepAlive && !connectionClose)
+        if framing == .untilClose { keepAlive = false }
+        return ResponseHead(
+            bytes: bytes, status: status, reasonRange: reasonRange, version: version, fields: fields, framing: framing,
+            keepAlive: keepAlive
+        )
+    }
+}
