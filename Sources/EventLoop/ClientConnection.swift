@@ -43,6 +43,11 @@ public final class ClientConnection: @unchecked Sendable {
     private var exchangeOpen = false
     /// Where the current request's body goes; nil discards it.
     public var bodyConsumer: (any RequestBodyConsumer)?
+    /// Called once pending output has been written: a streaming answer may continue.
+    public var onOutputDrained: (() -> Void)?
+    private var streamingChunked = false
+    private var streamingResponse = false
+    private var handlerPausedReading = false
 
     init(fd: Int32, loop: EventLoop, context: ServerContext, clientAddress: String) {
         self.fd = fd
@@ -159,7 +164,8 @@ public final class ClientConnection: @unchecked Sendable {
         setReading(inbound.count <= context.limits.maxHeadBytes && !hasPendingOutput)
     }
 
-    private func setReading(_ enabled: Bool) {
+    private func setReading(_ wanted: Bool) {
+        let enabled = wanted && !handlerPausedReading
         guard let readSource, enabled == readSuspended else { return }
         readSuspended = !enabled
         if enabled { readSource.resume() } else { readSource.suspend() }
@@ -190,7 +196,6 @@ public final class ClientConnection: @unchecked Sendable {
             // The answer is still owed; stop reading, it will close after the answer.
             setReading(false)
         default:
-            bodyConsumer?.connectionAborted(connection: self)
             closeNow()
         }
     }
@@ -236,8 +241,91 @@ public final class ClientConnection: @unchecked Sendable {
         respond(status, headers: allHeaders, body: ResponseWriter.messageBody(status.reason), keepAlive: keepAlive)
     }
 
+    /// How a streamed answer's body is delimited towards the client.
+    public enum StreamFraming: Sendable {
+        case none
+        case length(UInt64)
+        /// Re-chunked (HTTP/1.1 clients) or delimited by closing the connection (HTTP/1.0 clients).
+        case unknownLength
+    }
+
+    /// Starts an answer whose body follows with `sendBody` and `endResponse`.
+    public func beginResponse(status: Int, reason: String, headers: [(String, String)], framing: StreamFraming, keepAlive: Bool = true) {
+        loop.assertOnLoop()
+        guard !closed else { return }
+        var wantsKeepAlive = keepAlive
+        var lengthField: (String, String)?
+        streamingChunked = false
+        switch framing {
+        case .none:
+            break
+        case .length(let length):
+            lengthField = ("Content-Length", String(length))
+        case .unknownLength:
+            if currentVersion == .http11 {
+                streamingChunked = !currentIsHead
+                if streamingChunked { lengthField = ("Transfer-Encoding", "chunked") }
+            } else {
+                wantsKeepAlive = false
+            }
+        }
+        let staysOpen = machine.responseWillStart(keepAlive: wantsKeepAlive)
+        var allHeaders = headers
+        if let lengthField { allHeaders.append(lengthField) }
+        allHeaders.append(("X-Request-Id", currentRequestID))
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(512)
+        ResponseWriter.serialize(
+            status: HTTPStatus(code: status, reason: reason), headers: allHeaders, contentLength: nil,
+            keepAlive: staysOpen, version: currentVersion, date: loop.httpDate(), into: &bytes
+        )
+        record.status = status
+        record.bytesSent = bytes.count
+        streamingResponse = true
+        send(bytes)
+    }
+
+    /// Body bytes of a streamed answer (chunk-framed when the answer is chunked).
+    public func sendBody(_ bytes: UnsafeRawBufferPointer) {
+        guard !closed, streamingResponse, !bytes.isEmpty, !currentIsHead else { return }
+        var out: [UInt8] = []
+        if streamingChunked {
+            out.reserveCapacity(bytes.count + 16)
+            out.append(contentsOf: String(bytes.count, radix: 16).utf8)
+            out.append(contentsOf: [13, 10])
+            out.append(contentsOf: bytes)
+            out.append(contentsOf: [13, 10])
+        } else {
+            out = Array(bytes)
+        }
+        record.bytesSent += out.count
+        send(out)
+    }
+
+    /// Ends a streamed answer.
+    public func endResponse() {
+        guard !closed, streamingResponse else { return }
+        streamingResponse = false
+        if streamingChunked {
+            send(Array("0\r\n\r\n".utf8))
+            record.bytesSent += 5
+        }
+        finishExchange()
+    }
+
+    /// Whether a streamed answer has begun (an error can then no longer be answered, only the connection closed).
+    public var hasStartedResponse: Bool { streamingResponse }
+
+    /// The handler stops (or resumes) reading the request: its upstream is not keeping up.
+    public func pauseReading(_ paused: Bool) {
+        handlerPausedReading = paused
+        setReading(!paused && inbound.count <= context.limits.maxHeadBytes && !hasPendingOutput)
+    }
+
     private func finishExchange() {
         exchangeOpen = false
+        handlerPausedReading = false
+        onOutputDrained = nil
         record.durationNanoseconds = MonotonicClock.now() &- requestStart
         context.observer.exchangeFinished(record, loop: loop)
         switch machine.responseEnded() {
@@ -314,7 +402,6 @@ public final class ClientConnection: @unchecked Sendable {
                 case .wouldBlock: return offset
                 }
             } catch {
-                bodyConsumer?.connectionAborted(connection: self)
                 closeNow()
                 return nil
             }
@@ -355,6 +442,7 @@ public final class ClientConnection: @unchecked Sendable {
             beginLinger()
             return
         }
+        onOutputDrained?()
         if deadlineKind == .activity {
             setDeadline(.none)
             armDeadlineForPhase()
@@ -395,7 +483,6 @@ public final class ClientConnection: @unchecked Sendable {
             closeNow()
         default:
             // Reading a body too slowly: the answer cannot be given sensibly any more.
-            bodyConsumer?.connectionAborted(connection: self)
             closeNow()
         }
     }
@@ -405,7 +492,10 @@ public final class ClientConnection: @unchecked Sendable {
         guard !closed else { return }
         closed = true
         setDeadline(.none)
+        let consumer = bodyConsumer
         bodyConsumer = nil
+        onOutputDrained = nil
+        if exchangeOpen { consumer?.connectionAborted(connection: self) }
         loop.unregister(self)
         context.limiter.release()
         if let readSource {

@@ -45,7 +45,7 @@ public final class GatewayServer: @unchecked Sendable {
 
     /// Binds every listener (or adopts inherited ones) and starts accepting. Throws before accepting anything
     /// if any address cannot be bound, so a half-started gateway never serves.
-    public func start(inheritedSockets: [ListeningSocket]? = nil) throws(SystemError) {
+    public func start(inheritedSockets: [ListeningSocket]? = nil) throws(GatewayStartError) {
         readiness.block("listeners", reason: "listeners are not bound yet")
         readiness.block("signing_keys", reason: "the JWKS has not been fetched yet")
         let openFiles = raiseOpenFileLimit()
@@ -57,6 +57,16 @@ public final class GatewayServer: @unchecked Sendable {
         )
         let timeouts = ConnectionTimeouts(head: server.headerTimeout, idle: server.idleTimeout)
         let accessLog = AccessLog(format: config.log.format)
+        let proxy: Proxy
+        do {
+            proxy = try Proxy(
+                routes: config.routes, group: group,
+                settings: ProxySettings(upstreamTimeout: server.upstreamTimeout, responseLimits: HTTPLimits(maxBodyBytes: 0)),
+                logger: logger
+            )
+        } catch {
+            throw GatewayStartError(description: error.description)
+        }
 
         var bound: [ListeningSocket] = []
         do {
@@ -69,7 +79,7 @@ public final class GatewayServer: @unchecked Sendable {
             if let adminAddress = config.admin.listen { adminSocket = try ListeningSocket(binding: adminAddress) }
 
             let publicContext = ServerContext(
-                name: "public", handler: PublicHandler(routes: RouteTable(config.routes), authorizer: authorizer),
+                name: "public", handler: PublicHandler(routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy),
                 observer: accessLog, limits: limits, timeouts: timeouts,
                 limiter: publicLimiter
             )
@@ -84,7 +94,7 @@ public final class GatewayServer: @unchecked Sendable {
             }
         } catch {
             for socket in bound where inheritedSockets == nil { socket.close() }
-            throw error
+            throw GatewayStartError(description: error.description)
         }
 
         let sweep = DispatchTimeInterval.milliseconds(
@@ -153,4 +163,9 @@ private final class OpenCount: Sendable {
     private let count = Atomic<Int>(0)
     func add(_ value: Int) { count.add(value, ordering: .relaxed) }
     var value: Int { count.load(ordering: .relaxed) }
+}
+
+/// Why the gateway could not start (a listener not bound, an upstream not resolved).
+public struct GatewayStartError: Error, CustomStringConvertible {
+    public let description: String
 }

@@ -8,10 +8,12 @@ import JWT
 final class PublicHandler: RequestHandler {
     let routes: RouteTable
     let authorizer: Authorizer
+    let proxy: Proxy
 
-    init(routes: RouteTable, authorizer: Authorizer) {
+    init(routes: RouteTable, authorizer: Authorizer, proxy: Proxy) {
         self.routes = routes
         self.authorizer = authorizer
+        self.proxy = proxy
     }
 
     func handle(_ head: RequestHead, connection: ClientConnection) {
@@ -27,28 +29,33 @@ final class PublicHandler: RequestHandler {
             return
         }
         connection.record.route = route.prefix
+        // The exchange takes the body from now on; it waits (bounded) until the request is authorized.
+        let exchange = proxy.exchange(for: head, route: route, client: connection)
         guard route.auth == .required else {
             connection.record.authorization = "none"
-            respondAuthorized(connection)
+            exchange.proceed(token: nil)
             return
         }
         let loop = connection.loop
         authorizer.authorize(head, route: route) { outcome in
-            loop.execute { Self.answer(outcome, connection: connection) }
+            loop.execute { Self.answer(outcome, exchange: exchange, connection: connection) }
         }
     }
 
-    private static func answer(_ outcome: AuthorizationOutcome, connection: ClientConnection) {
+    private static func answer(_ outcome: AuthorizationOutcome, exchange: ProxyExchange, connection: ClientConnection) {
         switch outcome {
         case .allowed(let token):
             connection.record.subject = token.subject
             connection.record.authorization = "ok"
-            respondAuthorized(connection)
+            exchange.proceed(token: token)
+            return
         case .forbidden(let token, let reason):
+            exchange.abandon()
             connection.record.subject = token.subject
             connection.record.authorization = reason
             connection.respondWithMessage(.forbidden)
         case .rejected(let rejection):
+            exchange.abandon()
             connection.record.authorization = rejection.description
             switch rejection {
             case .expired:
@@ -63,15 +70,6 @@ final class PublicHandler: RequestHandler {
                 connection.respondWithMessage(.unauthorized, headers: [("WWW-Authenticate", "Bearer")])
             }
         }
-    }
-
-    /// Stands where forwarding will: the request passed every check, but no upstream is reached yet.
-    private static func respondAuthorized(_ connection: ClientConnection) {
-        connection.respondWithMessage(.notImplemented)
-    }
-
-    private func respondAuthorized(_ connection: ClientConnection) {
-        Self.respondAuthorized(connection)
     }
 }
 

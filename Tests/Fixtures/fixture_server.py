@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
-"""A small HTTP server on loopback for authgate's tests: serves a JWKS file that the test may rewrite,
-counts JWKS fetches, and answers slow, large, malformed and echo requests."""
+"""A small HTTP server on loopback for authgate's tests and demo: serves a JWKS file that the test may
+rewrite, counts JWKS fetches, answers slow, large, malformed and echo requests, and under /upstream
+plays an upstream service that answers with what it received (method, path, headers, body digest)."""
 import argparse
+import hashlib
 import json
 import sys
 import threading
@@ -30,9 +32,58 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
+    def echo(self):
+        body = b""
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            while True:
+                size = int(self.rfile.readline().split(b";")[0], 16)
+                if size == 0:
+                    self.rfile.readline()
+                    break
+                body += self.rfile.read(size)
+                self.rfile.readline()
+        else:
+            body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        reply = json.dumps({
+            "method": self.command,
+            "path": self.path,
+            "headers": [[name, value] for name, value in self.headers.items()],
+            "body_length": len(body),
+            "body_sha256": hashlib.sha256(body).hexdigest(),
+        }).encode()
+        if "/upstream/chunked" in self.path:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for start in range(0, len(reply), 7):
+                piece = reply[start:start + 7]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+            return
+        if "/upstream/slow" in self.path:
+            time.sleep(3)
+        if "/upstream/big" in self.path:
+            size = int(self.path.rsplit("/", 1)[1])
+            block = hashlib.sha256(b"authgate").digest() * 2048
+            self.send_response(200)
+            self.send_header("Content-Length", str(size))
+            self.send_header("Connection", "keep-alive, X-Hop")
+            self.send_header("X-Hop", "must not reach the client")
+            self.end_headers()
+            sent = 0
+            while sent < size:
+                piece = block[: min(len(block), size - sent)]
+                self.wfile.write(piece)
+                sent += len(piece)
+            return
+        self.answer(200, reply)
+
     def do_GET(self):
         global jwks_requests
-        if self.path.endswith("/jwks.json"):
+        if self.path.startswith("/upstream"):
+            self.echo()
+        elif self.path.endswith("/jwks.json"):
             with lock:
                 jwks_requests += 1
                 # The count also goes to a file beside the JWKS, so tests can read it without an HTTP client.
@@ -59,6 +110,9 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(404, b"{}")
 
     def do_POST(self):
+        if self.path.startswith("/upstream"):
+            self.echo()
+            return
         length = int(self.headers.get("Content-Length", "0"))
         body = self.rfile.read(length)
         reply = json.dumps({
@@ -68,7 +122,16 @@ class Handler(BaseHTTPRequestHandler):
         }).encode()
         self.answer(200, reply)
 
+    def do_HEAD(self):
+        self.echo()
+
+    def do_DELETE(self):
+        self.echo()
+
     def do_PUT(self):
+        if self.path.startswith("/upstream"):
+            self.echo()
+            return
         self.answer(200, json.dumps({"method": "PUT", "ttl": self.headers.get("X-Test-TTL")}).encode())
 
 

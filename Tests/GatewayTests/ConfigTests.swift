@@ -103,7 +103,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
             upstream = "http://10.0.0.1:9000/base/"
             [[route]]
             prefix = "/"
-            upstream = "https://svc.internal/v1"
+            upstream = "unix:/run/svc.sock"
             auth = "none"
             [[route]]
             prefix = "/v6"
@@ -112,7 +112,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
             """)
         #expect(config.routes.map(\.upstream) == [
             .http(host: "10.0.0.1", port: 9000, basePath: "/base"),
-            .https(host: "svc.internal", port: 443, basePath: "/v1"),
+            .unix(path: "/run/svc.sock"),
             .http(host: "::1", port: 7000, basePath: ""),
         ])
         #expect(config.routes[2].groups == ["admins"])
@@ -168,6 +168,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
         BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1/x?y=1\"", key: "route[0].upstream"),
         BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:0\"", key: "route[0].upstream"),
         BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"unix:sock\"", key: "route[0].upstream"),
+        BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"https://svc.internal\"", key: "route[0].upstream"),
         BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\nca_file = \"/etc/hostname\"", key: "route[0].ca_file"),
         BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\nauth = \"maybe\"", key: "route[0].auth"),
         BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\nauth = \"none\"\ngroups = [\"g\"]", key: "route[0].auth"),

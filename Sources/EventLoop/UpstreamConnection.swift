@@ -1,0 +1,376 @@
+import Dispatch
+public import HTTP1
+internal import CSystem
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A resolved upstream address: TCP (IPv4 or IPv6 literal) or a unix socket path.
+public enum UpstreamAddress: Sendable, Hashable, CustomStringConvertible {
+    case ipv4(String, UInt16)
+    case ipv6(String, UInt16)
+    case unix(String)
+
+    public var description: String {
+        switch self {
+        case .ipv4(let host, let port): return "\(host):\(port)"
+        case .ipv6(let host, let port): return "[\(host)]:\(port)"
+        case .unix(let path): return "unix:\(path)"
+        }
+    }
+}
+
+/// What the proxy learns from an upstream connection. Called on the connection's loop.
+public protocol UpstreamConnectionDelegate: AnyObject {
+    func upstreamConnected(_ connection: UpstreamConnection)
+    func upstreamHead(_ head: ResponseHead, connection: UpstreamConnection)
+    func upstreamBody(_ bytes: UnsafeRawBufferPointer, connection: UpstreamConnection)
+    func upstreamEnd(connection: UpstreamConnection)
+    /// The connection failed; `beforeAnswer` is true when no byte of the answer had arrived.
+    func upstreamFailed(_ reason: String, beforeAnswer: Bool, connection: UpstreamConnection)
+    /// Everything written so far has gone to the kernel.
+    func upstreamDrained(connection: UpstreamConnection)
+}
+
+/// One connection to an upstream, confined to a loop: non-blocking connect, writes with backpressure, and
+/// answers parsed by the strict response decoder.
+public final class UpstreamConnection: @unchecked Sendable {
+    public let loop: EventLoop
+    public let address: UpstreamAddress
+    let fd: Int32
+    public weak var delegate: (any UpstreamConnectionDelegate)?
+    /// True once it has served a request: a failure before any answer byte may then be a stale keep-alive.
+    public private(set) var reused = false
+    public private(set) var isClosed = false
+    private var connected = false
+    private var decoder: ResponseDecoder
+    private var readSource: (any DispatchSourceRead)?
+    private var readSuspended = false
+    private var writeSource: (any DispatchSourceWrite)?
+    private var writeSuspended = true
+    private var liveSources = 0
+    private var outbound: [UInt8] = []
+    private var outboundOffset = 0
+    private var inbound: [UInt8] = []
+    private var keepAliveAfterResponse = false
+
+    /// Starts connecting; the delegate hears `upstreamConnected` or `upstreamFailed`.
+    public init(loop: EventLoop, address: UpstreamAddress, limits: HTTPLimits) throws(SystemError) {
+        self.loop = loop
+        self.address = address
+        self.decoder = ResponseDecoder(limits: limits)
+        let family: Int32
+        switch address {
+        case .ipv4: family = AF_INET
+        case .ipv6: family = AF_INET6
+        case .unix: family = AF_UNIX
+        }
+        fd = socket(family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError(call: "socket", errno: errno) }
+        if family != AF_UNIX { Syscall.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1) }
+    }
+
+    /// Connects. Must run on the loop, after the delegate is set.
+    public func connect() {
+        loop.assertOnLoop()
+        let result: Int32
+        switch address {
+        case .ipv4(let host, let port):
+            var socketAddress = sockaddr_in()
+            socketAddress.sin_family = sa_family_t(AF_INET)
+            socketAddress.sin_port = port.bigEndian
+            inet_pton(AF_INET, host, &socketAddress.sin_addr)
+            result = withUnsafePointer(to: &socketAddress) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+        case .ipv6(let host, let port):
+            var socketAddress = sockaddr_in6()
+            socketAddress.sin6_family = sa_family_t(AF_INET6)
+            socketAddress.sin6_port = port.bigEndian
+            inet_pton(AF_INET6, host, &socketAddress.sin6_addr)
+            result = withUnsafePointer(to: &socketAddress) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
+            }
+        case .unix(let path):
+            var socketAddress = sockaddr_un()
+            socketAddress.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &socketAddress.sun_path) { bytes in
+                for (index, byte) in path.utf8.prefix(107).enumerated() { bytes[index] = byte }
+            }
+            result = withUnsafePointer(to: &socketAddress) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+        }
+        let code = result == 0 ? 0 : errno
+        let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
+        read.setEventHandler { [unowned self] in self.readable() }
+        read.setCancelHandler { [self] in self.sourceCancelled() }
+        readSource = read
+        liveSources += 1
+        let write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
+        write.setEventHandler { [unowned self] in self.writable() }
+        write.setCancelHandler { [self] in self.sourceCancelled() }
+        writeSource = write
+        liveSources += 1
+        if code == 0 {
+            connected = true
+            read.resume()
+            loop.queue.async { [self] in if !isClosed { delegate?.upstreamConnected(self) } }
+        } else if code == EINPROGRESS || code == EAGAIN {
+            // Writable means connected (or failed: SO_ERROR says which).
+            writeSuspended = false
+            write.resume()
+            readSuspended = true
+        } else {
+            readSuspended = true
+            let reason = SystemError(call: "connect", errno: code).description
+            loop.queue.async { [self] in fail(reason, beforeAnswer: true) }
+        }
+    }
+
+    /// Prepares for the answer to the request about to be written.
+    public func startRequest(isHead: Bool) {
+        decoder.expectResponse(toHead: isHead)
+    }
+
+    public var hasPendingOutput: Bool { outboundOffset < outbound.count }
+
+    public func send(_ bytes: [UInt8]) {
+        guard !isClosed, !bytes.isEmpty else { return }
+        if hasPendingOutput || !connected {
+            outbound.append(contentsOf: bytes)
+            return
+        }
+        var offset = 0
+        bytes.withUnsafeBytes { raw in
+            while offset < raw.count {
+                do {
+                    switch try Syscall.write(fd, UnsafeRawBufferPointer(rebasing: raw[offset...])) {
+                    case .processed(let count): offset += count
+                    case .wouldBlock: return
+                    }
+                } catch {
+                    offset = -1
+                    return
+                }
+            }
+        }
+        if offset < 0 {
+            fail("write failed", beforeAnswer: decoder.isAwaitingFirstByte)
+            return
+        }
+        if offset < bytes.count {
+            outbound = Array(bytes[offset...])
+            outboundOffset = 0
+            resumeWriting()
+        }
+    }
+
+    /// Stops or restarts reading the answer (the client is slow: the upstream waits instead of memory filling).
+    public func setReading(_ enabled: Bool) {
+        guard let readSource, connected, !isClosed, enabled == readSuspended else { return }
+        readSuspended = !enabled
+        if enabled { readSource.resume() } else { readSource.suspend() }
+    }
+
+    private func resumeWriting() {
+        if writeSuspended, let writeSource {
+            writeSuspended = false
+            writeSource.resume()
+        }
+    }
+
+    private func writable() {
+        guard !isClosed else { return }
+        if !connected {
+            var error: Int32 = 0
+            var length = socklen_t(MemoryLayout<Int32>.size)
+            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
+            guard error == 0 else {
+                fail(SystemError(call: "connect", errno: error).description, beforeAnswer: true)
+                return
+            }
+            connected = true
+            setReading(true)
+            if !hasPendingOutput {
+                writeSuspended = true
+                writeSource?.suspend()
+            }
+            delegate?.upstreamConnected(self)
+            return
+        }
+        var offset = outboundOffset
+        outbound.withUnsafeBytes { raw in
+            while offset < raw.count {
+                do {
+                    switch try Syscall.write(fd, UnsafeRawBufferPointer(rebasing: raw[offset...])) {
+                    case .processed(let count): offset += count
+                    case .wouldBlock: return
+                    }
+                } catch {
+                    offset = -1
+                    return
+                }
+            }
+        }
+        if offset < 0 {
+            fail("write failed", beforeAnswer: decoder.isAwaitingFirstByte)
+            return
+        }
+        outboundOffset = offset
+        if outboundOffset == outbound.count {
+            outbound.removeAll(keepingCapacity: false)
+            outboundOffset = 0
+            if !writeSuspended {
+                writeSuspended = true
+                writeSource?.suspend()
+            }
+            delegate?.upstreamDrained(connection: self)
+        }
+    }
+
+    private func readable() {
+        guard !isClosed else { return }
+        let result: IOResult
+        do {
+            result = try Syscall.read(fd, loop.scratch)
+        } catch {
+            fail("read failed: \(error)", beforeAnswer: decoder.isAwaitingFirstByte)
+            return
+        }
+        guard case .processed(let count) = result else { return }
+        if count == 0 {
+            do {
+                if case .end = try decoder.peerClosed() {
+                    keepAliveAfterResponse = false
+                    delegate?.upstreamEnd(connection: self)
+                    close()
+                    return
+                }
+                fail("upstream closed the connection", beforeAnswer: decoder.isAwaitingFirstByte)
+            } catch {
+                fail("upstream closed the connection mid-answer", beforeAnswer: decoder.isAwaitingFirstByte)
+            }
+            return
+        }
+        let chunk = UnsafeRawBufferPointer(rebasing: loop.scratch[0..<count])
+        if inbound.isEmpty {
+            process(chunk)
+        } else {
+            inbound.append(contentsOf: chunk)
+            let pending = inbound
+            inbound = []
+            pending.withUnsafeBytes { process($0) }
+        }
+    }
+
+    private func process(_ buffer: UnsafeRawBufferPointer) {
+        var offset = 0
+        while !isClosed {
+            let event: ResponseDecoder.Event
+            let consumed: Int
+            do {
+                (event, consumed) = try decoder.decode(UnsafeRawBufferPointer(rebasing: buffer[offset...]))
+            } catch {
+                fail("malformed answer: \(error.description)", beforeAnswer: false)
+                return
+            }
+            let base = offset
+            offset += consumed
+            switch event {
+            case .needMore:
+                if offset < buffer.count { inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[offset...])) }
+                return
+            case .head(let head):
+                if !head.isInformational { keepAliveAfterResponse = head.keepAlive }
+                delegate?.upstreamHead(head, connection: self)
+            case .body(let range):
+                delegate?.upstreamBody(UnsafeRawBufferPointer(rebasing: buffer[(base + range.lowerBound)..<(base + range.upperBound)]), connection: self)
+            case .end:
+                reused = true
+                if offset < buffer.count {
+                    // Bytes after a complete answer were never asked for: the connection cannot be trusted.
+                    keepAliveAfterResponse = false
+                }
+                delegate?.upstreamEnd(connection: self)
+                return
+            }
+        }
+    }
+
+    /// Whether the connection can carry another request.
+    public var isReusable: Bool { !isClosed && keepAliveAfterResponse && decoder.hasEnded && !hasPendingOutput }
+
+    private func fail(_ reason: String, beforeAnswer: Bool) {
+        guard !isClosed else { return }
+        let delegate = self.delegate
+        close()
+        delegate?.upstreamFailed(reason, beforeAnswer: beforeAnswer, connection: self)
+    }
+
+    public func close() {
+        guard !isClosed else { return }
+        isClosed = true
+        delegate = nil
+        if let readSource {
+            if readSuspended { readSource.resume() }
+            readSource.cancel()
+        }
+        if let writeSource {
+            if writeSuspended { writeSource.resume() }
+            writeSource.cancel()
+        }
+        if liveSources == 0 { Syscall.close(fd) }
+    }
+
+    private func sourceCancelled() {
+        liveSources -= 1
+        if liveSources == 0 { Syscall.close(fd) }
+    }
+}
+
+/// Idle keep-alive connections to one upstream, owned by one loop.
+public final class UpstreamPool: @unchecked Sendable {
+    public let loop: EventLoop
+    public let address: UpstreamAddress
+    public let maxIdle: Int
+    private var idle: [UpstreamConnection] = []
+
+    public init(loop: EventLoop, address: UpstreamAddress, maxIdle: Int = 64) {
+        self.loop = loop
+        self.address = address
+        self.maxIdle = maxIdle
+    }
+
+    /// An idle connection, or nil: the caller then opens a new one.
+    public func takeIdle() -> UpstreamConnection? {
+        loop.assertOnLoop()
+        while let connection = idle.popLast() {
+            if !connection.isClosed { return connection }
+        }
+        return nil
+    }
+
+    /// Keeps a connection that finished its answer cleanly; closes it otherwise.
+    public func giveBack(_ connection: UpstreamConnection) {
+        loop.assertOnLoop()
+        guard connection.isReusable, idle.count < maxIdle else {
+            connection.close()
+            return
+        }
+        connection.delegate = IdleWatcher.shared
+        idle.append(connection)
+    }
+}
+
+/// The delegate of idle pooled connections: anything they hear (the upstream closing them) ends them.
+final class IdleWatcher: UpstreamConnectionDelegate, @unchecked Sendable {
+    static let shared = IdleWatcher()
+
+    func upstreamConnected(_ connection: UpstreamConnection) {}
+    func upstreamHead(_ head: ResponseHead, connection: UpstreamConnection) { connection.close() }
+    func upstreamBody(_ bytes: UnsafeRawBufferPointer, connection: UpstreamConnection) { connection.close() }
+    func upstreamEnd(connection: UpstreamConnection) { connection.close() }
+    func upstreamFailed(_ reason: String, beforeAnswer: Bool, connection: UpstreamConnection) {}
+    func upstreamDrained(connection: UpstreamConnection) {}
+}
