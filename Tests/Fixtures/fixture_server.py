@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--jwks-file", default="")
+parser.add_argument("--unix", default="", help="also serve on this unix socket")
 arguments = parser.parse_args()
 
 jwks_requests = 0
@@ -30,7 +31,8 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
 
     def echo(self):
         body = b""
@@ -134,6 +136,22 @@ class Handler(BaseHTTPRequestHandler):
             return
         self.answer(200, json.dumps({"method": "PUT", "ttl": self.headers.get("X-Test-TTL")}).encode())
 
+
+if arguments.unix:
+    import os
+    import socketserver
+
+    class UnixHandler(Handler):
+        def address_string(self):
+            return "unix"
+
+    class UnixServer(socketserver.ThreadingUnixStreamServer):
+        daemon_threads = True
+
+    if os.path.exists(arguments.unix):
+        os.unlink(arguments.unix)
+    unix_server = UnixServer(arguments.unix, UnixHandler)
+    threading.Thread(target=unix_server.serve_forever, daemon=True).start()
 
 server = ThreadingHTTPServer(("127.0.0.1", arguments.port), Handler)
 server.daemon_threads = True

@@ -167,7 +167,9 @@ struct RawResponse {
 
 /// A blocking socket client that speaks raw bytes, with a receive timeout.
 final class RawClient {
-    let fd: Int32
+    /// -1 once closed: a failed initializer closes it and deinit must not close the number again,
+    /// since by then another thread may own it (a double close broke unrelated Process launches).
+    private(set) var fd: Int32
     private var pending: [UInt8] = []
 
     init(port: UInt16, host: String = "127.0.0.1", timeoutSeconds: Int = 5) throws {
@@ -192,8 +194,10 @@ final class RawClient {
             }
         }
         guard connected == 0 else {
+            let code = errno
             close(fd)
-            throw TestFailure("connect to \(host):\(port) failed: errno \(errno)")
+            fd = -1
+            throw TestFailure("connect to \(host):\(port) failed: errno \(code)")
         }
         setTimeout(seconds: timeoutSeconds)
     }
@@ -209,8 +213,10 @@ final class RawClient {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }
         guard connected == 0 else {
+            let code = errno
             close(fd)
-            throw TestFailure("connect to \(unixPath) failed: errno \(errno)")
+            fd = -1
+            throw TestFailure("connect to \(unixPath) failed: errno \(code)")
         }
         setTimeout(seconds: timeoutSeconds)
     }
@@ -220,7 +226,9 @@ final class RawClient {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
-    deinit { close(fd) }
+    deinit {
+        if fd >= 0 { close(fd) }
+    }
 
     func send(_ text: String) throws { try send(Array(text.utf8)) }
 

@@ -10,7 +10,10 @@ public final class FixtureServer: @unchecked Sendable {
     public let jwksFile: URL
     private let script: String
 
-    public init(jwks: String = #"{"keys":[]}"#) throws {
+    /// A unix socket the server also answers on, when asked for.
+    public let unixSocket: String?
+
+    public init(jwks: String = #"{"keys":[]}"#, unixSocket: Bool = false) throws {
         port = try Self.freePort()
         jwksFile = FileManager.default.temporaryDirectory.appendingPathComponent("jwks-\(UUID().uuidString).json")
         try jwks.write(to: jwksFile, atomically: true, encoding: .utf8)
@@ -18,7 +21,10 @@ public final class FixtureServer: @unchecked Sendable {
             .appendingPathComponent("Fixtures/fixture_server.py")
         self.script = script.path
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        let socketPath = unixSocket ? FileManager.default.temporaryDirectory.appendingPathComponent("up-\(port).sock").path : nil
+        self.unixSocket = socketPath
         process.arguments = ["python3", script.path, "--port", "\(port)", "--jwks-file", jwksFile.path]
+            + (socketPath.map { ["--unix", $0] } ?? [])
         let output = Pipe()
         process.standardOutput = output
         // Not the test's own stderr: a fixture outliving a killed test must not hold its caller's pipes open.
