@@ -31,7 +31,24 @@ public final class ClientConnection: @unchecked Sendable {
     private var deadlineKind = DeadlineKind.none
 
     private enum DeadlineKind {
-        case none, head, idle, activity, linger
+        case none, head, idle, activity, linger, handler
+    }
+
+    /// Runs when a handler's deadline passes (an upstream that does not answer); armed with `armHandlerDeadline`.
+    private var handlerDeadlineExpired: (() -> Void)?
+
+    /// Calls `expired` once `nanoseconds` pass, unless disarmed first: the loop's sweep keeps the time,
+    /// so a request costs no timer of its own.
+    public func armHandlerDeadline(after nanoseconds: UInt64, expired: @escaping () -> Void) {
+        handlerDeadlineExpired = expired
+        deadlineKind = .handler
+        deadline = MonotonicClock.coarseNow() &+ nanoseconds
+    }
+
+    public func disarmHandlerDeadline() {
+        guard deadlineKind == .handler else { return }
+        handlerDeadlineExpired = nil
+        setDeadline(.none)
     }
 
     /// The exchange in progress, for the access log.
@@ -77,6 +94,7 @@ public final class ClientConnection: @unchecked Sendable {
         case .head: timeout = context.timeouts.head
         case .idle, .activity: timeout = context.timeouts.idle
         case .linger: timeout = context.timeouts.linger
+        case .handler: timeout = 0
         }
         deadline = timeout == 0 ? 0 : MonotonicClock.coarseNow() &+ timeout
     }
@@ -107,7 +125,7 @@ public final class ClientConnection: @unchecked Sendable {
             return
         }
         if lingering { return }  // discard: the answer is already written
-        if !machine.isReadingHead { setDeadline(.activity) }
+        if !machine.isReadingHead && deadlineKind != .handler { setDeadline(.activity) }
         if inbound.isEmpty {
             process(UnsafeRawBufferPointer(rebasing: loop.scratch[0..<count]))
         } else {
@@ -142,7 +160,7 @@ public final class ClientConnection: @unchecked Sendable {
                 let slice = UnsafeRawBufferPointer(rebasing: buffer[(base + range.lowerBound)..<(base + range.upperBound)])
                 bodyConsumer?.bodyBytes(slice, connection: self)
             case .bodyEnd:
-                setDeadline(.none)
+                if deadlineKind != .handler { setDeadline(.none) }
                 let consumer = bodyConsumer
                 consumer?.bodyEnded(connection: self)
             case .awaitResponse:
@@ -324,6 +342,8 @@ public final class ClientConnection: @unchecked Sendable {
 
     private func finishExchange() {
         exchangeOpen = false
+        handlerDeadlineExpired = nil
+        if deadlineKind == .handler { setDeadline(.none) }
         handlerPausedReading = false
         onOutputDrained = nil
         record.durationNanoseconds = MonotonicClock.now() &- requestStart
@@ -472,6 +492,12 @@ public final class ClientConnection: @unchecked Sendable {
 
     func deadlineExpired() {
         guard !closed else { return }
+        if deadlineKind == .handler, let expired = handlerDeadlineExpired {
+            handlerDeadlineExpired = nil
+            setDeadline(.none)
+            expired()
+            return
+        }
         if lingering || closeWhenFlushed || hasPendingOutput {
             closeNow()
             return

@@ -78,17 +78,26 @@ final class Authorizer: Sendable {
 
     /// `Authorization: Bearer <jwt>` (scheme case-insensitive) or the bare `<jwt>`, from exactly one field.
     static func bearerToken(_ head: RequestHead) -> Result<[UInt8], TokenRejection> {
-        let fields = head.values("authorization")
+        let fields = head.fields(named: "authorization")
         guard let field = fields.first else { return .failure(.missing) }
         // Two Authorization fields could each be read as the token: refuse rather than pick one.
         guard fields.count == 1 else { return .failure(.malformed("more than one Authorization field")) }
-        var value = Substring(field)
-        if value.count > 7, value.prefix(7).lowercased() == "bearer " {
-            value = value.dropFirst(7).drop { $0 == " " }
+        // Bytes, not Characters: this runs on every request and a token is a kilobyte of ASCII.
+        return head.bytes.withUnsafeBytes { raw in
+            var start = field.value.lowerBound
+            let end = field.value.upperBound
+            let scheme: [UInt8] = Array("bearer ".utf8)
+            if end - start > scheme.count,
+                (0..<scheme.count).allSatisfy({ raw[start + $0] | (raw[start + $0] >= 65 && raw[start + $0] <= 90 ? 0x20 : 0) == scheme[$0] })
+            {
+                start += scheme.count
+                while start < end, raw[start] == 0x20 { start += 1 }
+            }
+            guard start < end else { return .failure(.missing) }
+            let token = UnsafeRawBufferPointer(rebasing: raw[start..<end])
+            guard !token.contains(0x20) else { return .failure(.malformed("not a bearer token")) }
+            return .success(Array(token))
         }
-        guard !value.isEmpty else { return .failure(.missing) }
-        guard !value.contains(" ") else { return .failure(.malformed("not a bearer token")) }
-        return .success(Array(value.utf8))
     }
 
     static func keyID(of token: [UInt8]) -> String? {

@@ -24,7 +24,6 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
     private var finished = false
     private var retried = false
     private var answerStarted = false
-    private var timeout: DispatchWorkItem?
 
     /// Request bodies held while waiting for authorization or a connection; past this, reading pauses.
     static let maxPendingBody = 256 * 1024
@@ -99,7 +98,6 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
 
     func connectionAborted(connection: ClientConnection) {
         finished = true
-        timeout?.cancel()
         upstream?.close()
         upstream = nil
     }
@@ -140,7 +138,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
 
     func upstreamHead(_ response: ResponseHead, connection: UpstreamConnection) {
         guard !finished, !response.isInformational else { return }
-        timeout?.cancel()
+        client.disarmHandlerDeadline()
         answerStarted = true
         client.record.upstreamStatus = response.status
         let removed = HopByHop.namesToRemove(bytes: response.bytes, fields: response.fields)
@@ -177,7 +175,6 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
     func upstreamEnd(connection: UpstreamConnection) {
         guard !finished else { return }
         finished = true
-        timeout?.cancel()
         upstream = nil
         if clientBodyEnded || !hasBody {
             pool.giveBack(connection)
@@ -194,7 +191,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
         // A kept-alive connection the upstream had closed: retry once, for requests safe to repeat.
         if beforeAnswer && connection.reused && !retried && !hasBody && Self.idempotent.contains(head.method) {
             retried = true
-            timeout?.cancel()
+            client.disarmHandlerDeadline()
             connect()
             return
         }
@@ -204,18 +201,15 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
     private static let idempotent: Set<String> = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]
 
     private func armTimeout() {
-        timeout?.cancel()
-        let work = DispatchWorkItem { [weak self] in
+        client.armHandlerDeadline(after: settings.upstreamTimeout) { [weak self] in
             guard let self, !self.finished, !self.answerStarted else { return }
             self.fail("no answer head within upstream_timeout", status: .gatewayTimeout)
         }
-        timeout = work
-        client.loop.queue.asyncAfter(deadline: .now() + .nanoseconds(Int(min(settings.upstreamTimeout, UInt64(Int.max)))), execute: work)
     }
 
     private func fail(_ reason: String, status: HTTPStatus) {
         finished = true
-        timeout?.cancel()
+        client.disarmHandlerDeadline()
         upstream?.close()
         upstream = nil
         logger.warning(

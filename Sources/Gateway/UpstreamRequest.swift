@@ -75,7 +75,7 @@ struct UpstreamRequest {
             if let username = token.username { field("X-Auth-Username", username) }
             field("X-Auth-Groups", token.groups.joined(separator: ","))
             field("X-Auth-Token-Use", token.tokenUse)
-            field("X-Auth-Claims", Base64URL.encode(token.payload))
+            field("X-Auth-Claims", token.encodedPayload)
         }
         if chunked {
             field("Transfer-Encoding", "chunked")

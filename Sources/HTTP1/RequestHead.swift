@@ -62,6 +62,11 @@ public struct RequestHead: Sendable {
         }
     }
 
+    /// The fields named `lowercaseName` (case-insensitively), without making strings of them.
+    public func fields(named lowercaseName: StaticString) -> [HeaderField] {
+        bytes.withUnsafeBytes { raw in fields.filter { raw.equalsLowercase($0.name, lowercaseName) } }
+    }
+
     public func firstValue(_ lowercaseName: StaticString) -> String? {
         bytes.withUnsafeBytes { raw in
             fields.first { raw.equalsLowercase($0.name, lowercaseName) }.map { string($0.value) }

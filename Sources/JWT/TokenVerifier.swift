@@ -65,8 +65,25 @@ public struct VerifiedToken: Sendable, Equatable {
     public let tokenUse: String
     /// Seconds since the epoch.
     public let expiresAt: Double
-    /// The payload exactly as signed (decoded from base64url), for X-Auth-Claims.
+    /// The payload exactly as signed (decoded from base64url).
     public let payload: [UInt8]
+    /// The payload base64url-encoded, made once per token, for X-Auth-Claims.
+    public let encodedPayload: String
+
+    public init(
+        keyID: String, subject: String, username: String?, groups: [String], scopes: [String], tokenUse: String,
+        expiresAt: Double, payload: [UInt8]
+    ) {
+        self.keyID = keyID
+        self.subject = subject
+        self.username = username
+        self.groups = groups
+        self.scopes = scopes
+        self.tokenUse = tokenUse
+        self.expiresAt = expiresAt
+        self.payload = payload
+        self.encodedPayload = Base64URL.encode(payload)
+    }
 
     /// Whether the route's requirements hold: any one of `groups`, any one of `scopes` (empty lists pass).
     public func satisfies(groups required: [String], scopes requiredScopes: [String]) -> Bool {
