@@ -414,19 +414,12 @@ public final class ClientConnection: @unchecked Sendable {
 
     /// Writes what the socket takes now. Returns nil if the connection failed and was closed.
     private func writeSome(_ buffer: UnsafeRawBufferPointer) -> Int? {
-        var offset = 0
-        while offset < buffer.count {
-            do {
-                switch try Syscall.write(fd, UnsafeRawBufferPointer(rebasing: buffer[offset...])) {
-                case .processed(let count): offset += count
-                case .wouldBlock: return offset
-                }
-            } catch {
-                closeNow()
-                return nil
-            }
+        do {
+            return try Syscall.writeAvailable(fd, buffer)
+        } catch {
+            closeNow()
+            return nil
         }
-        return offset
     }
 
     private func enableWriting() {

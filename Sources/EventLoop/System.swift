@@ -42,6 +42,18 @@ public enum Syscall {
         try retrying("send") { Glibc.send(fd, buffer.baseAddress, buffer.count, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// Writes as much of `buffer` as the socket takes now; returns how many bytes went.
+    static func writeAvailable(_ fd: Int32, _ buffer: UnsafeRawBufferPointer) throws(SystemError) -> Int {
+        var offset = 0
+        while offset < buffer.count {
+            switch try write(fd, UnsafeRawBufferPointer(rebasing: buffer[offset...])) {
+            case .processed(let count): offset += count
+            case .wouldBlock: return offset
+            }
+        }
+        return offset
+    }
+
     static func accept(_ fd: Int32, _ address: UnsafeMutablePointer<sockaddr_storage>) throws(SystemError) -> IOResult {
         try retrying("accept4") {
             var length = socklen_t(MemoryLayout<sockaddr_storage>.size)

@@ -141,24 +141,7 @@ public final class UpstreamConnection: @unchecked Sendable {
             outbound.append(contentsOf: bytes)
             return
         }
-        var offset = 0
-        bytes.withUnsafeBytes { raw in
-            while offset < raw.count {
-                do {
-                    switch try Syscall.write(fd, UnsafeRawBufferPointer(rebasing: raw[offset...])) {
-                    case .processed(let count): offset += count
-                    case .wouldBlock: return
-                    }
-                } catch {
-                    offset = -1
-                    return
-                }
-            }
-        }
-        if offset < 0 {
-            fail("write failed", beforeAnswer: decoder.isAwaitingFirstByte)
-            return
-        }
+        guard let offset = bytes.withUnsafeBytes({ writeNow($0) }) else { return }
         if offset < bytes.count {
             outbound = Array(bytes[offset...])
             outboundOffset = 0
@@ -199,25 +182,10 @@ public final class UpstreamConnection: @unchecked Sendable {
             delegate?.upstreamConnected(self)
             return
         }
-        var offset = outboundOffset
-        outbound.withUnsafeBytes { raw in
-            while offset < raw.count {
-                do {
-                    switch try Syscall.write(fd, UnsafeRawBufferPointer(rebasing: raw[offset...])) {
-                    case .processed(let count): offset += count
-                    case .wouldBlock: return
-                    }
-                } catch {
-                    offset = -1
-                    return
-                }
-            }
-        }
-        if offset < 0 {
-            fail("write failed", beforeAnswer: decoder.isAwaitingFirstByte)
+        guard let written = outbound.withUnsafeBytes({ writeNow(UnsafeRawBufferPointer(rebasing: $0[outboundOffset...])) }) else {
             return
         }
-        outboundOffset = offset
+        outboundOffset += written
         if outboundOffset == outbound.count {
             outbound.removeAll(keepingCapacity: false)
             outboundOffset = 0
@@ -226,6 +194,16 @@ public final class UpstreamConnection: @unchecked Sendable {
                 writeSource?.suspend()
             }
             delegate?.upstreamDrained(connection: self)
+        }
+    }
+
+    /// Writes what the socket takes now; nil when the connection failed (and was closed).
+    private func writeNow(_ buffer: UnsafeRawBufferPointer) -> Int? {
+        do {
+            return try Syscall.writeAvailable(fd, buffer)
+        } catch {
+            fail("write failed: \(error)", beforeAnswer: decoder.isAwaitingFirstByte)
+            return nil
         }
     }
 

@@ -11,10 +11,7 @@ public struct RequestDecoder: Sendable {
 
     private enum State: Sendable {
         case head(HeadScanner)
-        case lengthBody(remaining: UInt64)
-        case chunkedBody(ChunkedDecoder)
-        case endPending
-        case ended
+        case body(BodyDecoder)
     }
 
     public let limits: HTTPLimits
@@ -36,7 +33,7 @@ public struct RequestDecoder: Sendable {
     }
 
     public var hasEnded: Bool {
-        if case .ended = state { return true }
+        if case .body(let body) = state { return body.hasEnded }
         return false
     }
 
@@ -50,29 +47,14 @@ public struct RequestDecoder: Sendable {
         switch state {
         case .head(let scanner):
             return try decodeHead(buffer, scanner: scanner)
-        case .lengthBody(let remaining):
-            guard !buffer.isEmpty else { return (.needMore, 0) }
-            let take = Int(min(remaining, UInt64(buffer.count)))
-            state = remaining == UInt64(take) ? .endPending : .lengthBody(remaining: remaining - UInt64(take))
-            return (.body(0..<take), take)
-        case .chunkedBody(var decoder):
-            let (output, consumed) = try decoder.decode(buffer)
+        case .body(var body):
+            let (output, consumed) = try body.decode(buffer)
+            state = .body(body)
             switch output {
-            case .needMore:
-                state = .chunkedBody(decoder)
-                return (.needMore, consumed)
-            case .data(let range):
-                state = .chunkedBody(decoder)
-                return (.body(range), consumed)
-            case .end:
-                state = .ended
-                return (.end, consumed)
+            case .needMore: return (.needMore, consumed)
+            case .data(let range): return (.body(range), consumed)
+            case .end: return (.end, consumed)
             }
-        case .endPending:
-            state = .ended
-            return (.end, 0)
-        case .ended:
-            return (.needMore, 0)
         }
     }
 
@@ -100,9 +82,9 @@ public struct RequestDecoder: Sendable {
     ) throws(HTTPParseError) -> (Event, consumed: Int) {
         let head = try RequestHeadParser.parse(Array(headBytes), limits: limits)
         switch head.framing {
-        case .none: state = .endPending
-        case .length(let length): state = .lengthBody(remaining: length)
-        case .chunked: state = .chunkedBody(ChunkedDecoder(limits: limits))
+        case .none: state = .body(.empty)
+        case .length(let length): state = .body(.length(length))
+        case .chunked: state = .body(.chunked(limits: limits))
         }
         return (.head(head), skipped + headBytes.count)
     }

@@ -41,11 +41,7 @@ public struct ResponseDecoder: Sendable {
 
     private enum State: Sendable {
         case head(HeadScanner)
-        case lengthBody(remaining: UInt64)
-        case chunkedBody(ChunkedDecoder)
-        case untilClose
-        case endPending
-        case ended
+        case body(BodyDecoder)
     }
 
     public let limits: HTTPLimits
@@ -63,7 +59,7 @@ public struct ResponseDecoder: Sendable {
     }
 
     public var hasEnded: Bool {
-        if case .ended = state { return true }
+        if case .body(let body) = state { return body.hasEnded }
         return false
     }
 
@@ -90,54 +86,32 @@ public struct ResponseDecoder: Sendable {
                     state = .head(HeadScanner())
                 } else {
                     switch head.framing {
-                    case .none: state = .endPending
-                    case .length(let length): state = .lengthBody(remaining: length)
-                    case .chunked: state = .chunkedBody(ChunkedDecoder(limits: limits))
-                    case .untilClose: state = .untilClose
+                    case .none: state = .body(.empty)
+                    case .length(let length): state = .body(.length(length))
+                    case .chunked: state = .body(.chunked(limits: limits))
+                    case .untilClose: state = .body(.untilClose)
                     }
                 }
                 return (.head(head), skipped + length)
             }
-        case .lengthBody(let remaining):
-            guard !buffer.isEmpty else { return (.needMore, 0) }
-            let take = Int(min(remaining, UInt64(buffer.count)))
-            state = remaining == UInt64(take) ? .endPending : .lengthBody(remaining: remaining - UInt64(take))
-            return (.body(0..<take), take)
-        case .chunkedBody(var decoder):
-            let (output, consumed) = try decoder.decode(buffer)
+        case .body(var body):
+            let (output, consumed) = try body.decode(buffer)
+            state = .body(body)
             switch output {
-            case .needMore:
-                state = .chunkedBody(decoder)
-                return (.needMore, consumed)
-            case .data(let range):
-                state = .chunkedBody(decoder)
-                return (.body(range), consumed)
-            case .end:
-                state = .ended
-                return (.end, consumed)
+            case .needMore: return (.needMore, consumed)
+            case .data(let range): return (.body(range), consumed)
+            case .end: return (.end, consumed)
             }
-        case .untilClose:
-            guard !buffer.isEmpty else { return (.needMore, 0) }
-            return (.body(0..<buffer.count), buffer.count)
-        case .endPending:
-            state = .ended
-            return (.end, 0)
-        case .ended:
-            return (.needMore, 0)
         }
     }
 
     /// The upstream closed its side. Ends a close-delimited body; anywhere else the answer is cut short.
     public mutating func peerClosed() throws(HTTPParseError) -> Event {
-        switch state {
-        case .untilClose:
-            state = .ended
-            return .end
-        case .ended:
-            return .needMore
-        default:
-            throw HTTPParseError(.truncatedResponse)
-        }
+        guard case .body(var body) = state else { throw HTTPParseError(.truncatedResponse) }
+        let wasEnded = body.hasEnded
+        guard body.peerClosed() else { throw HTTPParseError(.truncatedResponse) }
+        state = .body(body)
+        return wasEnded ? .needMore : .end
     }
 
     static func parseHead(_ head: [UInt8], requestWasHead: Bool, limits: HTTPLimits) throws(HTTPParseError) -> ResponseHead {
