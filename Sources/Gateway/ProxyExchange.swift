@@ -25,8 +25,12 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
     private var retried = false
     private var answerStarted = false
 
-    /// Request bodies held while waiting for authorization or a connection; past this, reading pauses.
+    /// Request body held while the upstream connection opens; past this, reading from the client pauses.
     static let maxPendingBody = 256 * 1024
+    /// Held before the request is authorized (a JWKS re-fetch may be under way): an unauthenticated client
+    /// must not make the gateway hold much for it.
+    static let maxPendingBodyUnauthorized = 16 * 1024
+    private var authorized = false
 
     init(client: ClientConnection, head: RequestHead, route: RouteSettings, pool: UpstreamPool, settings: ProxySettings, logger: Logger) {
         self.client = client
@@ -45,6 +49,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
     func proceed(token: VerifiedToken?) {
         guard !finished else { return }
         self.token = token
+        authorized = true
         connect()
     }
 
@@ -83,7 +88,8 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
             if upstream.hasPendingOutput { client.pauseReading(true) }
         } else {
             pendingBody.append(contentsOf: frame(bytes))
-            if pendingBody.count > Self.maxPendingBody { client.pauseReading(true) }
+            let limit = authorized ? Self.maxPendingBody : Self.maxPendingBodyUnauthorized
+            if pendingBody.count > limit { client.pauseReading(true) }
         }
     }
 
