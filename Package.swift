@@ -33,12 +33,12 @@ let package = Package(
         // Pure Swift HTTP/1.1: strict parser, connection state machine, response serializer. No I/O.
         .target(name: "HTTP1", swiftSettings: strictSettings),
         // Dispatch event loops, sockets, listeners and client connections.
-        .target(name: "EventLoop", dependencies: ["HTTP1", "CSystem"], swiftSettings: strictSettings),
+        .target(name: "EventLoop", dependencies: ["HTTP1", "CSystem", "Cryptography"], swiftSettings: strictSettings),
         // Configuration, routing of local answers, admin endpoints, access log.
         .target(
             name: "Gateway",
             dependencies: [
-                "HTTP1", "EventLoop", "JWT", "HTTPClient", "COpenSSL", "CCurl",
+                "HTTP1", "EventLoop", "JWT", "HTTPClient", "Cryptography", "COpenSSL", "CCurl",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],

@@ -98,4 +98,30 @@ static inline int copenssl_rsa_component(EVP_PKEY *key, int exponent, unsigned c
     return length;
 }
 
+/// A TLS client context: peer verification on, TLS 1.2 at least, the system's CAs or `ca_file`.
+static inline SSL_CTX *copenssl_tls_client_context(const char *ca_file) {
+    SSL_CTX *context = SSL_CTX_new(TLS_client_method());
+    if (context == NULL) return NULL;
+    SSL_CTX_set_min_proto_version(context, TLS1_2_VERSION);
+    SSL_CTX_set_verify(context, SSL_VERIFY_PEER, NULL);
+    int loaded = (ca_file != NULL && ca_file[0] != 0)
+        ? SSL_CTX_load_verify_locations(context, ca_file, NULL)
+        : SSL_CTX_set_default_verify_paths(context);
+    if (loaded != 1) { SSL_CTX_free(context); return NULL; }
+    /* Writes are retried from a buffer that may have moved, and may complete in parts. */
+    SSL_CTX_set_mode(context, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+    return context;
+}
+
+/// A client session on `fd` for `host`: SNI (unless an IP literal) and certificate name checks.
+static inline SSL *copenssl_tls_client_session(SSL_CTX *context, int fd, const char *host, int host_is_ip) {
+    SSL *session = SSL_new(context);
+    if (session == NULL) return NULL;
+    if (SSL_set_fd(session, fd) != 1) { SSL_free(session); return NULL; }
+    if (!host_is_ip && SSL_set_tlsext_host_name(session, host) != 1) { SSL_free(session); return NULL; }
+    if (SSL_set1_host(session, host) != 1) { SSL_free(session); return NULL; }
+    SSL_set_connect_state(session);
+    return session;
+}
+
 #endif

@@ -1,4 +1,5 @@
 import Dispatch
+public import Cryptography
 public import HTTP1
 internal import CSystem
 #if canImport(Glibc)
@@ -53,11 +54,21 @@ public final class UpstreamConnection: @unchecked Sendable {
     private var outboundOffset = 0
     private var inbound: [UInt8] = []
     private var keepAliveAfterResponse = false
+    /// TLS to the upstream, when it is an https:// one: the context and the name to verify.
+    private let tlsSettings: (context: TLSClientContext, host: String)?
+    private var tls: TLSClientSession?
+    private var handshaking = false
 
     /// Starts connecting; the delegate hears `upstreamConnected` or `upstreamFailed`.
-    public init(loop: EventLoop, address: UpstreamAddress, limits: HTTPLimits) throws(SystemError) {
+    public init(
+        loop: EventLoop,
+        address: UpstreamAddress,
+        limits: HTTPLimits,
+        tls: (context: TLSClientContext, host: String)? = nil
+    ) throws(SystemError) {
         self.loop = loop
         self.address = address
+        self.tlsSettings = tls
         self.decoder = ResponseDecoder(limits: limits)
         let family: Int32
         switch address {
@@ -113,9 +124,8 @@ public final class UpstreamConnection: @unchecked Sendable {
         writeSource = write
         liveSources += 1
         if code == 0 {
-            connected = true
-            read.resume()
-            loop.queue.async { [self] in if !isClosed { delegate?.upstreamConnected(self) } }
+            readSuspended = true
+            loop.queue.async { [self] in if !isClosed { tcpConnected() } }
         } else if code == EINPROGRESS || code == EAGAIN {
             // Writable means connected (or failed: SO_ERROR says which).
             writeSuspended = false
@@ -156,6 +166,63 @@ public final class UpstreamConnection: @unchecked Sendable {
         if enabled { readSource.resume() } else { readSource.suspend() }
     }
 
+    /// The TCP connection is up: start TLS, or hand the connection over.
+    private func tcpConnected() {
+        activateReading()
+        if let tlsSettings {
+            do {
+                tls = try TLSClientSession(
+                    context: tlsSettings.context, fd: fd, host: tlsSettings.host,
+                    hostIsIP: ListenAddress.isIPv4(tlsSettings.host) || ListenAddress.isIPv6(tlsSettings.host)
+                )
+            } catch {
+                fail(error.description, beforeAnswer: true)
+                return
+            }
+            handshaking = true
+            stepHandshake()
+            return
+        }
+        becameReady()
+    }
+
+    private func stepHandshake() {
+        guard let tls else { return }
+        switch tls.handshake() {
+        case .done:
+            handshaking = false
+            becameReady()
+        case .wantRead:
+            suspendWriting()
+        case .wantWrite:
+            resumeWriting()
+        case .closed:
+            fail("TLS handshake: the upstream closed the connection", beforeAnswer: true)
+        case .failed(let reason):
+            fail("TLS handshake: \(reason)", beforeAnswer: true)
+        }
+    }
+
+    private func becameReady() {
+        connected = true
+        if hasPendingOutput { resumeWriting() } else { suspendWriting() }
+        delegate?.upstreamConnected(self)
+    }
+
+    private func activateReading() {
+        if readSuspended, let readSource {
+            readSuspended = false
+            readSource.resume()
+        }
+    }
+
+    private func suspendWriting() {
+        if !writeSuspended, let writeSource {
+            writeSuspended = true
+            writeSource.suspend()
+        }
+    }
+
     private func resumeWriting() {
         if writeSuspended, let writeSource {
             writeSuspended = false
@@ -165,6 +232,10 @@ public final class UpstreamConnection: @unchecked Sendable {
 
     private func writable() {
         guard !isClosed else { return }
+        if handshaking {
+            stepHandshake()
+            return
+        }
         if !connected {
             var error: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
@@ -173,13 +244,7 @@ public final class UpstreamConnection: @unchecked Sendable {
                 fail(SystemError(call: "connect", errno: error).description, beforeAnswer: true)
                 return
             }
-            connected = true
-            setReading(true)
-            if !hasPendingOutput {
-                writeSuspended = true
-                writeSource?.suspend()
-            }
-            delegate?.upstreamConnected(self)
+            tcpConnected()
             return
         }
         guard let written = outbound.withUnsafeBytes({ writeNow(UnsafeRawBufferPointer(rebasing: $0[outboundOffset...])) }) else {
@@ -189,16 +254,28 @@ public final class UpstreamConnection: @unchecked Sendable {
         if outboundOffset == outbound.count {
             outbound.removeAll(keepingCapacity: false)
             outboundOffset = 0
-            if !writeSuspended {
-                writeSuspended = true
-                writeSource?.suspend()
-            }
+            suspendWriting()
             delegate?.upstreamDrained(connection: self)
         }
     }
 
     /// Writes what the socket takes now; nil when the connection failed (and was closed).
     private func writeNow(_ buffer: UnsafeRawBufferPointer) -> Int? {
+        if let tls {
+            var offset = 0
+            while offset < buffer.count {
+                let (count, progress) = tls.write(UnsafeRawBufferPointer(rebasing: buffer[offset...]))
+                offset += count
+                switch progress {
+                case .done: continue
+                case .wantRead, .wantWrite: return offset
+                case .closed, .failed:
+                    fail("TLS write failed", beforeAnswer: decoder.isAwaitingFirstByte)
+                    return nil
+                }
+            }
+            return offset
+        }
         do {
             return try Syscall.writeAvailable(fd, buffer)
         } catch {
@@ -209,6 +286,33 @@ public final class UpstreamConnection: @unchecked Sendable {
 
     private func readable() {
         guard !isClosed else { return }
+        if handshaking {
+            stepHandshake()
+            return
+        }
+        if let tls {
+            // Decrypted bytes may wait inside OpenSSL with nothing left on the socket: read until it wants more.
+            while !isClosed {
+                let (count, progress) = tls.read(into: loop.scratch)
+                if count > 0 {
+                    received(UnsafeRawBufferPointer(rebasing: loop.scratch[0..<count]))
+                    continue
+                }
+                switch progress {
+                case .wantRead, .done: return
+                case .wantWrite:
+                    resumeWriting()
+                    return
+                case .closed:
+                    peerClosed()
+                    return
+                case .failed(let reason):
+                    fail("TLS read failed: \(reason)", beforeAnswer: decoder.isAwaitingFirstByte)
+                    return
+                }
+            }
+            return
+        }
         let result: IOResult
         do {
             result = try Syscall.read(fd, loop.scratch)
@@ -218,20 +322,27 @@ public final class UpstreamConnection: @unchecked Sendable {
         }
         guard case .processed(let count) = result else { return }
         if count == 0 {
-            do {
-                if case .end = try decoder.peerClosed() {
-                    keepAliveAfterResponse = false
-                    delegate?.upstreamEnd(connection: self)
-                    close()
-                    return
-                }
-                fail("upstream closed the connection", beforeAnswer: decoder.isAwaitingFirstByte)
-            } catch {
-                fail("upstream closed the connection mid-answer", beforeAnswer: decoder.isAwaitingFirstByte)
-            }
+            peerClosed()
             return
         }
-        let chunk = UnsafeRawBufferPointer(rebasing: loop.scratch[0..<count])
+        received(UnsafeRawBufferPointer(rebasing: loop.scratch[0..<count]))
+    }
+
+    private func peerClosed() {
+        do {
+            if case .end = try decoder.peerClosed() {
+                keepAliveAfterResponse = false
+                delegate?.upstreamEnd(connection: self)
+                close()
+                return
+            }
+            fail("upstream closed the connection", beforeAnswer: decoder.isAwaitingFirstByte)
+        } catch {
+            fail("upstream closed the connection mid-answer", beforeAnswer: decoder.isAwaitingFirstByte)
+        }
+    }
+
+    private func received(_ chunk: UnsafeRawBufferPointer) {
         if inbound.isEmpty {
             process(chunk)
         } else {
@@ -290,6 +401,7 @@ public final class UpstreamConnection: @unchecked Sendable {
         guard !isClosed else { return }
         isClosed = true
         delegate = nil
+        tls = nil
         if let readSource {
             if readSuspended { readSource.resume() }
             readSource.cancel()

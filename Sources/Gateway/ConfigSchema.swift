@@ -245,10 +245,6 @@ struct Schema {
                 "\"\(upstreamText)\" must be \"http://HOST:PORT[/base]\", \"https://HOST[:PORT][/base]\" or \"unix:/path\""
             )
         }
-        if case .https = upstream {
-            // Refused until TLS to upstreams exists: plain HTTP to a host the operator believes is HTTPS is worse.
-            table.fail("upstream", "https:// upstreams are not available in this version of authgate")
-        }
         let caFile = table.string("ca_file", default: "")
         if !caFile.isEmpty {
             if case .https = upstream {

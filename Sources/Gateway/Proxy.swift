@@ -1,3 +1,4 @@
+import Cryptography
 import EventLoop
 import HTTP1
 import Logging
@@ -8,16 +9,27 @@ import Glibc
 /// The upstream pools (one per route and loop) and what exchanges share.
 final class Proxy: Sendable {
     private let pools: [String: [UpstreamPool]]
+    /// TLS settings of https:// routes, by prefix.
+    private let tls: [String: (context: TLSClientContext, host: String)]
     let settings: ProxySettings
     let logger: Logger
 
     init(routes: [RouteSettings], group: EventLoopGroup, settings: ProxySettings, logger: Logger) throws(UpstreamResolutionError) {
         var pools: [String: [UpstreamPool]] = [:]
+        var tls: [String: (context: TLSClientContext, host: String)] = [:]
         for route in routes {
             let address = try Self.resolve(route.upstream)
             pools[route.prefix] = group.loops.map { UpstreamPool(loop: $0, address: address) }
+            if case .https(let host, _, _) = route.upstream {
+                do {
+                    tls[route.prefix] = (try TLSClientContext(caFile: route.caFile), host)
+                } catch {
+                    throw UpstreamResolutionError(description: "route \(route.prefix): \(error.description)")
+                }
+            }
         }
         self.pools = pools
+        self.tls = tls
         self.settings = settings
         self.logger = logger
     }
@@ -25,7 +37,9 @@ final class Proxy: Sendable {
     /// Starts an exchange for `head` on `route`, taking the request body from now on.
     func exchange(for head: RequestHead, route: RouteSettings, client: ClientConnection) -> ProxyExchange {
         let pool = pools[route.prefix]![client.loop.index]
-        let exchange = ProxyExchange(client: client, head: head, route: route, pool: pool, settings: settings, logger: logger)
+        let exchange = ProxyExchange(
+            client: client, head: head, route: route, pool: pool, tls: tls[route.prefix], settings: settings, logger: logger
+        )
         client.bodyConsumer = exchange
         return exchange
     }
@@ -35,9 +49,7 @@ final class Proxy: Sendable {
         switch upstream {
         case .unix(let path):
             return .unix(path)
-        case .https:
-            throw UpstreamResolutionError(description: "https upstreams are not available in this version")
-        case .http(let host, let port, _):
+        case .http(let host, let port, _), .https(let host, let port, _):
             if host == "localhost" { return .ipv4("127.0.0.1", port) }
             var v4 = in_addr()
             if inet_pton(AF_INET, host, &v4) == 1 { return .ipv4(host, port) }

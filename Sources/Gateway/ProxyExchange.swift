@@ -1,3 +1,4 @@
+import Cryptography
 import Dispatch
 import EventLoop
 import HTTP1
@@ -13,6 +14,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
     let head: RequestHead
     let route: RouteSettings
     let pool: UpstreamPool
+    let tls: (context: TLSClientContext, host: String)?
     let settings: ProxySettings
     let logger: Logger
 
@@ -32,11 +34,15 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
     static let maxPendingBodyUnauthorized = 16 * 1024
     private var authorized = false
 
-    init(client: ClientConnection, head: RequestHead, route: RouteSettings, pool: UpstreamPool, settings: ProxySettings, logger: Logger) {
+    init(
+        client: ClientConnection, head: RequestHead, route: RouteSettings, pool: UpstreamPool,
+        tls: (context: TLSClientContext, host: String)?, settings: ProxySettings, logger: Logger
+    ) {
         self.client = client
         self.head = head
         self.route = route
         self.pool = pool
+        self.tls = tls
         self.settings = settings
         self.logger = logger
     }
@@ -69,7 +75,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
             return
         }
         do {
-            connection = try UpstreamConnection(loop: client.loop, address: pool.address, limits: settings.responseLimits)
+            connection = try UpstreamConnection(loop: client.loop, address: pool.address, limits: settings.responseLimits, tls: tls)
         } catch {
             fail("cannot open a socket: \(error)", status: .badGateway)
             return

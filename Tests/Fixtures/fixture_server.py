@@ -14,6 +14,8 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--jwks-file", default="")
 parser.add_argument("--unix", default="", help="also serve on this unix socket")
+parser.add_argument("--tls-cert", default="", help="serve HTTPS with this certificate (and --tls-key)")
+parser.add_argument("--tls-key", default="")
 arguments = parser.parse_args()
 
 jwks_requests = 0
@@ -155,5 +157,11 @@ if arguments.unix:
 
 server = ThreadingHTTPServer(("127.0.0.1", arguments.port), Handler)
 server.daemon_threads = True
+if arguments.tls_cert:
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(arguments.tls_cert, arguments.tls_key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print("ready", flush=True)
 server.serve_forever()

@@ -242,4 +242,47 @@ private func hex(_ bytes: [UInt8]) -> String {
         }
         #expect(try RawClient(port: gateway.publicPort).exchange("GET /upstream/z HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
     }
+
+    @Test func httpsUpstreamIsVerifiedAgainstItsCA() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let cert = directory.appendingPathComponent("cert.pem").path
+        let key = directory.appendingPathComponent("key.pem").path
+        let openssl = Process()
+        openssl.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        openssl.arguments = [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+            "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+        ]
+        openssl.standardOutput = FileHandle.nullDevice
+        openssl.standardError = FileHandle.nullDevice
+        try openssl.run()
+        openssl.waitUntilExit()
+        try #require(openssl.terminationStatus == 0)
+        let secure = try FixtureServer(tls: (cert, key))
+        let upstream = try FixtureServer()
+        let gateway = try gateway(upstream, extraRoutes: """
+            [[route]]
+            prefix = "/secure"
+            upstream = "https://localhost:\(secure.port)/upstream"
+            ca_file = "\(cert)"
+            auth = "none"
+            [[route]]
+            prefix = "/untrusted"
+            upstream = "https://localhost:\(secure.port)/upstream"
+            auth = "none"
+            """)
+        let client = try RawClient(port: gateway.publicPort)
+        for _ in 0..<3 {
+            let response = try client.exchange("GET /secure/x HTTP/1.1\r\nHost: a\r\n\r\n")
+            #expect(response.status == 200)
+            #expect(try echo(response).path == "/upstream/secure/x")
+            #expect(try echo(response).values("Host") == ["localhost:\(secure.port)"])
+        }
+        let untrusted = try RawClient(port: gateway.publicPort).exchange("GET /untrusted/x HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(untrusted.status == 502, "a certificate the system CAs do not vouch for is refused")
+        usleep(200_000)
+        #expect(gateway.log.contains("certificate"))
+    }
 }

@@ -13,7 +13,7 @@ public final class FixtureServer: @unchecked Sendable {
     /// A unix socket the server also answers on, when asked for.
     public let unixSocket: String?
 
-    public init(jwks: String = #"{"keys":[]}"#, unixSocket: Bool = false) throws {
+    public init(jwks: String = #"{"keys":[]}"#, unixSocket: Bool = false, tls: (cert: String, key: String)? = nil) throws {
         port = try Self.freePort()
         jwksFile = FileManager.default.temporaryDirectory.appendingPathComponent("jwks-\(UUID().uuidString).json")
         try jwks.write(to: jwksFile, atomically: true, encoding: .utf8)
@@ -25,6 +25,7 @@ public final class FixtureServer: @unchecked Sendable {
         self.unixSocket = socketPath
         process.arguments = ["python3", script.path, "--port", "\(port)", "--jwks-file", jwksFile.path]
             + (socketPath.map { ["--unix", $0] } ?? [])
+            + (tls.map { ["--tls-cert", $0.cert, "--tls-key", $0.key] } ?? [])
         let output = Pipe()
         process.standardOutput = output
         // Not the test's own stderr: a fixture outliving a killed test must not hold its caller's pipes open.

@@ -1,0 +1,87 @@
+internal import COpenSSL
+
+/// Settings shared by the TLS connections to one upstream: verification against the system's CAs or a CA file.
+public final class TLSClientContext: @unchecked Sendable {
+    // SSL_CTX is safe to share once configured.
+    fileprivate let context: OpaquePointer
+
+    public struct Failure: Error, Sendable, CustomStringConvertible {
+        public let description: String
+    }
+
+    public init(caFile: String) throws(Failure) {
+        guard let made = copenssl_tls_client_context(caFile) else {
+            let detail = lastError()
+            throw Failure(description: caFile.isEmpty ? "cannot load the system CAs: \(detail)" : "cannot load \(caFile): \(detail)")
+        }
+        context = made
+    }
+
+    deinit {
+        SSL_CTX_free(context)
+    }
+}
+
+/// One TLS client connection over a non-blocking socket the caller owns and polls.
+public final class TLSClientSession {
+    private let session: OpaquePointer
+
+    public enum Progress: Equatable {
+        case done
+        case wantRead
+        case wantWrite
+        case closed
+        case failed(String)
+    }
+
+    public init(context: TLSClientContext, fd: Int32, host: String, hostIsIP: Bool) throws(TLSClientContext.Failure) {
+        guard let made = copenssl_tls_client_session(context.context, fd, host, hostIsIP ? 1 : 0) else {
+            throw TLSClientContext.Failure(description: "cannot start TLS: \(lastError())")
+        }
+        session = made
+    }
+
+    deinit {
+        SSL_free(session)
+    }
+
+    private func progress(_ result: Int32) -> Progress {
+        switch SSL_get_error(session, result) {
+        case SSL_ERROR_WANT_READ: return .wantRead
+        case SSL_ERROR_WANT_WRITE: return .wantWrite
+        case SSL_ERROR_ZERO_RETURN: return .closed
+        default:
+            let verify = SSL_get_verify_result(session)
+            if verify != X509_V_OK {
+                return .failed("certificate not trusted: \(String(cString: X509_verify_cert_error_string(verify)))")
+            }
+            return .failed(lastError())
+        }
+    }
+
+    public func handshake() -> Progress {
+        let result = SSL_do_handshake(session)
+        return result == 1 ? .done : progress(result)
+    }
+
+    /// Reads decrypted bytes; a count, or why none.
+    public func read(into buffer: UnsafeMutableRawBufferPointer) -> (Int, Progress) {
+        let result = SSL_read(session, buffer.baseAddress, Int32(min(buffer.count, Int(Int32.max))))
+        return result > 0 ? (Int(result), .done) : (0, progress(result))
+    }
+
+    public func write(_ buffer: UnsafeRawBufferPointer) -> (Int, Progress) {
+        guard !buffer.isEmpty else { return (0, .done) }
+        let result = SSL_write(session, buffer.baseAddress, Int32(min(buffer.count, Int(Int32.max))))
+        return result > 0 ? (Int(result), .done) : (0, progress(result))
+    }
+}
+
+private func lastError() -> String {
+    let code = ERR_get_error()
+    ERR_clear_error()
+    guard code != 0 else { return "TLS error" }
+    var buffer = [CChar](repeating: 0, count: 256)
+    ERR_error_string_n(code, &buffer, buffer.count)
+    return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+}
