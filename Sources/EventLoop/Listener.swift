@@ -19,49 +19,21 @@ public final class ListeningSocket: Sendable {
         self.ownedSocketFile = nil
     }
 
-    public init(binding address: ListenAddress, backlog: Int32 = 4096) throws(SystemError) {
+    public init(binding address: SocketAddress, backlog: Int32 = 4096) throws(SystemError) {
         self.address = address.description
         if case .unix(let path) = address { ownedSocketFile = path } else { ownedSocketFile = nil }
-        switch address {
-        case .ipv4(let host, let port):
-            var socketAddress = sockaddr_in()
-            socketAddress.sin_family = sa_family_t(AF_INET)
-            socketAddress.sin_port = port.bigEndian
-            inet_pton(AF_INET, host, &socketAddress.sin_addr)
-            fd = try Self.bindAndListen(family: AF_INET, address: &socketAddress, backlog: backlog)
-        case .ipv6(let host, let port):
-            var socketAddress = sockaddr_in6()
-            socketAddress.sin6_family = sa_family_t(AF_INET6)
-            socketAddress.sin6_port = port.bigEndian
-            inet_pton(AF_INET6, host, &socketAddress.sin6_addr)
-            fd = try Self.bindAndListen(family: AF_INET6, address: &socketAddress, backlog: backlog)
-        case .unix(let path):
-            try Self.removeStaleUnixSocket(path)
-            var socketAddress = sockaddr_un()
-            socketAddress.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &socketAddress.sun_path) { pathBytes in
-                for (index, byte) in path.utf8.enumerated() { pathBytes[index] = byte }
-            }
-            fd = try Self.bindAndListen(family: AF_UNIX, address: &socketAddress, backlog: backlog)
-        }
+        if case .unix(let path) = address { try Self.removeStaleUnixSocket(path) }
+        fd = try Self.bindAndListen(address, backlog: backlog)
     }
 
-    private static func bindAndListen<Address>(
-        family: Int32,
-        address: inout Address,
-        backlog: Int32
-    ) throws(SystemError) -> Int32 {
+    private static func bindAndListen(_ address: SocketAddress, backlog: Int32) throws(SystemError) -> Int32 {
+        let family = address.family
         let fd = socket(family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError(call: "socket", errno: errno) }
         if family != AF_UNIX { Syscall.setOption(fd, SOL_SOCKET, SO_REUSEADDR, 1) }
         // "[::]:8080" must not also take IPv4's port: "0.0.0.0:8080" may be listed beside it.
         if family == AF_INET6 { Syscall.setOption(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, 1) }
-        let bound = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                Glibc.bind(fd, $0, socklen_t(MemoryLayout<Address>.size))
-            }
-        }
-        if bound != 0 {
+        if address.withCSocketAddress({ Glibc.bind(fd, $0, $1) }) != 0 {
             let code = errno
             Syscall.close(fd)
             throw SystemError(call: "bind", errno: code)
@@ -82,16 +54,7 @@ public final class ListeningSocket: Sendable {
         let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard probe >= 0 else { return }
         defer { Syscall.close(probe) }
-        var socketAddress = sockaddr_un()
-        socketAddress.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &socketAddress.sun_path) { pathBytes in
-            for (index, byte) in path.utf8.enumerated() { pathBytes[index] = byte }
-        }
-        let connected = withUnsafePointer(to: &socketAddress) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(probe, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        let connected = SocketAddress.unix(path).withCSocketAddress { connect(probe, $0, $1) }
         if connected == 0 { throw SystemError(call: "bind", errno: EADDRINUSE) }
         unlink(path)
     }

@@ -3,8 +3,9 @@ internal import CSystem
 import Glibc
 #endif
 
-/// A listening address as the configuration writes it: "HOST:PORT", "[V6]:PORT" or "unix:/path".
-public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
+/// A socket address as the configuration writes it: "HOST:PORT", "[V6]:PORT" or "unix:/path";
+/// listeners bind to them and upstream connections connect to them.
+public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
     case ipv4(String, port: UInt16)
     case ipv6(String, port: UInt16)
     case unix(String)
@@ -23,7 +24,7 @@ public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses a listen address. Hosts are IP literals, "localhost" or "*": a daemon that binds must not
     /// depend on name resolution at start.
-    public static func parse(_ text: String) throws(ParseError) -> ListenAddress {
+    public static func parse(_ text: String) throws(ParseError) -> SocketAddress {
         if text.hasPrefix("unix:") {
             let path = String(text.dropFirst(5))
             guard path.hasPrefix("/") else { throw ParseError(description: "a unix socket path must be absolute") }
@@ -66,6 +67,47 @@ public enum ListenAddress: Sendable, Hashable, CustomStringConvertible {
     static func isIPv6(_ host: String) -> Bool {
         var address = in6_addr()
         return inet_pton(AF_INET6, host, &address) == 1
+    }
+}
+
+extension SocketAddress {
+    var family: Int32 {
+        switch self {
+        case .ipv4: return AF_INET
+        case .ipv6: return AF_INET6
+        case .unix: return AF_UNIX
+        }
+    }
+
+    /// Calls `body` with this address as a C `sockaddr` and its length, for bind and connect.
+    func withCSocketAddress<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
+        func call<Address>(_ address: inout Address) -> Result {
+            withUnsafePointer(to: &address) { pointer in
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<Address>.size)) }
+            }
+        }
+        switch self {
+        case .ipv4(let host, let port):
+            var address = sockaddr_in()
+            address.sin_family = sa_family_t(AF_INET)
+            address.sin_port = port.bigEndian
+            inet_pton(AF_INET, host, &address.sin_addr)
+            return call(&address)
+        case .ipv6(let host, let port):
+            var address = sockaddr_in6()
+            address.sin6_family = sa_family_t(AF_INET6)
+            address.sin6_port = port.bigEndian
+            inet_pton(AF_INET6, host, &address.sin6_addr)
+            return call(&address)
+        case .unix(let path):
+            var address = sockaddr_un()
+            address.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &address.sun_path) { pathBytes in
+                // Paths are checked to fit (107 bytes) when the configuration is read; the last byte stays NUL.
+                for (index, byte) in path.utf8.prefix(pathBytes.count - 1).enumerated() { pathBytes[index] = byte }
+            }
+            return call(&address)
+        }
     }
 }
 

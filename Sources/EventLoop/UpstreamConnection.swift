@@ -6,21 +6,6 @@ internal import CSystem
 import Glibc
 #endif
 
-/// A resolved upstream address: TCP (IPv4 or IPv6 literal) or a unix socket path.
-public enum UpstreamAddress: Sendable, Hashable, CustomStringConvertible {
-    case ipv4(String, UInt16)
-    case ipv6(String, UInt16)
-    case unix(String)
-
-    public var description: String {
-        switch self {
-        case .ipv4(let host, let port): return "\(host):\(port)"
-        case .ipv6(let host, let port): return "[\(host)]:\(port)"
-        case .unix(let path): return "unix:\(path)"
-        }
-    }
-}
-
 /// What the proxy learns from an upstream connection. Called on the connection's loop.
 public protocol UpstreamConnectionDelegate: AnyObject {
     func upstreamConnected(_ connection: UpstreamConnection)
@@ -37,7 +22,7 @@ public protocol UpstreamConnectionDelegate: AnyObject {
 /// answers parsed by the strict response decoder.
 public final class UpstreamConnection: @unchecked Sendable {
     public let loop: EventLoop
-    public let address: UpstreamAddress
+    public let address: SocketAddress
     let fd: Int32
     public weak var delegate: (any UpstreamConnectionDelegate)?
     /// True once it has served a request: a failure before any answer byte may then be a stale keep-alive.
@@ -62,7 +47,7 @@ public final class UpstreamConnection: @unchecked Sendable {
     /// Starts connecting; the delegate hears `upstreamConnected` or `upstreamFailed`.
     public init(
         loop: EventLoop,
-        address: UpstreamAddress,
+        address: SocketAddress,
         limits: HTTPLimits,
         tls: (context: TLSClientContext, host: String)? = nil
     ) throws(SystemError) {
@@ -70,12 +55,7 @@ public final class UpstreamConnection: @unchecked Sendable {
         self.address = address
         self.tlsSettings = tls
         self.decoder = ResponseDecoder(limits: limits)
-        let family: Int32
-        switch address {
-        case .ipv4: family = AF_INET
-        case .ipv6: family = AF_INET6
-        case .unix: family = AF_UNIX
-        }
+        let family = address.family
         fd = socket(family, Int32(SOCK_STREAM.rawValue | SOCK_NONBLOCK.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError(call: "socket", errno: errno) }
         if family != AF_UNIX { Syscall.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1) }
@@ -84,34 +64,7 @@ public final class UpstreamConnection: @unchecked Sendable {
     /// Connects. Must run on the loop, after the delegate is set.
     public func connect() {
         loop.assertOnLoop()
-        let result: Int32
-        switch address {
-        case .ipv4(let host, let port):
-            var socketAddress = sockaddr_in()
-            socketAddress.sin_family = sa_family_t(AF_INET)
-            socketAddress.sin_port = port.bigEndian
-            inet_pton(AF_INET, host, &socketAddress.sin_addr)
-            result = withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-            }
-        case .ipv6(let host, let port):
-            var socketAddress = sockaddr_in6()
-            socketAddress.sin6_family = sa_family_t(AF_INET6)
-            socketAddress.sin6_port = port.bigEndian
-            inet_pton(AF_INET6, host, &socketAddress.sin6_addr)
-            result = withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in6>.size)) }
-            }
-        case .unix(let path):
-            var socketAddress = sockaddr_un()
-            socketAddress.sun_family = sa_family_t(AF_UNIX)
-            withUnsafeMutableBytes(of: &socketAddress.sun_path) { bytes in
-                for (index, byte) in path.utf8.prefix(107).enumerated() { bytes[index] = byte }
-            }
-            result = withUnsafePointer(to: &socketAddress) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-            }
-        }
+        let result = address.withCSocketAddress { Glibc.connect(fd, $0, $1) }
         let code = result == 0 ? 0 : errno
         let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
         read.setEventHandler { [unowned self] in self.readable() }
@@ -173,7 +126,7 @@ public final class UpstreamConnection: @unchecked Sendable {
             do {
                 tls = try TLSClientSession(
                     context: tlsSettings.context, fd: fd, host: tlsSettings.host,
-                    hostIsIP: ListenAddress.isIPv4(tlsSettings.host) || ListenAddress.isIPv6(tlsSettings.host)
+                    hostIsIP: SocketAddress.isIPv4(tlsSettings.host) || SocketAddress.isIPv6(tlsSettings.host)
                 )
             } catch {
                 fail(error.description, beforeAnswer: true)
@@ -422,11 +375,11 @@ public final class UpstreamConnection: @unchecked Sendable {
 /// Idle keep-alive connections to one upstream, owned by one loop.
 public final class UpstreamPool: @unchecked Sendable {
     public let loop: EventLoop
-    public let address: UpstreamAddress
+    public let address: SocketAddress
     public let maxIdle: Int
     private var idle: [UpstreamConnection] = []
 
-    public init(loop: EventLoop, address: UpstreamAddress, maxIdle: Int = 64) {
+    public init(loop: EventLoop, address: SocketAddress, maxIdle: Int = 64) {
         self.loop = loop
         self.address = address
         self.maxIdle = maxIdle

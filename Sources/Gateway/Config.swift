@@ -14,7 +14,7 @@ public struct GatewayConfig: Sendable {
 public typealias Nanoseconds = UInt64
 
 public struct ServerSettings: Sendable {
-    public var listen: [ListenAddress]
+    public var listen: [SocketAddress]
     /// Resolved: never 0 here (0 in the file means one per CPU).
     public var workers: Int
     public var maxConnections: Int
@@ -35,7 +35,7 @@ public struct TLSSettings: Sendable {
 
 public struct AdminSettings: Sendable {
     /// nil when `admin.listen = ""`.
-    public var listen: ListenAddress?
+    public var listen: SocketAddress?
 }
 
 public enum LogFormat: String, Sendable, CaseIterable {

@@ -26,10 +26,10 @@ struct Schema {
 
     private func readServer(_ table: TableReader?) -> ServerSettings {
         let table = table ?? TableReader(.init(), path: "server", problems)
-        var listen: [ListenAddress] = []
+        var listen: [SocketAddress] = []
         for text in table.strings("listen", default: ["127.0.0.1:8080"]) {
             do {
-                let address = try ListenAddress.parse(text)
+                let address = try SocketAddress.parse(text)
                 if listen.contains(address) {
                     table.fail("listen", "\"\(text)\" is listed twice")
                 } else {
@@ -82,10 +82,10 @@ struct Schema {
     private func readAdmin(_ table: TableReader?, server: ServerSettings) -> AdminSettings {
         let table = table ?? TableReader(.init(), path: "admin", problems)
         let text = table.string("listen", default: "127.0.0.1:9901")
-        var listen: ListenAddress?
+        var listen: SocketAddress?
         if !text.isEmpty {
             do {
-                let address = try ListenAddress.parse(text)
+                let address = try SocketAddress.parse(text)
                 if server.listen.contains(address) {
                     table.fail("listen", "must differ from server.listen: the admin endpoints are never public")
                 }

@@ -45,16 +45,16 @@ final class Proxy: Sendable {
     }
 
     /// Upstream hosts are resolved once, at start: no name lookup ever blocks a loop.
-    static func resolve(_ upstream: Upstream) throws(UpstreamResolutionError) -> UpstreamAddress {
+    static func resolve(_ upstream: Upstream) throws(UpstreamResolutionError) -> SocketAddress {
         switch upstream {
         case .unix(let path):
             return .unix(path)
         case .http(let host, let port, _), .https(let host, let port, _):
-            if host == "localhost" { return .ipv4("127.0.0.1", port) }
+            if host == "localhost" { return .ipv4("127.0.0.1", port: port) }
             var v4 = in_addr()
-            if inet_pton(AF_INET, host, &v4) == 1 { return .ipv4(host, port) }
+            if inet_pton(AF_INET, host, &v4) == 1 { return .ipv4(host, port: port) }
             var v6 = in6_addr()
-            if inet_pton(AF_INET6, host, &v6) == 1 { return .ipv6(host, port) }
+            if inet_pton(AF_INET6, host, &v6) == 1 { return .ipv6(host, port: port) }
             var hints = addrinfo()
             hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
             var result: UnsafeMutablePointer<addrinfo>?
@@ -66,11 +66,11 @@ final class Proxy: Sendable {
             if first.pointee.ai_family == AF_INET6 {
                 var address = first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
                 inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count))
-                return .ipv6(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port)
+                return .ipv6(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: port)
             }
             var address = first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
             inet_ntop(AF_INET, &address, &buffer, socklen_t(buffer.count))
-            return .ipv4(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port)
+            return .ipv4(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: port)
         }
     }
 }
