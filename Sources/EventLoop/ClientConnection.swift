@@ -15,11 +15,9 @@ public final class ClientConnection: @unchecked Sendable {
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
 
-    private var readSource: (any DispatchSourceRead)?
-    private var readSuspended = false
-    private var writeSource: (any DispatchSourceWrite)?
-    private var writeSuspended = true
-    private var liveSources = 0
+    private lazy var sources = SocketSources(
+        fd: fd, queue: loop.queue, onReadable: { [unowned self] in readable() }, onWritable: { [unowned self] in writable() }
+    )
 
     private var processing = false
     private var closeWhenFlushed = false
@@ -77,12 +75,7 @@ public final class ClientConnection: @unchecked Sendable {
     func start() {
         loop.assertOnLoop()
         loop.register(self)
-        let source = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
-        source.setEventHandler { [unowned self] in self.readable() }
-        source.setCancelHandler { [self] in self.sourceCancelled() }
-        readSource = source
-        liveSources += 1
-        source.resume()
+        sources.setReading(true)
         setDeadline(.head)
     }
 
@@ -184,9 +177,8 @@ public final class ClientConnection: @unchecked Sendable {
 
     private func setReading(_ wanted: Bool) {
         let enabled = wanted && !handlerPausedReading
-        guard let readSource, enabled == readSuspended else { return }
-        readSuspended = !enabled
-        if enabled { readSource.resume() } else { readSource.suspend() }
+        guard !closed else { return }
+        sources.setReading(enabled)
     }
 
     private func startExchange(_ head: RequestHead) {
@@ -423,17 +415,7 @@ public final class ClientConnection: @unchecked Sendable {
     }
 
     private func enableWriting() {
-        if writeSource == nil {
-            let source = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
-            source.setEventHandler { [unowned self] in self.writable() }
-            source.setCancelHandler { [self] in self.sourceCancelled() }
-            writeSource = source
-            liveSources += 1
-        }
-        if writeSuspended {
-            writeSuspended = false
-            writeSource?.resume()
-        }
+        sources.setWriting(true)
         // A client that stops reading must not hold the connection forever.
         if deadlineKind == .none { setDeadline(.activity) }
     }
@@ -447,10 +429,7 @@ public final class ClientConnection: @unchecked Sendable {
         guard outboundOffset == outbound.count else { return }
         outbound.removeAll(keepingCapacity: false)
         outboundOffset = 0
-        if !writeSuspended {
-            writeSuspended = true
-            writeSource?.suspend()
-        }
+        sources.setWriting(false)
         if closeWhenFlushed {
             beginLinger()
             return
@@ -517,21 +496,7 @@ public final class ClientConnection: @unchecked Sendable {
         if exchangeOpen { consumer?.connectionAborted(connection: self) }
         loop.unregister(self)
         context.limiter.release()
-        if let readSource {
-            if readSuspended { readSource.resume() }
-            readSource.cancel()
-        }
-        if let writeSource {
-            if writeSuspended { writeSource.resume() }
-            writeSource.cancel()
-        }
-        if liveSources == 0 { Syscall.close(fd) }
-    }
-
-    private func sourceCancelled() {
-        liveSources -= 1
-        // Dispatch's rule: never close a descriptor while one of its sources may still be registered.
-        if liveSources == 0 { Syscall.close(fd) }
+        sources.cancelAndClose()
     }
 
     /// Closes the connection if it is idle between requests (drain on shutdown).

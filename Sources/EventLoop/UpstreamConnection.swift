@@ -30,11 +30,9 @@ public final class UpstreamConnection: @unchecked Sendable {
     public private(set) var isClosed = false
     private var connected = false
     private var decoder: ResponseDecoder
-    private var readSource: (any DispatchSourceRead)?
-    private var readSuspended = false
-    private var writeSource: (any DispatchSourceWrite)?
-    private var writeSuspended = true
-    private var liveSources = 0
+    private lazy var sources = SocketSources(
+        fd: fd, queue: loop.queue, onReadable: { [unowned self] in readable() }, onWritable: { [unowned self] in writable() }
+    )
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
     private var inbound: [UInt8] = []
@@ -66,26 +64,12 @@ public final class UpstreamConnection: @unchecked Sendable {
         loop.assertOnLoop()
         let result = address.withCSocketAddress { Glibc.connect(fd, $0, $1) }
         let code = result == 0 ? 0 : errno
-        let read = DispatchSource.makeReadSource(fileDescriptor: fd, queue: loop.queue)
-        read.setEventHandler { [unowned self] in self.readable() }
-        read.setCancelHandler { [self] in self.sourceCancelled() }
-        readSource = read
-        liveSources += 1
-        let write = DispatchSource.makeWriteSource(fileDescriptor: fd, queue: loop.queue)
-        write.setEventHandler { [unowned self] in self.writable() }
-        write.setCancelHandler { [self] in self.sourceCancelled() }
-        writeSource = write
-        liveSources += 1
         if code == 0 {
-            readSuspended = true
             loop.queue.async { [self] in if !isClosed { tcpConnected() } }
         } else if code == EINPROGRESS || code == EAGAIN {
             // Writable means connected (or failed: SO_ERROR says which).
-            writeSuspended = false
-            write.resume()
-            readSuspended = true
+            sources.setWriting(true)
         } else {
-            readSuspended = true
             let reason = SystemError(call: "connect", errno: code).description
             loop.queue.async { [self] in fail(reason, beforeAnswer: true) }
         }
@@ -114,9 +98,8 @@ public final class UpstreamConnection: @unchecked Sendable {
 
     /// Stops or restarts reading the answer (the client is slow: the upstream waits instead of memory filling).
     public func setReading(_ enabled: Bool) {
-        guard let readSource, connected, !isClosed, enabled == readSuspended else { return }
-        readSuspended = !enabled
-        if enabled { readSource.resume() } else { readSource.suspend() }
+        guard connected, !isClosed else { return }
+        sources.setReading(enabled)
     }
 
     /// The TCP connection is up: start TLS, or hand the connection over.
@@ -163,24 +146,15 @@ public final class UpstreamConnection: @unchecked Sendable {
     }
 
     private func activateReading() {
-        if readSuspended, let readSource {
-            readSuspended = false
-            readSource.resume()
-        }
+        sources.setReading(true)
     }
 
     private func suspendWriting() {
-        if !writeSuspended, let writeSource {
-            writeSuspended = true
-            writeSource.suspend()
-        }
+        sources.setWriting(false)
     }
 
     private func resumeWriting() {
-        if writeSuspended, let writeSource {
-            writeSuspended = false
-            writeSource.resume()
-        }
+        sources.setWriting(true)
     }
 
     private func writable() {
@@ -355,20 +329,7 @@ public final class UpstreamConnection: @unchecked Sendable {
         isClosed = true
         delegate = nil
         tls = nil
-        if let readSource {
-            if readSuspended { readSource.resume() }
-            readSource.cancel()
-        }
-        if let writeSource {
-            if writeSuspended { writeSource.resume() }
-            writeSource.cancel()
-        }
-        if liveSources == 0 { Syscall.close(fd) }
-    }
-
-    private func sourceCancelled() {
-        liveSources -= 1
-        if liveSources == 0 { Syscall.close(fd) }
+        sources.cancelAndClose()
     }
 }
 
