@@ -31,7 +31,8 @@ final class AccessLog: ExchangeObserver {
             line += " method=\(record.method) path=\(JSONText.quoted(record.path)) route=\(JSONText.quoted(record.route))"
             line += " status=\(record.status) bytes_sent=\(record.bytesSent) duration_ms=\(duration)"
             line += " upstream_status=\(record.upstreamStatus.map(String.init) ?? "-")"
-            line += " sub=\(record.subject ?? "-") auth=\(JSONText.quoted(record.authorization))"
+            // sub comes from a token: quoted, so that its spaces cannot forge fields of the line.
+            line += " sub=\(record.subject.map(JSONText.quoted) ?? "-") auth=\(JSONText.quoted(record.authorization))"
             return line
         }
     }

@@ -24,6 +24,17 @@ private func hex(_ bytes: [UInt8]) -> String {
     bytes.map { String(format: "%02x", $0) }.joined()
 }
 
+/// A route "/upstream" without auth straight to the fixture's echo upstream.
+private func openEchoRoute(_ upstream: FixtureServer) -> String {
+    """
+
+    [[route]]
+    prefix = "/upstream"
+    upstream = "\(upstream.url)"
+    auth = "none"
+    """
+}
+
 @Suite(.serialized) struct ForwardingTests {
     let signer = TestSigner(keyID: "fwd-key")
 
@@ -103,12 +114,7 @@ private func hex(_ bytes: [UInt8]) -> String {
 
     @Test func largeBodiesStreamBothWaysIntact() throws {
         let upstream = try FixtureServer()
-        let gateway = try gateway(upstream, extraRoutes: """
-            [[route]]
-            prefix = "/upstream"
-            upstream = "\(upstream.url)"
-            auth = "none"
-            """)
+        let gateway = try gateway(upstream, extraRoutes: openEchoRoute(upstream))
         var body = [UInt8](repeating: 0, count: 5 * 1024 * 1024)
         for index in body.indices { body[index] = UInt8(truncatingIfNeeded: index &* 31 &+ index >> 11) }
         let client = try RawClient(port: gateway.publicPort, timeoutSeconds: 20)
@@ -151,12 +157,7 @@ private func hex(_ bytes: [UInt8]) -> String {
 
     @Test func chunkedAnswerIsRelayedChunked() throws {
         let upstream = try FixtureServer()
-        let gateway = try gateway(upstream, extraRoutes: """
-            [[route]]
-            prefix = "/upstream"
-            upstream = "\(upstream.url)"
-            auth = "none"
-            """)
+        let gateway = try gateway(upstream, extraRoutes: openEchoRoute(upstream))
         // Connection: close lets this test read the chunked answer to the end without decoding it.
         let response = try RawClient(port: gateway.publicPort).exchange("GET /upstream/chunked HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         #expect(response.status == 200)
@@ -171,12 +172,7 @@ private func hex(_ bytes: [UInt8]) -> String {
 
     @Test func headAnswerKeepsItsLengthAndHasNoBody() throws {
         let upstream = try FixtureServer()
-        let gateway = try gateway(upstream, extraRoutes: """
-            [[route]]
-            prefix = "/upstream"
-            upstream = "\(upstream.url)"
-            auth = "none"
-            """)
+        let gateway = try gateway(upstream, extraRoutes: openEchoRoute(upstream))
         let client = try RawClient(port: gateway.publicPort)
         try client.send("HEAD /upstream/x HTTP/1.1\r\nHost: a\r\n\r\n")
         let head = try client.readResponse(head: true)
@@ -194,11 +190,7 @@ private func hex(_ bytes: [UInt8]) -> String {
             prefix = "/dead"
             upstream = "http://127.0.0.1:\(dead)"
             auth = "none"
-            [[route]]
-            prefix = "/upstream"
-            upstream = "\(upstream.url)"
-            auth = "none"
-            """)
+            """ + openEchoRoute(upstream))
         let refused = try RawClient(port: gateway.publicPort).exchange("GET /dead/x HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(refused.status == 502)
         #expect(refused.bodyText == #"{"message":"Bad Gateway"}"#)
@@ -229,12 +221,7 @@ private func hex(_ bytes: [UInt8]) -> String {
 
     @Test func clientLeavingMidDownloadDoesNotHurtTheGateway() throws {
         let upstream = try FixtureServer()
-        let gateway = try gateway(upstream, extraRoutes: """
-            [[route]]
-            prefix = "/upstream"
-            upstream = "\(upstream.url)"
-            auth = "none"
-            """)
+        let gateway = try gateway(upstream, extraRoutes: openEchoRoute(upstream))
         for _ in 0..<5 {
             let client = try RawClient(port: gateway.publicPort)
             try client.send("GET /upstream/big/\(64 * 1024 * 1024) HTTP/1.1\r\nHost: a\r\n\r\n")
