@@ -31,7 +31,7 @@ let package = Package(
         // Token decoding, Cognito claim rules, JWKS parsing, the verified-token cache.
         .target(name: "JWT", dependencies: ["Cryptography"], swiftSettings: strictSettings),
         // Pure Swift HTTP/1.1: strict parser, connection state machine, response serializer. No I/O.
-        .target(name: "HTTP1", swiftSettings: strictSettings),
+        .target(name: "HTTP1", dependencies: ["CSystem"], swiftSettings: strictSettings),
         // Dispatch event loops, sockets, listeners and client connections.
         .target(name: "EventLoop", dependencies: ["HTTP1", "CSystem", "Cryptography"], swiftSettings: strictSettings),
         // Configuration, routing of local answers, admin endpoints, access log.

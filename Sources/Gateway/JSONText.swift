@@ -1,8 +1,10 @@
 /// Minimal JSON string escaping for the lines authgate writes itself (logs, error bodies).
 enum JSONText {
     static func quoted(_ text: String) -> String {
+        // Most values (ids, methods, addresses, routes) need no escape: one scan of the bytes, one copy.
+        if !text.utf8.contains(where: needsEscape) { return "\"" + text + "\"" }
         var out = "\""
-        out.reserveCapacity(text.utf8.count + 2)
+        out.reserveCapacity(text.utf8.count + 8)
         for scalar in text.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
@@ -19,5 +21,9 @@ enum JSONText {
         }
         out += "\""
         return out
+    }
+
+    private static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
     }
 }

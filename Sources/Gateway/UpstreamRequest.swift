@@ -57,12 +57,15 @@ struct UpstreamRequest {
                 let lower = name.lowercased()
                 if removed.contains(lower) || Self.replaced.contains(lower) || lower.hasPrefix("x-auth-") { continue }
                 if lower == "authorization" && !route.forwardAuthorization { continue }
-                let value = String(decoding: raw[header.value], as: UTF8.self)
                 if lower == "x-forwarded-for" {
-                    forwardedFor.append(value)
+                    forwardedFor.append(String(decoding: raw[header.value], as: UTF8.self))
                     continue
                 }
-                field(name, value)
+                // Copied as bytes: a token-sized value is not worth a String on every request.
+                out.append(contentsOf: raw[header.name])
+                out.append(contentsOf: ": ".utf8)
+                out.append(contentsOf: raw[header.value])
+                out.append(contentsOf: "\r\n".utf8)
             }
         }
         forwardedFor.append(clientAddress)

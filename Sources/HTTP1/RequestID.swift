@@ -1,3 +1,5 @@
+import CSystem
+
 /// X-Request-Id rules: a client's id is kept if it is at most 128 of `[A-Za-z0-9._-]`, otherwise a UUID is made.
 public enum RequestID {
     public static let maxLength = 128
@@ -23,23 +25,27 @@ public enum RequestID {
     }
 
     public static func makeUUID() -> String {
-        var generator = SystemRandomNumberGenerator()
-        var high = generator.next() as UInt64
-        var low = generator.next() as UInt64
-        high = (high & ~0xF000) | 0x4000  // version 4
-        low = (low & ~(0xC000 << 48)) | (0x8000 << 48)  // RFC 4122 variant
-        let hex: [UInt8] = Array("0123456789abcdef".utf8)
-        var out = [UInt8](repeating: UInt8(ascii: "-"), count: 36)
-        var index = 0
-        for (word, shiftBase) in [(high, 60), (low, 60)] {
-            var shift = shiftBase
-            while shift >= 0 {
-                if index == 8 || index == 13 || index == 18 || index == 23 { index += 1 }
-                out[index] = hex[Int((word >> UInt64(shift)) & 0xF)]
-                index += 1
-                shift -= 4
+        var random: (UInt64, UInt64) = (0, 0)
+        let filled = withUnsafeMutableBytes(of: &random) { csystem_random_fill($0.baseAddress, $0.count) }
+        precondition(filled == 0, "getrandom failed")
+        let high = (random.0 & ~0xF000) | 0x4000  // version 4
+        let low = (random.1 & ~(0xC000 << 48)) | (0x8000 << 48)  // RFC 4122 variant
+        return String(unsafeUninitializedCapacity: 36) { out in
+            let hex = "0123456789abcdef".utf8
+            var index = 0
+            for word in [high, low] {
+                var shift = 60
+                while shift >= 0 {
+                    if index == 8 || index == 13 || index == 18 || index == 23 {
+                        out[index] = UInt8(ascii: "-")
+                        index += 1
+                    }
+                    out[index] = hex[hex.index(hex.startIndex, offsetBy: Int((word >> UInt64(shift)) & 0xF))]
+                    index += 1
+                    shift -= 4
+                }
             }
+            return index
         }
-        return String(decoding: out, as: UTF8.self)
     }
 }

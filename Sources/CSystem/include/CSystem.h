@@ -43,4 +43,7 @@ static inline unsigned long long csystem_monotonic_ns(void) {
     return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
 }
 
+/// Kernel randomness (getrandom), buffered per thread; each byte is handed out once. 0, or -1 on failure.
+int csystem_random_fill(void *out, size_t count);
+
 #endif
