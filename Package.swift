@@ -24,7 +24,7 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CSystem"),
 
-        // The only importer of COpenSSL's crypto: RSA keys, RS256 verification, SHA-256.
+        // The only importer of COpenSSL's crypto: RSA keys, RS256 verification, SHA-256, HMAC-SHA256.
         .target(name: "Cryptography", dependencies: ["COpenSSL"], swiftSettings: strictSettings),
         // The only importer of CCurl: the control-plane client (JWKS, Cognito), curl multi on Dispatch.
         .target(name: "HTTPClient", dependencies: ["CCurl", "Cryptography"], swiftSettings: strictSettings),
@@ -32,13 +32,15 @@ let package = Package(
         .target(name: "JWT", dependencies: ["Cryptography"], swiftSettings: strictSettings),
         // Pure Swift HTTP/1.1: strict parser, connection state machine, response serializer. No I/O.
         .target(name: "HTTP1", dependencies: ["CSystem"], swiftSettings: strictSettings),
+        // SigV4, the AWS credential chain and the Cognito Identity Provider client (control plane, over libcurl).
+        .target(name: "AWS", dependencies: ["Cryptography", "HTTPClient", "JWT"], swiftSettings: strictSettings),
         // Dispatch event loops, sockets, listeners and client connections.
         .target(name: "EventLoop", dependencies: ["HTTP1", "CSystem", "Cryptography"], swiftSettings: strictSettings),
         // Configuration, routing of local answers, admin endpoints, access log.
         .target(
             name: "Gateway",
             dependencies: [
-                "HTTP1", "EventLoop", "JWT", "HTTPClient", "Cryptography", "COpenSSL", "CCurl",
+                "HTTP1", "EventLoop", "JWT", "HTTPClient", "AWS", "Cryptography", "COpenSSL", "CCurl",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -60,6 +62,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/Support"),
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "JWTTests", dependencies: ["JWT", "Cryptography", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(name: "AWSTests", dependencies: ["AWS", "HTTPClient", "Cryptography", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "GatewayTests", dependencies: ["Gateway", "HTTP1"], swiftSettings: strictSettings),
         .testTarget(
             name: "IntegrationTests", dependencies: ["HTTP1", "JWT", "Cryptography", "TestSupport"], swiftSettings: strictSettings

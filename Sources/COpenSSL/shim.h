@@ -6,6 +6,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/opensslv.h>
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
@@ -65,6 +66,15 @@ static inline int copenssl_verify_rs256(EVP_PKEY *key, const unsigned char *mess
 static inline int copenssl_sha256(const unsigned char *data, size_t length, unsigned char *digest) {
     unsigned int digest_length = 0;
     return EVP_Digest(data, length, digest, &digest_length, EVP_sha256(), NULL) == 1 && digest_length == 32;
+}
+
+static inline int copenssl_hmac_sha256(const unsigned char *key, size_t key_length, const unsigned char *data,
+                                       size_t length, unsigned char *digest) {
+    unsigned int digest_length = 0;
+    /* HMAC() reads the key through a pointer even when the length is 0: give it a valid one. */
+    static const unsigned char empty = 0;
+    return HMAC(EVP_sha256(), key_length ? key : &empty, (int)key_length, length ? data : &empty, length, digest,
+                &digest_length) != NULL && digest_length == 32;
 }
 
 /// EVP_RSA_gen is a macro over a variadic function.

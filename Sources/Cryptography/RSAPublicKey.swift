@@ -51,18 +51,3 @@ public final class RSAPublicKey: @unchecked Sendable {
         }
     }
 }
-
-/// SHA-256 digests.
-public enum SHA256 {
-    public static func hash(_ data: UnsafeRawBufferPointer) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: 32)
-        let bytes = data.bindMemory(to: UInt8.self)
-        let ok = digest.withUnsafeMutableBufferPointer { copenssl_sha256(bytes.baseAddress, bytes.count, $0.baseAddress) }
-        precondition(ok == 1, "SHA-256 failed: libcrypto is broken")
-        return digest
-    }
-
-    public static func hash(_ data: [UInt8]) -> [UInt8] {
-        data.withUnsafeBytes { hash($0) }
-    }
-}

@@ -1,3 +1,4 @@
+import JWT
 import EventLoop
 
 /// Writes the access line of SPEC.md "Logs" for every exchange, in the configured format.

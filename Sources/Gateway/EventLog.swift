@@ -1,3 +1,4 @@
+import JWT
 public import Logging
 import Foundation
 import Synchronization

@@ -1,6 +1,6 @@
-/// Minimal JSON string escaping for the lines authgate writes itself (logs, error bodies).
-enum JSONText {
-    static func quoted(_ text: String) -> String {
+/// Minimal JSON string escaping for what authgate writes itself: log lines, error bodies, Cognito requests.
+public enum JSONText {
+    public static func quoted(_ text: String) -> String {
         // Most values (ids, methods, addresses, routes) need no escape: one scan of the bytes, one copy.
         if !text.utf8.contains(where: needsEscape) { return "\"" + text + "\"" }
         var out = "\""

@@ -1,0 +1,232 @@
+public import HTTPClient
+import Cryptography
+import Foundation
+import JWT
+
+/// Cognito's SECRET_HASH: base64(HMAC-SHA256(key: client secret, message: username + client id)).
+public enum SecretHash {
+    public static func compute(username: String, clientID: String, clientSecret: String) -> String {
+        let code = HMACSHA256.authenticationCode(key: Array(clientSecret.utf8), message: Array((username + clientID).utf8))
+        return Data(code).base64EncodedString()
+    }
+}
+
+/// Why a Cognito call gave no answer to act on.
+public enum CognitoError: Error, Sendable, Equatable, CustomStringConvertible {
+    /// Cognito refused the call: the exception name (without its namespace) and Cognito's message.
+    case service(type: String, message: String)
+    /// No answer, a 5xx, or an answer that is not Cognito's JSON.
+    case unavailable(String)
+    /// The AWS credentials for a signed call could not be found.
+    case credentials(String)
+
+    public var description: String {
+        switch self {
+        case .service(let type, let message): return "\(type): \(message)"
+        case .unavailable(let reason): return "Cognito unavailable: \(reason)"
+        case .credentials(let reason): return "no AWS credentials: \(reason)"
+        }
+    }
+}
+
+/// Tokens from a successful authentication.
+public struct AuthenticationTokens: Sendable {
+    public let idToken: String
+    public let accessToken: String
+    public let refreshToken: String?
+    public let expiresIn: Int
+}
+
+public enum AuthenticationResult: Sendable {
+    case authenticated(AuthenticationTokens)
+    /// Cognito wants more before it issues tokens (NEW_PASSWORD_REQUIRED, SOFTWARE_TOKEN_MFA, …).
+    case challenge(String)
+}
+
+/// The Cognito Identity Provider operations of the sign-in flow, JSON 1.1 over the control-plane client.
+/// No call is retried: SignUp and the Admin* calls change state, and one that may have reached Cognito is
+/// reported, not repeated.
+public struct CognitoClient: Sendable {
+    public let endpoint: String
+    public let region: String
+    public let http: ControlPlaneClient
+    public let credentials: CredentialProvider?
+    public let timeoutMilliseconds: Int
+    let now: @Sendable () -> Int
+
+    public init(
+        endpoint: String, region: String, http: ControlPlaneClient, credentials: CredentialProvider?,
+        timeoutMilliseconds: Int = 10_000, now: @escaping @Sendable () -> Int = UnixTime.now
+    ) {
+        self.endpoint = endpoint
+        self.region = region
+        self.http = http
+        self.credentials = credentials
+        self.timeoutMilliseconds = timeoutMilliseconds
+        self.now = now
+    }
+
+    public struct SignUpResult: Sendable {
+        public let userConfirmed: Bool
+        public let userSub: String?
+    }
+
+    public func signUp(
+        clientID: String, username: String, password: String, secretHash: String?,
+        completion: @escaping @Sendable (Result<SignUpResult, CognitoError>) -> Void
+    ) {
+        var fields: [(String, String)] = [("ClientId", JSONText.quoted(clientID)), ("Username", JSONText.quoted(username))]
+        fields.append(("Password", JSONText.quoted(password)))
+        if let secretHash { fields.append(("SecretHash", JSONText.quoted(secretHash))) }
+        call("SignUp", body: Self.object(fields), signed: false) { result in
+            completion(result.map { answer in
+                SignUpResult(userConfirmed: answer["UserConfirmed"] == .bool(true), userSub: answer["UserSub"]?.string)
+            })
+        }
+    }
+
+    public func adminConfirmSignUp(
+        userPoolID: String, username: String, completion: @escaping @Sendable (Result<Void, CognitoError>) -> Void
+    ) {
+        let body = Self.object([("UserPoolId", JSONText.quoted(userPoolID)), ("Username", JSONText.quoted(username))])
+        call("AdminConfirmSignUp", body: body, signed: true) { completion($0.map { _ in () }) }
+    }
+
+    /// ADMIN_USER_PASSWORD_AUTH (SigV4-signed) when `userPoolID` is given, else USER_PASSWORD_AUTH (unsigned).
+    public func authenticate(
+        userPoolID: String?, clientID: String, username: String, password: String, secretHash: String?,
+        completion: @escaping @Sendable (Result<AuthenticationResult, CognitoError>) -> Void
+    ) {
+        let (operation, body) = Self.authenticationBody(
+            userPoolID: userPoolID, clientID: clientID, username: username, password: password, secretHash: secretHash
+        )
+        call(operation, body: body, signed: userPoolID != nil) { result in
+            completion(result.flatMap(Self.authenticationResult))
+        }
+    }
+
+    static func authenticationBody(
+        userPoolID: String?, clientID: String, username: String, password: String, secretHash: String?
+    ) -> (operation: String, body: [UInt8]) {
+        var parameters: [(String, String)] = [("USERNAME", JSONText.quoted(username)), ("PASSWORD", JSONText.quoted(password))]
+        if let secretHash { parameters.append(("SECRET_HASH", JSONText.quoted(secretHash))) }
+        var fields: [(String, String)] = []
+        if let userPoolID { fields.append(("UserPoolId", JSONText.quoted(userPoolID))) }
+        fields.append(("ClientId", JSONText.quoted(clientID)))
+        fields.append(("AuthFlow", JSONText.quoted(userPoolID != nil ? "ADMIN_USER_PASSWORD_AUTH" : "USER_PASSWORD_AUTH")))
+        fields.append(("AuthParameters", String(decoding: object(parameters), as: UTF8.self)))
+        return (userPoolID != nil ? "AdminInitiateAuth" : "InitiateAuth", object(fields))
+    }
+
+    static func authenticationResult(_ answer: [String: JSONValue]) -> Result<AuthenticationResult, CognitoError> {
+        if let tokens = answer["AuthenticationResult"]?.object {
+            guard let idToken = tokens["IdToken"]?.string, let accessToken = tokens["AccessToken"]?.string else {
+                return .failure(.unavailable("AuthenticationResult without IdToken or AccessToken"))
+            }
+            let expiresIn = tokens["ExpiresIn"]?.number.map { Int($0) } ?? 3600
+            return .success(.authenticated(AuthenticationTokens(
+                idToken: idToken, accessToken: accessToken, refreshToken: tokens["RefreshToken"]?.string, expiresIn: expiresIn
+            )))
+        }
+        if let challenge = answer["ChallengeName"]?.string, !challenge.isEmpty {
+            return .success(.challenge(challenge))
+        }
+        return .failure(.unavailable("an answer with neither AuthenticationResult nor ChallengeName"))
+    }
+
+    /// Compact JSON object from already-encoded values, in the given order (the order botocore writes).
+    static func object(_ fields: [(String, String)]) -> [UInt8] {
+        Array(("{" + fields.map { "\(JSONText.quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}").utf8)
+    }
+
+    // MARK: Transport
+
+    /// The unsigned headers of a call; the signer adds X-Amz-Date, the token and Authorization.
+    func headers(operation: String) -> [(String, String)] {
+        [
+            ("Content-Type", "application/x-amz-json-1.1"),
+            ("Host", Self.hostField(of: endpoint)),
+            ("X-Amz-Target", "AWSCognitoIdentityProviderService.\(operation)"),
+        ]
+    }
+
+    /// The Host field curl sends for `url`: the authority without user info.
+    static func hostField(of url: String) -> String {
+        let afterScheme = url.components(separatedBy: "://").dropFirst().first ?? url
+        return String(afterScheme.prefix { $0 != "/" && $0 != "?" && $0 != "#" })
+    }
+
+    /// The path the request goes to: the endpoint's path, or `/`.
+    static func path(of url: String) -> String {
+        let afterScheme = url.components(separatedBy: "://").dropFirst().first ?? url
+        guard let slash = afterScheme.firstIndex(of: "/") else { return "/" }
+        return String(afterScheme[slash...])
+    }
+
+    func call(
+        _ operation: String, body: [UInt8], signed: Bool,
+        completion: @escaping @Sendable (Result<[String: JSONValue], CognitoError>) -> Void
+    ) {
+        let headers = headers(operation: operation)
+        guard signed else {
+            send(headers: headers, body: body, completion: completion)
+            return
+        }
+        guard let credentials else {
+            completion(.failure(.credentials("no credential provider")))
+            return
+        }
+        credentials.credentials { [self] result in
+            switch result {
+            case .success(let credentials):
+                let signer = SigV4Signer(region: region, service: "cognito-idp")
+                let signedHeaders = signer.signedHeaders(
+                    method: "POST", path: Self.path(of: endpoint), headers: headers, body: body, credentials: credentials,
+                    secondsSince1970: now()
+                )
+                send(headers: signedHeaders, body: body, completion: completion)
+            case .failure(let error):
+                completion(.failure(.credentials(error.description)))
+            }
+        }
+    }
+
+    private func send(
+        headers: [(String, String)], body: [UInt8],
+        completion: @escaping @Sendable (Result<[String: JSONValue], CognitoError>) -> Void
+    ) {
+        // The Host field is sent as signed (curl keeps a Host given to it instead of writing its own).
+        let request = ControlRequest(
+            method: "POST", url: endpoint, headers: headers, body: body,
+            timeoutMilliseconds: timeoutMilliseconds, maxResponseBytes: 256 << 10
+        )
+        http.execute(request) { result in
+            switch result {
+            case .success(let response):
+                completion(Self.interpret(status: response.status, body: response.body))
+            case .failure(let error):
+                completion(.failure(.unavailable(error.description)))
+            }
+        }
+    }
+
+    /// A 2xx JSON object is the answer; a 4xx carries `__type` and `message`; anything else is unavailability.
+    static func interpret(status: Int, body: [UInt8]) -> Result<[String: JSONValue], CognitoError> {
+        let object = (try? StrictJSON.parse(body))?.object
+        switch status {
+        case 200..<300:
+            guard let object else { return .failure(.unavailable("status \(status) with a body that is not a JSON object")) }
+            return .success(object)
+        case 400..<500:
+            guard let object, let type = object["__type"]?.string else {
+                return .failure(.unavailable("status \(status) without an error type"))
+            }
+            // "com.amazonaws.cognito...#UsernameExistsException" or plain "UsernameExistsException".
+            let name = type.split(separator: "#").last.map(String.init) ?? type
+            let message = object["message"]?.string ?? object["Message"]?.string ?? ""
+            return .failure(.service(type: name, message: message))
+        default:
+            return .failure(.unavailable("status \(status)"))
+        }
+    }
+}

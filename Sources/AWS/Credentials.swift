@@ -1,0 +1,305 @@
+public import Dispatch
+public import HTTPClient
+import Foundation
+import JWT
+
+/// Credentials for SigV4. Never logged: `description` names the source and the key id only.
+public struct AWSCredentials: Sendable, CustomStringConvertible {
+    public let accessKeyID: String
+    public let secretAccessKey: String
+    public let sessionToken: String?
+    /// Seconds since 1970 after which temporary credentials are no longer valid; nil for long-term keys.
+    public let expiration: Int?
+    public let source: String
+
+    public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil, expiration: Int? = nil, source: String) {
+        self.accessKeyID = accessKeyID
+        self.secretAccessKey = secretAccessKey
+        self.sessionToken = sessionToken
+        self.expiration = expiration
+        self.source = source
+    }
+
+    public var description: String { "\(source) credentials for \(accessKeyID)" }
+}
+
+public struct CredentialError: Error, Sendable, CustomStringConvertible {
+    public let description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// The standard AWS chain of SPEC.md "Secrets", first source that is configured wins: environment, shared
+/// credentials file, ECS container endpoint, EC2 instance metadata (IMDSv2). Temporary credentials are
+/// refreshed `refreshMargin` seconds before they expire; concurrent callers share one resolution.
+/// All state lives on the control-plane client's queue.
+public final class CredentialProvider: @unchecked Sendable {
+    private let environment: [String: String]
+    private let client: ControlPlaneClient
+    private let now: @Sendable () -> Int
+    private let refreshMargin: Int
+    private var cached: AWSCredentials?
+    private var waiters: [@Sendable (Result<AWSCredentials, CredentialError>) -> Void] = []
+
+    static let ecsHost = "http://169.254.170.2"
+    static let imdsEndpoint = "http://169.254.169.254"
+    static let imdsTokenTTLSeconds = 21600
+
+    public init(
+        environment: [String: String], client: ControlPlaneClient, refreshMargin: Int = 300,
+        now: @escaping @Sendable () -> Int = UnixTime.now
+    ) {
+        self.environment = environment
+        self.client = client
+        self.refreshMargin = refreshMargin
+        self.now = now
+    }
+
+    /// Credentials valid for at least the refresh margin; `completion` runs on the client's queue.
+    public func credentials(_ completion: @escaping @Sendable (Result<AWSCredentials, CredentialError>) -> Void) {
+        client.queue.async { [self] in
+            if let cached, !needsRefresh(cached) {
+                completion(.success(cached))
+                return
+            }
+            waiters.append(completion)
+            guard waiters.count == 1 else { return }
+            resolve { [self] result in
+                dispatchPrecondition(condition: .onQueue(client.queue))
+                var answer = result
+                switch result {
+                case .success(let credentials):
+                    cached = credentials
+                case .failure:
+                    // A failed refresh keeps temporary credentials that have not expired yet.
+                    if let cached, let expiration = cached.expiration, expiration > now() { answer = .success(cached) }
+                }
+                let waiting = waiters
+                waiters = []
+                for waiter in waiting { waiter(answer) }
+            }
+        }
+    }
+
+    private func needsRefresh(_ credentials: AWSCredentials) -> Bool {
+        guard let expiration = credentials.expiration else { return false }
+        return now() >= expiration - refreshMargin
+    }
+
+    private func resolve(_ done: @escaping @Sendable (Result<AWSCredentials, CredentialError>) -> Void) {
+        do {
+            if let fromEnvironment = try Self.fromEnvironment(environment) { return done(.success(fromEnvironment)) }
+            if let fromFile = try Self.fromSharedFile(environment) { return done(.success(fromFile)) }
+        } catch {
+            return done(.failure(error))
+        }
+        if let request = Self.containerRequest(environment) {
+            switch request {
+            case .success(let request): fetchContainer(request, done: done)
+            case .failure(let error): done(.failure(error))
+            }
+            return
+        }
+        if environment["AWS_EC2_METADATA_DISABLED"]?.lowercased() == "true" {
+            return done(.failure(CredentialError("no AWS credentials: none in the environment or the shared file, no container endpoint, and instance metadata is disabled")))
+        }
+        fetchInstanceMetadata(done: done)
+    }
+
+    // MARK: Environment and shared file
+
+    static func fromEnvironment(_ environment: [String: String]) throws(CredentialError) -> AWSCredentials? {
+        let keyID = environment["AWS_ACCESS_KEY_ID"] ?? ""
+        let secret = environment["AWS_SECRET_ACCESS_KEY"] ?? ""
+        if keyID.isEmpty && secret.isEmpty { return nil }
+        guard !keyID.isEmpty, !secret.isEmpty else {
+            throw CredentialError("AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY must be set together")
+        }
+        let token = environment["AWS_SESSION_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+        return AWSCredentials(accessKeyID: keyID, secretAccessKey: secret, sessionToken: token, source: "environment")
+    }
+
+    static func fromSharedFile(_ environment: [String: String]) throws(CredentialError) -> AWSCredentials? {
+        let explicitProfile = environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 }
+        let profile = explicitProfile ?? "default"
+        let path: String
+        if let file = environment["AWS_SHARED_CREDENTIALS_FILE"], !file.isEmpty {
+            path = file
+        } else if let home = environment["HOME"], !home.isEmpty {
+            path = home + "/.aws/credentials"
+        } else {
+            return nil
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            if explicitProfile != nil, environment["AWS_SHARED_CREDENTIALS_FILE"] != nil {
+                throw CredentialError("the shared credentials file \(path) cannot be read")
+            }
+            return nil
+        }
+        let sections = SharedCredentialsFile.parse(String(decoding: data, as: UTF8.self))
+        guard let values = sections[profile] else {
+            if explicitProfile != nil { throw CredentialError("profile \(profile) is not in \(path)") }
+            return nil
+        }
+        guard let keyID = values["aws_access_key_id"], let secret = values["aws_secret_access_key"], !keyID.isEmpty, !secret.isEmpty
+        else {
+            throw CredentialError("profile \(profile) in \(path) lacks aws_access_key_id or aws_secret_access_key")
+        }
+        return AWSCredentials(
+            accessKeyID: keyID, secretAccessKey: secret, sessionToken: values["aws_session_token"],
+            source: "shared file profile \(profile)"
+        )
+    }
+
+    // MARK: ECS container endpoint
+
+    static func containerRequest(_ environment: [String: String]) -> Result<ControlRequest, CredentialError>? {
+        let url: String
+        if let relative = environment["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"], !relative.isEmpty {
+            guard relative.hasPrefix("/") else { return .failure(CredentialError("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must start with /")) }
+            url = ecsHost + relative
+        } else if let full = environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"], !full.isEmpty {
+            // As the AWS SDKs do: plain http only to the container agent or this machine.
+            guard full.hasPrefix("https://") || (full.hasPrefix("http://") && isAllowedPlainHTTPHost(full)) else {
+                return .failure(CredentialError("AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to a loopback or ECS/EKS agent address"))
+            }
+            url = full
+        } else {
+            return nil
+        }
+        var headers: [(String, String)] = []
+        if let file = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"], !file.isEmpty {
+            guard let data = FileManager.default.contents(atPath: file) else {
+                return .failure(CredentialError("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \(file) cannot be read"))
+            }
+            headers.append(("Authorization", String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+        } else if let token = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"], !token.isEmpty {
+            headers.append(("Authorization", token))
+        }
+        return .success(ControlRequest(url: url, headers: headers, timeoutMilliseconds: 5000, maxResponseBytes: 64 << 10))
+    }
+
+    static func isAllowedPlainHTTPHost(_ url: String) -> Bool {
+        let afterScheme = url.dropFirst("http://".count)
+        let authority = afterScheme.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard !authority.contains("@") else { return false }
+        var host = String(authority)
+        if host.hasPrefix("[") {
+            host = String(host.dropFirst().prefix { $0 != "]" })
+        } else if let colon = host.lastIndex(of: ":") {
+            host = String(host[..<colon])
+        }
+        if host == "localhost" || host == "::1" || host == "169.254.170.2" || host == "169.254.170.23" || host == "fd00:ec2::23" {
+            return true
+        }
+        let octets = host.split(separator: ".")
+        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
+    }
+
+    private func fetchContainer(_ request: ControlRequest, done: @escaping @Sendable (Result<AWSCredentials, CredentialError>) -> Void) {
+        client.execute(request) { result in
+            switch result {
+            case .success(let response) where response.status == 200:
+                done(Self.parseCredentialDocument(response.body, source: "container endpoint"))
+            case .success(let response):
+                done(.failure(CredentialError("the container credentials endpoint answered \(response.status)")))
+            case .failure(let error):
+                done(.failure(CredentialError("the container credentials endpoint: \(error)")))
+            }
+        }
+    }
+
+    // MARK: EC2 instance metadata (IMDSv2)
+
+    private func fetchInstanceMetadata(done: @escaping @Sendable (Result<AWSCredentials, CredentialError>) -> Void) {
+        var endpoint = environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.imdsEndpoint
+        while endpoint.hasSuffix("/") { endpoint.removeLast() }
+        let base = endpoint
+        @Sendable func failed(_ what: String) -> Result<AWSCredentials, CredentialError> {
+            .failure(CredentialError("no AWS credentials in the environment, shared file or container endpoint, and instance metadata at \(base): \(what)"))
+        }
+        let tokenRequest = ControlRequest(
+            method: "PUT", url: base + "/latest/api/token",
+            headers: [("X-aws-ec2-metadata-token-ttl-seconds", String(Self.imdsTokenTTLSeconds))],
+            timeoutMilliseconds: 1000, maxResponseBytes: 4096
+        )
+        let client = self.client
+        client.execute(tokenRequest) { result in
+            guard case .success(let tokenResponse) = result, tokenResponse.status == 200, !tokenResponse.body.isEmpty else {
+                return done(failed("no session token (\(Self.describe(result)))"))
+            }
+            let token = String(decoding: tokenResponse.body, as: UTF8.self)
+            let headers = [("X-aws-ec2-metadata-token", token)]
+            let rolesURL = base + "/latest/meta-data/iam/security-credentials/"
+            client.execute(ControlRequest(url: rolesURL, headers: headers, timeoutMilliseconds: 1000, maxResponseBytes: 4096)) { result in
+                guard case .success(let rolesResponse) = result, rolesResponse.status == 200 else {
+                    return done(failed("no instance role (\(Self.describe(result)))"))
+                }
+                let role = String(decoding: rolesResponse.body, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+                guard !role.isEmpty, role.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else {
+                    return done(failed("the instance role name is empty or malformed"))
+                }
+                client.execute(ControlRequest(url: rolesURL + role, headers: headers, timeoutMilliseconds: 2000, maxResponseBytes: 64 << 10)) {
+                    result in
+                    guard case .success(let response) = result, response.status == 200 else {
+                        return done(failed("no credentials for role \(role) (\(Self.describe(result)))"))
+                    }
+                    done(Self.parseCredentialDocument(response.body, source: "instance metadata"))
+                }
+            }
+        }
+    }
+
+    private static func describe(_ result: Result<ControlResponse, ControlError>) -> String {
+        switch result {
+        case .success(let response): return "status \(response.status)"
+        case .failure(let error): return error.description
+        }
+    }
+
+    /// The JSON both the container endpoint and instance metadata return.
+    static func parseCredentialDocument(_ body: [UInt8], source: String) -> Result<AWSCredentials, CredentialError> {
+        guard let document = try? StrictJSON.parse(body), let fields = document.object else {
+            return .failure(CredentialError("the \(source) answer is not a JSON object"))
+        }
+        if let code = fields["Code"]?.string, code != "Success" {
+            return .failure(CredentialError("the \(source) answer has Code \(code)"))
+        }
+        guard let keyID = fields["AccessKeyId"]?.string, let secret = fields["SecretAccessKey"]?.string, !keyID.isEmpty, !secret.isEmpty
+        else {
+            return .failure(CredentialError("the \(source) answer lacks AccessKeyId or SecretAccessKey"))
+        }
+        var expiration: Int?
+        if let text = fields["Expiration"]?.string {
+            guard let date = ISO8601DateFormatter().date(from: text) else {
+                return .failure(CredentialError("the \(source) answer has an unreadable Expiration"))
+            }
+            expiration = Int(date.timeIntervalSince1970)
+        }
+        return .success(AWSCredentials(
+            accessKeyID: keyID, secretAccessKey: secret, sessionToken: fields["Token"]?.string, expiration: expiration, source: source
+        ))
+    }
+}
+
+/// The INI format of `~/.aws/credentials`: `[profile]` sections of `key = value` lines, `#` and `;` comments.
+enum SharedCredentialsFile {
+    static func parse(_ text: String) -> [String: [String: String]] {
+        var sections: [String: [String: String]] = [:]
+        var current: String?
+        for rawLine in text.split(whereSeparator: \.isNewline) {
+            let line = rawLine.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
+            if line.hasPrefix("[") && line.hasSuffix("]") {
+                let name = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
+                current = name
+                if sections[name] == nil { sections[name] = [:] }
+                continue
+            }
+            guard let section = current, let equals = line.firstIndex(of: "=") else { continue }
+            let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
+            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
+            sections[section]?[key] = value
+        }
+        return sections
+    }
+}

@@ -1,0 +1,35 @@
+internal import COpenSSL
+
+/// SHA-256 digests.
+public enum SHA256 {
+    public static func hash(_ data: UnsafeRawBufferPointer) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 32)
+        let bytes = data.bindMemory(to: UInt8.self)
+        let ok = digest.withUnsafeMutableBufferPointer { copenssl_sha256(bytes.baseAddress, bytes.count, $0.baseAddress) }
+        precondition(ok == 1, "SHA-256 failed: libcrypto is broken")
+        return digest
+    }
+
+    public static func hash(_ data: [UInt8]) -> [UInt8] {
+        data.withUnsafeBytes { hash($0) }
+    }
+}
+
+/// HMAC-SHA256, for SigV4 and Cognito's SECRET_HASH.
+public enum HMACSHA256 {
+    public static func authenticationCode(key: [UInt8], message: UnsafeRawBufferPointer) -> [UInt8] {
+        var digest = [UInt8](repeating: 0, count: 32)
+        let bytes = message.bindMemory(to: UInt8.self)
+        let ok = key.withUnsafeBufferPointer { keyBytes in
+            digest.withUnsafeMutableBufferPointer {
+                copenssl_hmac_sha256(keyBytes.baseAddress, keyBytes.count, bytes.baseAddress, bytes.count, $0.baseAddress)
+            }
+        }
+        precondition(ok == 1, "HMAC-SHA256 failed: libcrypto is broken")
+        return digest
+    }
+
+    public static func authenticationCode(key: [UInt8], message: [UInt8]) -> [UInt8] {
+        message.withUnsafeBytes { authenticationCode(key: key, message: $0) }
+    }
+}
