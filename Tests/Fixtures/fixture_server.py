@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """A small HTTP server on loopback for authgate's tests and demo: serves a JWKS file that the test may
 rewrite, counts JWKS fetches, answers slow, large, malformed and echo requests, and under /upstream
-plays an upstream service that answers with what it received (method, path, headers, body digest)."""
+plays an upstream service that answers with what it received (method, path, headers, body digest).
+It also speaks the two AWS credential protocols: the ECS container endpoint (/ecs/credentials) and EC2
+instance metadata with IMDSv2 session tokens (/latest/...)."""
 import argparse
 import hashlib
 import json
@@ -20,6 +22,24 @@ arguments = parser.parse_args()
 
 jwks_requests = 0
 lock = threading.Lock()
+credential_requests = {"ecs": 0, "imds_token": 0, "imds_role": 0, "imds_credentials": 0}
+imds_tokens = set()
+IMDS_ROLE = "authgate-role"
+ECS_AUTHORIZATION = "ecs-authorization-token"
+
+
+def credential_document(kind, expires_in):
+    with lock:
+        credential_requests[kind] += 1
+        number = credential_requests[kind]
+    expiration = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + expires_in))
+    return json.dumps({
+        "Code": "Success",
+        "AccessKeyId": "ASIA%s%d" % (kind.upper().replace("_", ""), number),
+        "SecretAccessKey": "secret-%s-%d" % (kind, number),
+        "Token": "session-%s-%d" % (kind, number),
+        "Expiration": expiration,
+    }).encode()
 
 
 class Handler(BaseHTTPRequestHandler):
@@ -101,8 +121,30 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(200, body)
         elif self.path == "/stats":
             with lock:
-                count = jwks_requests
-            self.answer(200, json.dumps({"jwks_requests": count}).encode())
+                stats = dict(credential_requests, jwks_requests=jwks_requests)
+            self.answer(200, json.dumps(stats).encode())
+        elif self.path.startswith("/ecs/credentials"):
+            # ?expires_in=SECONDS (default an hour); the Authorization header must carry the agreed token.
+            if self.headers.get("Authorization") != ECS_AUTHORIZATION:
+                self.answer(401, b'{"message":"unauthorized"}')
+                return
+            expires_in = int(self.path.split("expires_in=")[1]) if "expires_in=" in self.path else 3600
+            self.answer(200, credential_document("ecs", expires_in))
+        elif self.path.startswith("/latest/meta-data/iam/security-credentials/"):
+            with lock:
+                known = self.headers.get("X-aws-ec2-metadata-token") in imds_tokens
+            if not known:
+                self.answer(401, b"")
+                return
+            role = self.path[len("/latest/meta-data/iam/security-credentials/"):]
+            if role == "":
+                with lock:
+                    credential_requests["imds_role"] += 1
+                self.answer(200, IMDS_ROLE.encode(), "text/plain")
+            elif role == IMDS_ROLE:
+                self.answer(200, credential_document("imds_credentials", 21600), "text/plain")
+            else:
+                self.answer(404, b"")
         elif self.path == "/big":
             self.answer(200, b"a" * (2 * 1024 * 1024))
         elif self.path == "/slow":
@@ -135,6 +177,18 @@ class Handler(BaseHTTPRequestHandler):
     def do_PUT(self):
         if self.path.startswith("/upstream"):
             self.echo()
+            return
+        if self.path == "/latest/api/token":
+            # IMDSv2: a session token for a TTL of 1 to 21600 seconds, asked for with PUT.
+            ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds", "")
+            if not ttl.isdigit() or not 1 <= int(ttl) <= 21600:
+                self.answer(400, b"")
+                return
+            with lock:
+                credential_requests["imds_token"] += 1
+                token = "imds-token-%d" % credential_requests["imds_token"]
+                imds_tokens.add(token)
+            self.answer(200, token.encode(), "text/plain")
             return
         self.answer(200, json.dumps({"method": "PUT", "ttl": self.headers.get("X-Test-TTL")}).encode())
 
