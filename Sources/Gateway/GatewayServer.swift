@@ -1,5 +1,7 @@
+import AWS
 import Dispatch
 public import EventLoop
+import Foundation
 import HTTP1
 import HTTPClient
 import JWT
@@ -19,10 +21,12 @@ public final class GatewayServer: @unchecked Sendable {
     let controlPlane: ControlPlaneClient
     let jwks: JWKSCache
     let authorizer: Authorizer
+    let environment: [String: String]
 
-    public init(config: GatewayConfig, logger: Logger) {
+    public init(config: GatewayConfig, logger: Logger, environment: [String: String]) {
         self.config = config
         self.logger = logger
+        self.environment = environment
         self.group = EventLoopGroup(count: config.server.workers)
         self.publicLimiter = ConnectionLimiter(limit: config.server.maxConnections)
         // The control plane runs on the first loop, as the data path does on all of them.
@@ -67,6 +71,7 @@ public final class GatewayServer: @unchecked Sendable {
         } catch {
             throw GatewayStartError(description: error.description)
         }
+        let signIn = try makeSignIn()
 
         var bound: [ListeningSocket] = []
         do {
@@ -79,7 +84,7 @@ public final class GatewayServer: @unchecked Sendable {
             if let adminAddress = config.admin.listen { adminSocket = try ListeningSocket(binding: adminAddress) }
 
             let publicContext = ServerContext(
-                name: "public", handler: PublicHandler(routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy),
+                name: "public", handler: PublicHandler(routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy, signIn: signIn),
                 observer: accessLog, limits: limits, timeouts: timeouts,
                 limiter: publicLimiter
             )
@@ -113,6 +118,35 @@ public final class GatewayServer: @unchecked Sendable {
                 "max_connections": "\(server.maxConnections)",
                 "open_files_limit": "\(openFiles)",
             ]
+        )
+    }
+
+    /// The /signin service, when enabled: its Cognito client, the AWS credential chain for the signed calls, the
+    /// client secret from the sources of SPEC.md "Secrets".
+    private func makeSignIn() throws(GatewayStartError) -> SignInService? {
+        let settings = config.signin
+        guard settings.enabled else { return nil }
+        let secret: ClientSecret.Found?
+        do {
+            secret = try ClientSecret.read(file: config.cognito.clientSecretFile, environment: environment)
+        } catch {
+            throw GatewayStartError(description: error.description)
+        }
+        let needsSigning = settings.authFlow == .admin || (settings.signUp && settings.autoConfirm)
+        let credentials = needsSigning ? CredentialProvider(environment: environment, client: controlPlane) : nil
+        let cognito = CognitoClient(
+            endpoint: config.cognito.endpointURL, region: config.cognito.region, http: controlPlane, credentials: credentials
+        )
+        logger.info(
+            "signin enabled",
+            metadata: [
+                "path": "\(settings.path)", "client_id": "\(settings.clientID)", "auth_flow": "\(settings.authFlow.rawValue)",
+                "client_secret": "\(secret?.source ?? "none")",
+            ]
+        )
+        return SignInService(
+            settings: settings, userPoolID: config.cognito.userPoolID, cognito: cognito, clientSecret: secret?.value,
+            logger: logger
         )
     }
 

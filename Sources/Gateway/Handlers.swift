@@ -3,17 +3,18 @@ import EventLoop
 import HTTP1
 import JWT
 
-/// The public listener: path checks, routing, authorization. Forwarding and /signin come in later
-/// milestones: until then an authorized request is answered 501, so nothing unauthorized is ever served.
+/// The public listener: path checks, then /signin, or a route: authorization, then forwarding.
 final class PublicHandler: RequestHandler {
     let routes: RouteTable
     let authorizer: Authorizer
     let proxy: Proxy
+    let signIn: SignInService?
 
-    init(routes: RouteTable, authorizer: Authorizer, proxy: Proxy) {
+    init(routes: RouteTable, authorizer: Authorizer, proxy: Proxy, signIn: SignInService?) {
         self.routes = routes
         self.authorizer = authorizer
         self.proxy = proxy
+        self.signIn = signIn
     }
 
     func handle(_ head: RequestHead, connection: ClientConnection) {
@@ -21,6 +22,11 @@ final class PublicHandler: RequestHandler {
         guard PathSafety.isSafe(path) else {
             connection.record.authorization = "unsafe path"
             connection.respondWithMessage(.badRequest, keepAlive: false)
+            return
+        }
+        // The sign-in path is answered by the gateway itself, before (and instead of) any route.
+        if let signIn, path == signIn.settings.path {
+            signIn.handle(head, connection: connection)
             return
         }
         guard let route = routes.match(path) else {

@@ -21,7 +21,7 @@ final class Daemon: Sendable {
         let logger = Logger(label: "authgate")
         signal(SIGPIPE, SIG_IGN)
 
-        let server = GatewayServer(config: config, logger: logger)
+        let server = GatewayServer(config: config, logger: logger, environment: ProcessInfo.processInfo.environment)
 
         // Signal sources first: a SIGTERM that arrives once the listeners answer must find its handler.
         let signals = DispatchQueue(label: "authgate.signals")

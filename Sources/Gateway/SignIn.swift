@@ -1,0 +1,351 @@
+import AWS
+import EventLoop
+import Foundation
+import HTTP1
+import JWT
+import Logging
+
+/// `POST /signin` (SPEC.md): sign a new user up (then confirm them) or authenticate an existing one, and
+/// return Cognito's tokens. Passwords, tokens and the client secret never reach a log line: the access
+/// record gets the outcome only, events get Cognito's error type and message.
+final class SignInService: Sendable {
+    let settings: SigninSettings
+    let userPoolID: String
+    let cognito: CognitoClient
+    let clientSecret: String?
+    let limiter: RateLimiter
+    let logger: Logger
+
+    static let maxUsernameLength = 128
+    static let maxPasswordLength = 256
+
+    init(settings: SigninSettings, userPoolID: String, cognito: CognitoClient, clientSecret: String?, logger: Logger) {
+        self.settings = settings
+        self.userPoolID = userPoolID
+        self.cognito = cognito
+        self.clientSecret = clientSecret
+        self.limiter = RateLimiter(settings.rateLimit)
+        self.logger = logger
+    }
+
+    func handle(_ head: RequestHead, connection: ClientConnection) {
+        connection.record.route = settings.path
+        guard head.method == "POST" else {
+            connection.record.authorization = "signin: method"
+            respond(connection, .methodNotAllowed, fail: "Method Not Allowed", headers: [("Allow", "POST")])
+            return
+        }
+        if let retryAfter = limiter.take(connection.clientAddress, now: MonotonicClock.now()) {
+            connection.record.authorization = "signin: rate limited"
+            respond(connection, .tooManyRequests, fail: "Too many requests", headers: [("Retry-After", String(retryAfter))])
+            return
+        }
+        if case .length(let length) = head.framing, length > UInt64(settings.maxBodyBytes) {
+            connection.record.authorization = "signin: body too large"
+            respond(connection, .contentTooLarge, fail: "Request body too large", keepAlive: false)
+            return
+        }
+        let collector = BodyCollector(limit: settings.maxBodyBytes) { [self] outcome in
+            switch outcome {
+            case .tooLarge:
+                connection.record.authorization = "signin: body too large"
+                respond(connection, .contentTooLarge, fail: "Request body too large", keepAlive: false)
+            case .complete(let body):
+                signIn(body: body, connection: connection)
+            }
+        }
+        connection.bodyConsumer = collector
+        connection.continueIfExpected()
+        if head.framing == .none { collector.bodyEnded(connection: connection) }
+    }
+
+    // MARK: The flow
+
+    private func signIn(body: [UInt8], connection: ClientConnection) {
+        let credentials: (username: String, password: String)
+        switch Self.parseCredentials(body) {
+        case .failure(let problem):
+            connection.record.authorization = "signin: bad request"
+            respond(connection, .badRequest, fail: problem.message)
+            return
+        case .success(let parsed):
+            credentials = parsed
+        }
+        let loop = connection.loop
+        let finish: @Sendable (SignInOutcome) -> Void = { [self] outcome in
+            loop.execute { self.answer(outcome, connection: connection) }
+        }
+        let secretHash = clientSecret.map {
+            SecretHash.compute(username: credentials.username, clientID: settings.clientID, clientSecret: $0)
+        }
+        guard settings.signUp else {
+            authenticate(credentials, secretHash: secretHash, isNew: false, finish: finish)
+            return
+        }
+        cognito.signUp(
+            clientID: settings.clientID, username: credentials.username, password: credentials.password, secretHash: secretHash
+        ) { [self] result in
+            switch result {
+            case .success(let signedUp):
+                guard settings.autoConfirm, !signedUp.userConfirmed else {
+                    authenticate(credentials, secretHash: secretHash, isNew: true, finish: finish)
+                    return
+                }
+                cognito.adminConfirmSignUp(userPoolID: userPoolID, username: credentials.username) { [self] confirmed in
+                    switch confirmed {
+                    case .success:
+                        authenticate(credentials, secretHash: secretHash, isNew: true, finish: finish)
+                    case .failure(let error):
+                        logger.error("signin confirm failed", metadata: ["error": "\(error)"])
+                        finish(.unavailable("confirm: \(error)"))
+                    }
+                }
+            case .failure(.service(type: "UsernameExistsException", _)):
+                authenticate(credentials, secretHash: secretHash, isNew: false, finish: finish)
+            case .failure(let error):
+                finish(Self.signUpFailure(error, logger: logger))
+            }
+        }
+    }
+
+    private func authenticate(
+        _ credentials: (username: String, password: String), secretHash: String?, isNew: Bool,
+        finish: @escaping @Sendable (SignInOutcome) -> Void
+    ) {
+        cognito.authenticate(
+            userPoolID: settings.authFlow == .admin ? userPoolID : nil, clientID: settings.clientID,
+            username: credentials.username, password: credentials.password, secretHash: secretHash
+        ) { [logger] result in
+            switch result {
+            case .success(.authenticated(let tokens)):
+                guard let subject = Self.subject(ofIDToken: tokens.idToken) else {
+                    finish(.unavailable("the IdToken has no readable sub"))
+                    return
+                }
+                finish(.authenticated(tokens, subject: subject, isNew: isNew))
+            case .success(.challenge(let name)):
+                finish(.challenge(name))
+            case .failure(let error):
+                finish(Self.authenticationFailure(error, logger: logger))
+            }
+        }
+    }
+
+    /// What the caller is told, one case per row of SPEC.md's /signin table.
+    enum SignInOutcome: Sendable, Equatable {
+        case authenticated(AuthenticationTokens, subject: String, isNew: Bool)
+        case signUpRefused(String)
+        case wrongCredentials
+        case challenge(String)
+        case notConfirmed
+        case throttled
+        case unavailable(String)
+
+        static func == (lhs: SignInOutcome, rhs: SignInOutcome) -> Bool {
+            switch (lhs, rhs) {
+            case (.authenticated(_, let a, let x), .authenticated(_, let b, let y)): return a == b && x == y
+            case (.signUpRefused(let a), .signUpRefused(let b)), (.challenge(let a), .challenge(let b)),
+                (.unavailable(let a), .unavailable(let b)):
+                return a == b
+            case (.wrongCredentials, .wrongCredentials), (.notConfirmed, .notConfirmed), (.throttled, .throttled): return true
+            default: return false
+            }
+        }
+    }
+
+    /// SignUp errors that are the caller's (the password policy, a malformed username) become 400; the rest,
+    /// which are the gateway's or Cognito's (secret hash, unknown client, credentials), become 502.
+    static func signUpFailure(_ error: CognitoError, logger: Logger) -> SignInOutcome {
+        switch error {
+        case .service(let type, let message)
+        where ["InvalidPasswordException", "InvalidParameterException", "UserLambdaValidationException"].contains(type):
+            return .signUpRefused(message)
+        case .service("TooManyRequestsException", _), .service("LimitExceededException", _):
+            return .throttled
+        default:
+            logger.error("signin sign-up failed", metadata: ["error": "\(error)"])
+            return .unavailable("sign-up: \(error)")
+        }
+    }
+
+    static func authenticationFailure(_ error: CognitoError, logger: Logger) -> SignInOutcome {
+        switch error {
+        case .service("NotAuthorizedException", _), .service("UserNotFoundException", _):
+            return .wrongCredentials
+        case .service("UserNotConfirmedException", _):
+            return .notConfirmed
+        case .service("PasswordResetRequiredException", _):
+            return .challenge("PASSWORD_RESET_REQUIRED")
+        case .service("TooManyRequestsException", _), .service("LimitExceededException", _):
+            return .throttled
+        default:
+            logger.error("signin authentication failed", metadata: ["error": "\(error)"])
+            return .unavailable("authenticate: \(error)")
+        }
+    }
+
+    private func answer(_ outcome: SignInOutcome, connection: ClientConnection) {
+        switch outcome {
+        case .authenticated(let tokens, let subject, let isNew):
+            connection.record.subject = subject
+            connection.record.authorization = isNew ? "signin: signed up" : "signin: ok"
+            var fields: [(String, String)] = [
+                ("status", JSONText.quoted("success")), ("id_token", JSONText.quoted(tokens.idToken)),
+                ("access_token", JSONText.quoted(tokens.accessToken)),
+            ]
+            fields.append(("refresh_token", tokens.refreshToken.map(JSONText.quoted) ?? "null"))
+            fields.append(("expires_in", String(tokens.expiresIn)))
+            fields.append(("user_id", JSONText.quoted(subject)))
+            fields.append(("is_new", JSONText.quoted(isNew ? "true" : "false")))
+            let body = "{" + fields.map { "\(JSONText.quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}"
+            connection.respond(.ok, headers: Self.jsonHeaders, body: Array(body.utf8))
+        case .signUpRefused(let message):
+            connection.record.authorization = "signin: sign-up refused"
+            respond(connection, .badRequest, fail: "failed to sign up: \(message)")
+        case .wrongCredentials:
+            connection.record.authorization = "signin: wrong credentials"
+            respond(connection, .unauthorized, fail: "The username or password is incorrect")
+        case .challenge(let name):
+            connection.record.authorization = "signin: challenge \(name)"
+            respond(connection, .unauthorized, fail: "challenge required: \(name)")
+        case .notConfirmed:
+            connection.record.authorization = "signin: not confirmed"
+            respond(connection, .forbidden, fail: "User is not confirmed")
+        case .throttled:
+            connection.record.authorization = "signin: throttled by cognito"
+            respond(connection, .tooManyRequests, fail: "Too many requests", headers: [("Retry-After", "1")])
+        case .unavailable(let reason):
+            connection.record.authorization = "signin: cognito failed: \(reason)"
+            respond(connection, .badGateway, fail: "Unknown error")
+        }
+    }
+
+    // MARK: Request and answer bodies
+
+    struct BodyProblem: Error, Equatable {
+        let message: String
+    }
+
+    /// `{"username": "...", "password": "..."}`: both strings, non-empty, within Cognito's lengths.
+    static func parseCredentials(_ body: [UInt8]) -> Result<(username: String, password: String), BodyProblem> {
+        guard let value = try? StrictJSON.parse(body, maxDepth: 4) else { return .failure(BodyProblem(message: "body is not JSON")) }
+        guard let object = value.object else { return .failure(BodyProblem(message: "body must be a JSON object")) }
+        func field(_ name: String, maxLength: Int) -> Result<String, BodyProblem> {
+            guard let value = object[name] else { return .failure(BodyProblem(message: "\(name) is missing")) }
+            guard let text = value.string else { return .failure(BodyProblem(message: "\(name) must be a string")) }
+            guard !text.isEmpty else { return .failure(BodyProblem(message: "\(name) must not be empty")) }
+            guard text.count <= maxLength else {
+                return .failure(BodyProblem(message: "\(name) is longer than \(maxLength) characters"))
+            }
+            return .success(text)
+        }
+        return field("username", maxLength: maxUsernameLength).flatMap { username in
+            field("password", maxLength: maxPasswordLength).map { (username, $0) }
+        }
+    }
+
+    /// The `sub` of an ID token Cognito just issued over the control plane; read, not verified.
+    static func subject(ofIDToken token: String) -> String? {
+        let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+        guard parts.count == 3, let payload = Base64URL.decode(parts[1]), let claims = try? StrictJSON.parse(payload),
+            let subject = claims.object?["sub"]?.string, !subject.isEmpty
+        else { return nil }
+        return subject
+    }
+
+    static let jsonHeaders = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+
+    private func respond(
+        _ connection: ClientConnection, _ status: HTTPStatus, fail message: String, headers: [(String, String)] = [],
+        keepAlive: Bool = true
+    ) {
+        let body = "{\"status\":\"fail\",\"msg\":\(JSONText.quoted(message))}"
+        connection.respond(status, headers: Self.jsonHeaders + headers, body: Array(body.utf8), keepAlive: keepAlive)
+    }
+}
+
+/// Gathers a small request body, refusing it as soon as it passes `limit`.
+final class BodyCollector: RequestBodyConsumer {
+    enum Outcome {
+        case complete([UInt8])
+        case tooLarge
+    }
+
+    private let limit: Int
+    private var bytes: [UInt8] = []
+    private var finished = false
+    private let done: (Outcome) -> Void
+
+    init(limit: Int, done: @escaping (Outcome) -> Void) {
+        self.limit = limit
+        self.done = done
+    }
+
+    func bodyBytes(_ slice: UnsafeRawBufferPointer, connection: ClientConnection) {
+        guard !finished else { return }
+        guard bytes.count + slice.count <= limit else {
+            finished = true
+            bytes = []
+            done(.tooLarge)
+            return
+        }
+        bytes.append(contentsOf: slice)
+    }
+
+    func bodyEnded(connection: ClientConnection) {
+        guard !finished else { return }
+        finished = true
+        done(.complete(bytes))
+    }
+
+    func connectionAborted(connection: ClientConnection) {
+        finished = true
+        bytes = []
+    }
+}
+
+import Synchronization
+
+/// Attempts per client address: a token bucket holding up to `count`, refilled at `count` per `period`.
+/// The table is bounded: full buckets are dropped when it fills, and past that new addresses are refused
+/// rather than let a flood of addresses reset everyone's limits.
+final class RateLimiter: Sendable {
+    private struct Bucket {
+        var tokens: Double
+        var updated: UInt64
+    }
+
+    private let capacity: Double
+    private let perNanosecond: Double
+    private let buckets = Mutex<[String: Bucket]>([:])
+    let maxAddresses: Int
+
+    init(_ limit: RateLimit, maxAddresses: Int = 100_000) {
+        capacity = Double(limit.count)
+        perNanosecond = Double(limit.count) / Double(limit.period)
+        self.maxAddresses = maxAddresses
+    }
+
+    /// Takes one attempt for `address`: nil when allowed, else the whole seconds to wait.
+    func take(_ address: String, now: UInt64) -> Int? {
+        buckets.withLock { table in
+            if table[address] == nil && table.count >= maxAddresses {
+                table = table.filter { refilled($0.value, now: now).tokens < capacity }
+                if table.count >= maxAddresses { return 1 }
+            }
+            var bucket = refilled(table[address] ?? Bucket(tokens: capacity, updated: now), now: now)
+            guard bucket.tokens >= 1 else {
+                table[address] = bucket
+                return max(1, Int(((1 - bucket.tokens) / perNanosecond / 1e9).rounded(.up)))
+            }
+            bucket.tokens -= 1
+            table[address] = bucket
+            return nil
+        }
+    }
+
+    private func refilled(_ bucket: Bucket, now: UInt64) -> Bucket {
+        let elapsed = Double(now &- bucket.updated)
+        return Bucket(tokens: min(capacity, bucket.tokens + elapsed * perNanosecond), updated: now)
+    }
+}
