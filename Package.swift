@@ -63,7 +63,11 @@ let package = Package(
         .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "JWTTests", dependencies: ["JWT", "Cryptography", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(name: "AWSTests", dependencies: ["AWS", "HTTPClient", "Cryptography", "TestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "GatewayTests", dependencies: ["Gateway", "HTTP1"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: ["Gateway", "HTTP1", "AWS", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strictSettings
+        ),
         .testTarget(
             name: "IntegrationTests", dependencies: ["HTTP1", "JWT", "Cryptography", "TestSupport"], swiftSettings: strictSettings
         ),

@@ -3,6 +3,7 @@
 authgate and the tests need as JSON: pool and client ids and, for a user it creates, real tokens.
 
     scripts/moto_pool.py --endpoint http://127.0.0.1:5000 [--user alice --password 'Secret-123' --group staff]
+                         [--client-secret] [--force-change-user carol]
 """
 import argparse
 import json
@@ -16,6 +17,7 @@ parser.add_argument("--user", default="")
 parser.add_argument("--password", default="Correct-Horse-9")
 parser.add_argument("--group", action="append", default=[])
 parser.add_argument("--client-secret", action="store_true", help="give the app client a secret")
+parser.add_argument("--force-change-user", default="", help="also create this user with --password as a temporary password")
 arguments = parser.parse_args()
 
 cognito = boto3.client(
@@ -53,4 +55,9 @@ if arguments.user:
     )["AuthenticationResult"]
     result["id_token"] = tokens["IdToken"]
     result["access_token"] = tokens["AccessToken"]
+if arguments.force_change_user:
+    cognito.admin_create_user(
+        UserPoolId=pool["Id"], Username=arguments.force_change_user, TemporaryPassword=arguments.password,
+        MessageAction="SUPPRESS",
+    )
 print(json.dumps(result))

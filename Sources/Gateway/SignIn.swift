@@ -199,24 +199,30 @@ final class SignInService: Sendable {
             fields.append(("is_new", JSONText.quoted(isNew ? "true" : "false")))
             let body = "{" + fields.map { "\(JSONText.quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}"
             connection.respond(.ok, headers: Self.jsonHeaders, body: Array(body.utf8))
+        default:
+            guard let refusal = Self.refusal(for: outcome) else { return }
+            connection.record.authorization = refusal.logged
+            respond(connection, refusal.status, fail: refusal.message, headers: refusal.headers)
+        }
+    }
+
+    /// A refused sign-in as the caller sees it (status, message, extra headers) and as the access log records it.
+    static func refusal(for outcome: SignInOutcome) -> (status: HTTPStatus, message: String, headers: [(String, String)], logged: String)? {
+        switch outcome {
+        case .authenticated:
+            return nil
         case .signUpRefused(let message):
-            connection.record.authorization = "signin: sign-up refused"
-            respond(connection, .badRequest, fail: "failed to sign up: \(message)")
+            return (.badRequest, "failed to sign up: \(message)", [], "signin: sign-up refused")
         case .wrongCredentials:
-            connection.record.authorization = "signin: wrong credentials"
-            respond(connection, .unauthorized, fail: "The username or password is incorrect")
+            return (.unauthorized, "The username or password is incorrect", [], "signin: wrong credentials")
         case .challenge(let name):
-            connection.record.authorization = "signin: challenge \(name)"
-            respond(connection, .unauthorized, fail: "challenge required: \(name)")
+            return (.unauthorized, "challenge required: \(name)", [], "signin: challenge \(name)")
         case .notConfirmed:
-            connection.record.authorization = "signin: not confirmed"
-            respond(connection, .forbidden, fail: "User is not confirmed")
+            return (.forbidden, "User is not confirmed", [], "signin: not confirmed")
         case .throttled:
-            connection.record.authorization = "signin: throttled by cognito"
-            respond(connection, .tooManyRequests, fail: "Too many requests", headers: [("Retry-After", "1")])
+            return (.tooManyRequests, "Too many requests", [("Retry-After", "1")], "signin: throttled by cognito")
         case .unavailable(let reason):
-            connection.record.authorization = "signin: cognito failed: \(reason)"
-            respond(connection, .badGateway, fail: "Unknown error")
+            return (.badGateway, "Unknown error", [], "signin: cognito failed: \(reason)")
         }
     }
 

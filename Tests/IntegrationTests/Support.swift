@@ -81,7 +81,8 @@ final class RunningGateway {
         extra: String = "",
         cognito: String = RunningGateway.unreachableCognito,
         listenUnix: Bool = false,
-        listenIPv6Port: UInt16? = nil
+        listenIPv6Port: UInt16? = nil,
+        environment: [String: String] = [:]
     ) throws {
         publicPort = try freePort()
         adminPort = try freePort()
@@ -106,9 +107,10 @@ final class RunningGateway {
             """
         let configFile = directory.appendingPathComponent("authgate.toml")
         try config.write(to: configFile, atomically: true, encoding: .utf8)
-        FileManager.default.createFile(atPath: logFile.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
         process.executableURL = URL(fileURLWithPath: Repository.binary)
         process.arguments = ["serve", "--config", configFile.path]
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: logFile)
         process.standardError = process.standardOutput
         try process.run()

@@ -31,13 +31,19 @@ public final class MotoServer: @unchecked Sendable {
         public let access_token: String?
     }
 
-    public func createPool(user: String? = nil, groups: [String] = []) throws -> Pool {
+    /// `clientSecret` gives the app client a secret; `forceChangeUser` is created with a temporary password
+    /// (`Correct-Horse-9`), so that signing in asks for NEW_PASSWORD_REQUIRED.
+    public func createPool(user: String? = nil, groups: [String] = [], clientSecret: Bool = false, forceChangeUser: String? = nil) throws -> Pool {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/moto_pool.py")
         let helper = Process()
         helper.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        helper.arguments = ["python3", script.path, "--endpoint", endpoint]
-            + (user.map { ["--user", $0] } ?? []) + groups.flatMap { ["--group", $0] }
+        var arguments = ["python3", script.path, "--endpoint", endpoint]
+        if let user { arguments += ["--user", user] }
+        for group in groups { arguments += ["--group", group] }
+        if clientSecret { arguments.append("--client-secret") }
+        if let forceChangeUser { arguments += ["--force-change-user", forceChangeUser] }
+        helper.arguments = arguments
         let output = Pipe()
         helper.standardOutput = output
         helper.standardError = FileHandle.nullDevice

@@ -1,0 +1,99 @@
+import AWS
+import Foundation
+import HTTP1
+import Logging
+import Testing
+@testable import Gateway
+
+/// The parts of /signin that moto cannot show: Cognito errors it never sends, and the mapping of every
+/// outcome to SPEC.md's table. The flow itself runs against moto in IntegrationTests.
+@Suite struct SignInMappingTests {
+    let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
+
+    @Test func authenticationErrorsMapToTheTable() {
+        let cases: [(String, SignInService.SignInOutcome)] = [
+            ("NotAuthorizedException", .wrongCredentials),
+            ("UserNotFoundException", .wrongCredentials),
+            ("UserNotConfirmedException", .notConfirmed),
+            ("PasswordResetRequiredException", .challenge("PASSWORD_RESET_REQUIRED")),
+            ("TooManyRequestsException", .throttled),
+            ("ResourceNotFoundException", .unavailable("authenticate: ResourceNotFoundException: m")),
+            ("UnrecognizedClientException", .unavailable("authenticate: UnrecognizedClientException: m")),
+        ]
+        for (type, expected) in cases {
+            #expect(SignInService.authenticationFailure(.service(type: type, message: "m"), logger: logger) == expected, "\(type)")
+        }
+        #expect(SignInService.authenticationFailure(.unavailable("status 500"), logger: logger) == .unavailable("authenticate: Cognito unavailable: status 500"))
+    }
+
+    @Test func signUpErrorsThatAreTheCallersAre400AndTheRest502() {
+        #expect(SignInService.signUpFailure(.service(type: "InvalidPasswordException", message: "too short"), logger: logger) == .signUpRefused("too short"))
+        #expect(SignInService.signUpFailure(.service(type: "InvalidParameterException", message: "bad"), logger: logger) == .signUpRefused("bad"))
+        // A wrong SECRET_HASH is the gateway's configuration, not the caller's fault.
+        let secret = SignInService.signUpFailure(.service(type: "NotAuthorizedException", message: "Unable to verify secret hash"), logger: logger)
+        #expect(secret == .unavailable("sign-up: NotAuthorizedException: Unable to verify secret hash"))
+        #expect(SignInService.signUpFailure(.credentials("none"), logger: logger) == .unavailable("sign-up: no AWS credentials: none"))
+    }
+
+    @Test func everyRefusalHasItsStatusAndMessage() {
+        let table: [(SignInService.SignInOutcome, Int, String)] = [
+            (.signUpRefused("policy"), 400, "failed to sign up: policy"),
+            (.wrongCredentials, 401, "The username or password is incorrect"),
+            (.challenge("NEW_PASSWORD_REQUIRED"), 401, "challenge required: NEW_PASSWORD_REQUIRED"),
+            (.notConfirmed, 403, "User is not confirmed"),
+            (.throttled, 429, "Too many requests"),
+            (.unavailable("x"), 502, "Unknown error"),
+        ]
+        for (outcome, status, message) in table {
+            let refusal = SignInService.refusal(for: outcome)
+            #expect(refusal?.status.code == status && refusal?.message == message, "\(outcome)")
+        }
+        #expect(SignInService.refusal(for: .throttled)?.headers.first?.0 == "Retry-After")
+        #expect(!(SignInService.refusal(for: .unavailable("secret detail"))?.message.contains("secret") ?? true), "causes stay in the log")
+    }
+
+    @Test func subjectIsReadFromTheIDToken() {
+        let payload = Data(#"{"sub":"abc-123","token_use":"id"}"#.utf8).base64EncodedString()
+            .replacingOccurrences(of: "=", with: "").replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+        #expect(SignInService.subject(ofIDToken: "e30.\(payload).c2ln") == "abc-123")
+        #expect(SignInService.subject(ofIDToken: "e30.e30.c2ln") == nil)
+        #expect(SignInService.subject(ofIDToken: "garbage") == nil)
+    }
+
+    @Test func rateLimiterRefillsAndSaysHowLongToWait() {
+        let limiter = RateLimiter(RateLimit(count: 2, period: 60_000_000_000))
+        let start: UInt64 = 1_000_000_000_000
+        #expect(limiter.take("a", now: start) == nil)
+        #expect(limiter.take("a", now: start) == nil)
+        #expect(limiter.take("a", now: start) == 30, "one attempt comes back every 30 s")
+        #expect(limiter.take("b", now: start) == nil, "addresses have their own buckets")
+        #expect(limiter.take("a", now: start + 30_000_000_000) == nil)
+        #expect(limiter.take("a", now: start + 30_000_000_000) != nil)
+    }
+
+    @Test func rateLimiterTableIsBounded() {
+        let limiter = RateLimiter(RateLimit(count: 1, period: 60_000_000_000), maxAddresses: 2)
+        #expect(limiter.take("a", now: 0) == nil)
+        #expect(limiter.take("b", now: 0) == nil)
+        #expect(limiter.take("c", now: 0) == 1, "a full table refuses new addresses rather than forget old ones")
+        #expect(limiter.take("c", now: 120_000_000_000) == nil, "buckets that refilled are dropped to make room")
+    }
+
+    @Test func clientSecretSourcesInOrder() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("secret-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let file = directory.appendingPathComponent("file-secret")
+        try "from-file\n".write(to: file, atomically: true, encoding: .utf8)
+        try "from-systemd\n".write(to: directory.appendingPathComponent("client_secret"), atomically: true, encoding: .utf8)
+        let environment = ["CREDENTIALS_DIRECTORY": directory.path, "AUTHGATE_CLIENT_SECRET": "from-env"]
+
+        #expect(try ClientSecret.read(file: file.path, environment: environment)?.value == "from-file")
+        #expect(try ClientSecret.read(file: "", environment: environment)?.value == "from-systemd")
+        #expect(try ClientSecret.read(file: "", environment: ["AUTHGATE_CLIENT_SECRET": "from-env"])?.value == "from-env")
+        #expect(try ClientSecret.read(file: "", environment: [:]) == nil, "no secret: a public client")
+        #expect(throws: ClientSecret.ReadError.self) { try ClientSecret.read(file: directory.appendingPathComponent("missing").path, environment: [:]) }
+        try "\n".write(to: file, atomically: true, encoding: .utf8)
+        #expect(throws: ClientSecret.ReadError.self) { try ClientSecret.read(file: file.path, environment: [:]) }
+    }
+}
