@@ -75,11 +75,11 @@ public struct SigV4Signer: Sendable {
         method: String, path: String, headers: [(String, String)], body: [UInt8], credentials: AWSCredentials,
         secondsSince1970: Int
     ) -> [(String, String)] {
+        let amzDate = Self.amzDate(secondsSince1970: secondsSince1970)
         var all = headers
-        all.append(("X-Amz-Date", Self.amzDate(secondsSince1970: secondsSince1970)))
+        all.append(("X-Amz-Date", amzDate))
         if let token = credentials.sessionToken { all.append(("X-Amz-Security-Token", token)) }
-        let request = Request(method: method, path: path, headers: all, body: body)
-        let signature = sign(request, credentials: credentials, amzDate: all.first { $0.0 == "X-Amz-Date" }!.1)
+        let signature = sign(Request(method: method, path: path, headers: all, body: body), credentials: credentials, amzDate: amzDate)
         all.append(("Authorization", signature.authorization))
         return all
     }

@@ -313,18 +313,25 @@ final class BodyCollector: RequestBodyConsumer {
 import Synchronization
 
 /// Attempts per client address: a token bucket holding up to `count`, refilled at `count` per `period`.
-/// The table is bounded: full buckets are dropped when it fills, and past that new addresses are refused
-/// rather than let a flood of addresses reset everyone's limits.
+/// The table is bounded: full buckets are dropped when it fills (at most once a second), and past that new
+/// addresses are refused rather than let a flood of addresses reset everyone's limits.
 final class RateLimiter: Sendable {
     private struct Bucket {
         var tokens: Double
         var updated: UInt64
     }
 
+    private struct Table {
+        var buckets: [String: Bucket] = [:]
+        var lastPrune: UInt64?
+    }
+
     private let capacity: Double
     private let perNanosecond: Double
-    private let buckets = Mutex<[String: Bucket]>([:])
+    private let table = Mutex(Table())
     let maxAddresses: Int
+    /// A full table is swept at most this often: a flood of new addresses must not buy a sweep each.
+    static let pruneInterval: UInt64 = 1_000_000_000
 
     init(_ limit: RateLimit, maxAddresses: Int = 100_000) {
         capacity = Double(limit.count)
@@ -334,18 +341,21 @@ final class RateLimiter: Sendable {
 
     /// Takes one attempt for `address`: nil when allowed, else the whole seconds to wait.
     func take(_ address: String, now: UInt64) -> Int? {
-        buckets.withLock { table in
-            if table[address] == nil && table.count >= maxAddresses {
-                table = table.filter { refilled($0.value, now: now).tokens < capacity }
-                if table.count >= maxAddresses { return 1 }
+        table.withLock { table in
+            if table.buckets[address] == nil && table.buckets.count >= maxAddresses {
+                if table.lastPrune.map({ now &- $0 >= Self.pruneInterval }) ?? true {
+                    table.lastPrune = now
+                    table.buckets = table.buckets.filter { refilled($0.value, now: now).tokens < capacity }
+                }
+                if table.buckets.count >= maxAddresses { return 1 }
             }
-            var bucket = refilled(table[address] ?? Bucket(tokens: capacity, updated: now), now: now)
+            var bucket = refilled(table.buckets[address] ?? Bucket(tokens: capacity, updated: now), now: now)
             guard bucket.tokens >= 1 else {
-                table[address] = bucket
+                table.buckets[address] = bucket
                 return max(1, Int(((1 - bucket.tokens) / perNanosecond / 1e9).rounded(.up)))
             }
             bucket.tokens -= 1
-            table[address] = bucket
+            table.buckets[address] = bucket
             return nil
         }
     }

@@ -77,6 +77,14 @@ import Testing
         #expect(limiter.take("b", now: 0) == nil)
         #expect(limiter.take("c", now: 0) == 1, "a full table refuses new addresses rather than forget old ones")
         #expect(limiter.take("c", now: 120_000_000_000) == nil, "buckets that refilled are dropped to make room")
+
+        // Buckets that refill within a millisecond: only the once-a-second sweep keeps new addresses out.
+        let fast = RateLimiter(RateLimit(count: 1, period: 1_000_000), maxAddresses: 2)
+        #expect(fast.take("a", now: 0) == nil && fast.take("b", now: 0) == nil)
+        #expect(fast.take("c", now: 10_000_000) == nil, "the first sweep makes room")
+        #expect(fast.take("d", now: 10_000_000) == nil)
+        #expect(fast.take("e", now: 20_000_000) == 1, "full again 10 ms after a sweep: refused without sweeping")
+        #expect(fast.take("e", now: 1_020_000_000) == nil, "a second later the sweep runs again")
     }
 
     @Test func clientSecretSourcesInOrder() throws {
