@@ -1,4 +1,4 @@
-public import Cryptography
+import Cryptography
 import Foundation
 
 /// Which tokens the user pool's authorizer accepts (SPEC.md "Token validation").

@@ -234,7 +234,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
 
     @Test func tlsIsRefusedUntilItIsImplemented() throws {
         let cert = FileManager.default.temporaryDirectory.appendingPathComponent("authgate-test-cert.pem").path
-        FileManager.default.createFile(atPath: cert, contents: Data("x".utf8))
+        _ = FileManager.default.createFile(atPath: cert, contents: Data("x".utf8))
         let found = problems(minimal + "\n[server.tls]\ncert_file = \"\(cert)\"\nkey_file = \"\(cert)\"\n")
         #expect(found.contains { $0.key == "server.tls" && $0.message.contains("not available") })
     }

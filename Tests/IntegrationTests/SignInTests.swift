@@ -67,6 +67,8 @@ import TestSupport
         let userID = try #require(first.json["user_id"] as? String)
         #expect(userID == claims["sub"] as? String)
 
+        #expect(try moto.userStatus(pool: pool, username: "dana") == "CONFIRMED", "auto_confirm sent AdminConfirmSignUp")
+
         let second = try signIn(gateway, body: credentials("dana"))
         #expect(second.status == 200)
         #expect(second.json["is_new"] as? String == "false")
@@ -159,6 +161,18 @@ import TestSupport
         let challenged = try signIn(gateway, body: credentials("gina"))
         #expect(challenged.status == 401)
         #expect(challenged.message == "challenge required: NEW_PASSWORD_REQUIRED")
+    }
+
+    @Test func withoutAutoConfirmTheNewUserStaysUnconfirmed() throws {
+        let moto = try MotoServer()
+        let pool = try moto.createPool()
+        let gateway = try RunningGateway(
+            extra: "[signin]\nauto_confirm = false\n", cognito: cognitoSection(pool, moto), environment: Self.awsEnvironment
+        )
+        // moto lets unconfirmed users sign in (Cognito answers 403 "User is not confirmed"; see SignInMappingTests).
+        let answer = try signIn(gateway, body: credentials("ivy"))
+        #expect(answer.json["is_new"] as? String == "true")
+        #expect(try moto.userStatus(pool: pool, username: "ivy") == "UNCONFIRMED")
     }
 
     @Test func cognitoUnreachableIsABadGateway() throws {

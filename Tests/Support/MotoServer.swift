@@ -54,6 +54,30 @@ public final class MotoServer: @unchecked Sendable {
         return try JSONDecoder().decode(Pool.self, from: data)
     }
 
+    /// The pool's view of a user: CONFIRMED, UNCONFIRMED, FORCE_CHANGE_PASSWORD… (boto3 admin_get_user).
+    public func userStatus(pool: Pool, username: String) throws -> String {
+        let helper = Process()
+        helper.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        helper.arguments = [
+            "python3", "-c",
+            """
+            import boto3, sys
+            c = boto3.client("cognito-idp", endpoint_url=sys.argv[1], region_name=sys.argv[2],
+                             aws_access_key_id="testing", aws_secret_access_key="testing")
+            print(c.admin_get_user(UserPoolId=sys.argv[3], Username=sys.argv[4])["UserStatus"])
+            """,
+            endpoint, pool.region, pool.user_pool_id, username,
+        ]
+        let output = Pipe()
+        helper.standardOutput = output
+        helper.standardError = FileHandle.nullDevice
+        try helper.run()
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        var status: Int32 = 0
+        waitpid(helper.processIdentifier, &status, 0)
+        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     deinit {
         kill(process.processIdentifier, SIGKILL)
         var status: Int32 = 0
