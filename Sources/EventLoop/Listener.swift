@@ -1,4 +1,5 @@
 import Dispatch
+import Synchronization
 internal import CSystem
 #if canImport(Glibc)
 import Glibc
@@ -69,13 +70,19 @@ public final class ListeningSocket: Sendable {
 /// descriptor, so a connection is owned from its first byte by the loop that accepted it.
 public final class Listener: @unchecked Sendable {
     public let socket: ListeningSocket
-    public let context: ServerContext
+    private let currentContext: Mutex<ServerContext>
     private var sources: [(EventLoop, AcceptSource)] = []
     private let pausedAfterDescriptorExhaustion = DispatchTimeInterval.milliseconds(100)
 
     public init(socket: ListeningSocket, context: ServerContext) {
         self.socket = socket
-        self.context = context
+        self.currentContext = Mutex(context)
+    }
+
+    /// What connections accepted from now on share (a reload's limits and timeouts); open connections keep theirs.
+    public var context: ServerContext {
+        get { currentContext.withLock { $0 } }
+        set { currentContext.withLock { $0 = newValue } }
     }
 
     /// Starts accepting on every loop. Call once.
@@ -109,6 +116,7 @@ public final class Listener: @unchecked Sendable {
 
     private func acceptBurst(on loop: EventLoop, source: AcceptSource) {
         var address = sockaddr_storage()
+        let context = self.context
         // A bounded burst keeps one busy listener from starving the loop's other work.
         for _ in 0..<64 {
             let result: IOResult

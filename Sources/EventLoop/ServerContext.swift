@@ -52,11 +52,17 @@ public struct ConnectionTimeouts: Sendable {
 
 /// The open-connection budget shared by every loop of one server.
 public final class ConnectionLimiter: Sendable {
-    public let limit: Int
+    private let currentLimit: Atomic<Int>
     private let open = Atomic<Int>(0)
 
     public init(limit: Int) {
-        self.limit = limit
+        currentLimit = Atomic(limit)
+    }
+
+    /// A reload may change the limit: connections above a lowered one stay, new ones wait for room.
+    public var limit: Int {
+        get { currentLimit.load(ordering: .relaxed) }
+        set { currentLimit.store(newValue, ordering: .relaxed) }
     }
 
     public var openConnections: Int { open.load(ordering: .relaxed) }

@@ -339,6 +339,8 @@ public final class UpstreamPool: @unchecked Sendable {
     public let address: SocketAddress
     public let maxIdle: Int
     private var idle: [UpstreamConnection] = []
+    /// A pool replaced by a reload keeps no connection: those in use close when their exchange ends.
+    private var retired = false
 
     public init(loop: EventLoop, address: SocketAddress, maxIdle: Int = 64) {
         self.loop = loop
@@ -358,12 +360,20 @@ public final class UpstreamPool: @unchecked Sendable {
     /// Keeps a connection that finished its answer cleanly; closes it otherwise.
     public func giveBack(_ connection: UpstreamConnection) {
         loop.assertOnLoop()
-        guard connection.isReusable, idle.count < maxIdle else {
+        guard connection.isReusable, idle.count < maxIdle, !retired else {
             connection.close()
             return
         }
         connection.delegate = IdleWatcher.shared
         idle.append(connection)
+    }
+
+    /// Closes the idle connections and every one given back from now on. Call on the pool's loop.
+    public func retire() {
+        loop.assertOnLoop()
+        retired = true
+        for connection in idle { connection.close() }
+        idle = []
     }
 }
 

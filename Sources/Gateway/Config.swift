@@ -13,7 +13,7 @@ public struct GatewayConfig: Sendable {
 /// A duration in nanoseconds, written in the file as "250ms", "30s", "5m" or "1h".
 public typealias Nanoseconds = UInt64
 
-public struct ServerSettings: Sendable {
+public struct ServerSettings: Sendable, Equatable {
     public var listen: [SocketAddress]
     /// Resolved: never 0 here (0 in the file means one per CPU).
     public var workers: Int
@@ -28,12 +28,12 @@ public struct ServerSettings: Sendable {
     public var tls: TLSSettings?
 }
 
-public struct TLSSettings: Sendable {
+public struct TLSSettings: Sendable, Equatable {
     public var certFile: String
     public var keyFile: String
 }
 
-public struct AdminSettings: Sendable {
+public struct AdminSettings: Sendable, Equatable {
     /// nil when `admin.listen = ""`.
     public var listen: SocketAddress?
 }
@@ -46,7 +46,7 @@ public enum LogLevel: String, Sendable, CaseIterable {
     case trace, debug, info, notice, warning, error, critical
 }
 
-public struct LogSettings: Sendable {
+public struct LogSettings: Sendable, Equatable {
     public var format: LogFormat
     public var level: LogLevel
 }
@@ -55,7 +55,7 @@ public enum TokenUse: String, Sendable, CaseIterable {
     case id, access, any
 }
 
-public struct CognitoSettings: Sendable {
+public struct CognitoSettings: Sendable, Equatable {
     public var region: String
     public var userPoolID: String
     public var clientIDs: [String]

@@ -7,159 +7,210 @@ import HTTPClient
 import JWT
 public import Logging
 
-/// The running gateway: loops, listeners, handlers. Built from a validated configuration.
+/// The running gateway: loops, listeners, and the generation of handlers the configuration built.
+/// A reload builds a new generation and swaps it in; the loops, listeners and sockets stay.
 public final class GatewayServer: @unchecked Sendable {
-    public let config: GatewayConfig
     public let readiness = Readiness()
     let logger: Logger
     let group: EventLoopGroup
+    let environment: [String: String]
+    let notifier: SystemdNotifier
+    private var watchdog: SystemdWatchdog?
     private var listeners: [Listener] = []
     private let publicLimiter: ConnectionLimiter
     /// The admin listener must answer even when the public side is saturated; it has its own small budget.
     private let adminLimiter = ConnectionLimiter(limit: 64)
-
+    /// Every public connection's handler: it forwards to the current generation's.
+    private let publicHandler = ReplaceableHandler()
     let controlPlane: ControlPlaneClient
-    let jwks: JWKSCache
-    let authorizer: Authorizer
-    let environment: [String: String]
+    /// Reloads run one at a time on this queue; `generation` is only replaced there.
+    private let reloads = DispatchQueue(label: "authgate.reload")
+    private var generation: Generation!
+
+    public var config: GatewayConfig { reloads.sync { generation.config } }
 
     public init(config: GatewayConfig, logger: Logger, environment: [String: String]) {
-        self.config = config
         self.logger = logger
         self.environment = environment
+        self.notifier = SystemdNotifier(environment: environment)
         self.group = EventLoopGroup(count: config.server.workers)
         self.publicLimiter = ConnectionLimiter(limit: config.server.maxConnections)
         // The control plane runs on the first loop, as the data path does on all of them.
         controlPlane = ControlPlaneClient(queue: group.loops[0].queue)
-        let cognito = config.cognito
-        let tokenCache = VerifiedTokenCache(capacity: cognito.tokenCacheSize)
-        let readiness = self.readiness
-        jwks = JWKSCache(
-            settings: JWKSCache.Settings(
-                refreshSeconds: Double(cognito.jwksRefresh) / 1e9,
-                minRefetchSeconds: Double(cognito.jwksMinRefetchInterval) / 1e9
-            ),
-            fetch: JWKSFetcher(client: controlPlane, url: cognito.jwksURL).fetch,
-            observer: { event in
-                JWKSFetcher.report(event, url: cognito.jwksURL, logger: logger, readiness: readiness, cache: tokenCache)
-            }
-        )
-        authorizer = Authorizer(verifier: TokenVerifier(rules: TokenRules(cognito)), jwks: jwks, cache: tokenCache)
+        pendingConfig = config
     }
 
-    /// Binds every listener (or adopts inherited ones) and starts accepting. Throws before accepting anything
+    private let pendingConfig: GatewayConfig
+
+    /// Binds every listener (or adopts systemd's) and starts accepting. Throws before accepting anything
     /// if any address cannot be bound, so a half-started gateway never serves.
-    public func start(inheritedSockets: [ListeningSocket]? = nil) throws(GatewayStartError) {
+    public func start() throws(GatewayStartError) {
+        let config = pendingConfig
         readiness.block("listeners", reason: "listeners are not bound yet")
         readiness.block("signing_keys", reason: "the JWKS has not been fetched yet")
         let openFiles = raiseOpenFileLimit()
-        let server = config.server
-        let limits = HTTPLimits(
-            maxHeadBytes: server.maxHeaderBytes,
-            maxTargetBytes: min(8 * 1024, server.maxHeaderBytes),
-            maxBodyBytes: server.maxBodyBytes
-        )
-        let timeouts = ConnectionTimeouts(head: server.headerTimeout, idle: server.idleTimeout)
-        let accessLog = AccessLog(format: config.log.format)
-        let proxy: Proxy
-        do {
-            proxy = try Proxy(
-                routes: config.routes, group: group,
-                settings: ProxySettings(upstreamTimeout: server.upstreamTimeout, responseLimits: HTTPLimits(maxBodyBytes: 0)),
-                logger: logger
-            )
-        } catch {
-            throw GatewayStartError(description: error.description)
-        }
-        let signIn = try makeSignIn()
+        let generation = try Generation(config: config, previous: nil, server: self)
 
+        let activation: SocketActivation?
+        do {
+            activation = try SocketActivation.fromEnvironment(environment)
+        } catch {
+            throw GatewayStartError(description: "socket activation: \(error.description)")
+        }
         var bound: [ListeningSocket] = []
         do {
-            if let inheritedSockets {
-                bound = inheritedSockets
+            if let activation {
+                bound = activation.publicSockets
             } else {
-                for address in server.listen { bound.append(try ListeningSocket(binding: address)) }
+                for address in config.server.listen { bound.append(try ListeningSocket(binding: address)) }
             }
-            var adminSocket: ListeningSocket?
-            if let adminAddress = config.admin.listen { adminSocket = try ListeningSocket(binding: adminAddress) }
-
-            let publicContext = ServerContext(
-                name: "public", handler: PublicHandler(routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy, signIn: signIn),
-                observer: accessLog, limits: limits, timeouts: timeouts,
-                limiter: publicLimiter
-            )
-            listeners = bound.map { Listener(socket: $0, context: publicContext) }
+            var adminSocket = activation?.adminSocket
+            if adminSocket == nil, let adminAddress = config.admin.listen { adminSocket = try ListeningSocket(binding: adminAddress) }
+            listeners = bound.map { Listener(socket: $0, context: publicContext(config)) }
             if let adminSocket {
                 let adminContext = ServerContext(
-                    name: "admin", handler: AdminHandler(readiness: readiness), observer: accessLog,
-                    limits: HTTPLimits(maxHeadBytes: 8 * 1024, maxBodyBytes: 64 * 1024), timeouts: timeouts,
+                    name: "admin", handler: AdminHandler(readiness: readiness), observer: AccessLog(format: config.log.format),
+                    limits: HTTPLimits(maxHeadBytes: 8 * 1024, maxBodyBytes: 64 * 1024),
+                    timeouts: ConnectionTimeouts(head: config.server.headerTimeout, idle: config.server.idleTimeout),
                     limiter: adminLimiter
                 )
                 listeners.append(Listener(socket: adminSocket, context: adminContext))
             }
         } catch {
-            for socket in bound where inheritedSockets == nil { socket.close() }
+            if activation == nil { for socket in bound { socket.close() } }
+            generation.retire(keepingAuthorization: false)
             throw GatewayStartError(description: error.description)
         }
+        reloads.sync { self.generation = generation }
+        publicHandler.current = generation.handler
 
         let sweep = DispatchTimeInterval.milliseconds(
-            Int(max(10, min(500, min(server.headerTimeout, server.idleTimeout) / 4_000_000)))
+            Int(max(10, min(500, min(config.server.headerTimeout, config.server.idleTimeout) / 4_000_000)))
         )
         for loop in group.loops { loop.queue.async { loop.startSweeping(every: sweep) } }
         for listener in listeners { listener.start(on: group) }
         readiness.clear("listeners")
-        jwks.start()
+        generation.startFetchingKeys()
+        let publicAddresses = listeners.filter { $0.context.name == "public" }.map(\.socket.address)
         logger.info(
             "started",
             metadata: [
-                "listen": "\(listeners.filter { $0.context.name == "public" }.map(\.socket.address).joined(separator: ","))",
-                "admin": "\(config.admin.listen?.description ?? "disabled")",
+                "listen": "\(publicAddresses.joined(separator: ","))",
+                "admin": "\(listeners.first { $0.context.name == "admin" }?.socket.address ?? "disabled")",
+                "socket_activation": "\(activation != nil)",
                 "workers": "\(group.loops.count)",
-                "max_connections": "\(server.maxConnections)",
+                "max_connections": "\(config.server.maxConnections)",
                 "open_files_limit": "\(openFiles)",
             ]
         )
+        notifier.ready(status: "serving on \(publicAddresses.joined(separator: ", "))")
+        watchdog = SystemdWatchdog(environment: environment, notifier: notifier, loops: group.loops)
+        watchdog?.start()
     }
 
-    /// The /signin service, when enabled: its Cognito client, the AWS credential chain for the signed calls, the
-    /// client secret from the sources of SPEC.md "Secrets".
-    private func makeSignIn() throws(GatewayStartError) -> SignInService? {
-        let settings = config.signin
-        guard settings.enabled else { return nil }
-        let secret: ClientSecret.Found?
-        do {
-            secret = try ClientSecret.read(file: config.cognito.clientSecretFile, environment: environment)
-        } catch {
-            throw GatewayStartError(description: error.description)
-        }
-        let needsSigning = settings.authFlow == .admin || (settings.signUp && settings.autoConfirm)
-        let credentials = needsSigning ? CredentialProvider(environment: environment, client: controlPlane) : nil
-        let cognito = CognitoClient(
-            endpoint: config.cognito.endpointURL, region: config.cognito.region, http: controlPlane, credentials: credentials
-        )
-        logger.info(
-            "signin enabled",
-            metadata: [
-                "path": "\(settings.path)", "client_id": "\(settings.clientID)", "auth_flow": "\(settings.authFlow.rawValue)",
-                "client_secret": "\(secret?.source ?? "none")",
-            ]
-        )
-        return SignInService(
-            settings: settings, userPoolID: config.cognito.userPoolID, cognito: cognito, clientSecret: secret?.value,
-            logger: logger
+    /// The context public connections accepted from now on share.
+    private func publicContext(_ config: GatewayConfig) -> ServerContext {
+        let server = config.server
+        return ServerContext(
+            name: "public", handler: publicHandler, observer: AccessLog(format: config.log.format),
+            limits: HTTPLimits(
+                maxHeadBytes: server.maxHeaderBytes, maxTargetBytes: min(8 * 1024, server.maxHeaderBytes),
+                maxBodyBytes: server.maxBodyBytes
+            ),
+            timeouts: ConnectionTimeouts(head: server.headerTimeout, idle: server.idleTimeout),
+            limiter: publicLimiter
         )
     }
+
+    // MARK: Reload
+
+    /// Settings a reload cannot change: the sockets, the loops and the log handler are made once.
+    static func fixedSettingsChanged(from old: GatewayConfig, to new: GatewayConfig) -> [String] {
+        var changed: [String] = []
+        if old.server.listen != new.server.listen { changed.append("server.listen") }
+        if old.server.workers != new.server.workers { changed.append("server.workers") }
+        if old.server.tls != new.server.tls { changed.append("server.tls") }
+        if old.admin != new.admin { changed.append("admin.listen") }
+        if old.log != new.log { changed.append("log") }
+        return changed
+    }
+
+    /// Replaces routes, upstreams, limits, Cognito and sign-in settings with `config`'s, keeping every open
+    /// connection and in-flight request. Refused (the running configuration kept) when a fixed setting changed
+    /// or the new one cannot be built (an upstream that does not resolve, an unreadable secret).
+    /// `done` gets nil on success, else why it was refused.
+    public func reload(_ config: GatewayConfig, done: @escaping @Sendable (String?) -> Void) {
+        reloads.async { [self] in
+            let current = generation!
+            let fixed = Self.fixedSettingsChanged(from: current.config, to: config)
+            guard fixed.isEmpty else {
+                done("\(fixed.joined(separator: ", ")) cannot change without a restart")
+                return
+            }
+            let next: Generation
+            do {
+                next = try Generation(config: config, previous: current, server: self)
+            } catch {
+                done("\(error)")
+                return
+            }
+            // A new user pool's keys are fetched before its generation answers, so that tokens are not
+            // refused with 503 in between; after 5 s it takes over with whatever it holds.
+            next.startFetchingKeys()
+            let deadline = DispatchTime.now() + .seconds(5)
+            while !next.authorizer.jwks.everLoaded && DispatchTime.now() < deadline && next.authorizer !== current.authorizer {
+                usleep(50_000)
+            }
+            generation = next
+            publicHandler.current = next.handler
+            publicLimiter.limit = config.server.maxConnections
+            for listener in listeners where listener.context.name == "public" {
+                listener.context = publicContext(config)
+            }
+            current.retire(keepingAuthorization: next.authorizer === current.authorizer)
+            done(nil)
+        }
+    }
+
+    /// SIGHUP: reads `path` again and reloads, telling systemd RELOADING=1 before and READY=1 after either way.
+    public func reload(configPath path: String) {
+        logger.info("reload requested", metadata: ["config": "\(path)"])
+        notifier.reloading()
+        let config: GatewayConfig
+        do {
+            config = try ConfigLoader.load(path: path, environment: environment)
+        } catch {
+            logger.error(
+                "reload refused", metadata: ["reason": "invalid configuration", "problems": "\(error.problems.map(\.description))"]
+            )
+            notifier.ready(status: "reload refused: invalid configuration; serving the previous one")
+            return
+        }
+        reload(config) { [self] refusal in
+            if let refusal {
+                logger.error("reload refused", metadata: ["reason": "\(refusal)"])
+                notifier.ready(status: "reload refused: \(refusal); serving the previous one")
+            } else {
+                logger.info("reloaded", metadata: ["routes": "\(config.routes.count)"])
+                notifier.ready(status: "serving; configuration reloaded")
+            }
+        }
+    }
+
+    // MARK: Shutdown
 
     /// Stops accepting, closes idle connections, waits up to `shutdown_grace` for the rest, then calls `done`.
     public func shutdown(done: @escaping @Sendable () -> Void) {
-        logger.info("stopping", metadata: ["grace": "\(ConfigUnits.describe(duration: config.server.shutdownGrace))"])
+        let grace = config.server.shutdownGrace
+        logger.info("stopping", metadata: ["grace": "\(ConfigUnits.describe(duration: grace))"])
+        notifier.stopping()
         readiness.block("shutdown", reason: "shutting down")
         let stopped = DispatchGroup()
         for listener in listeners {
             stopped.enter()
             listener.stop(closeSocket: true) { stopped.leave() }
         }
-        let deadline = DispatchTime.now() + .nanoseconds(Int(min(config.server.shutdownGrace, UInt64(Int.max))))
+        let deadline = DispatchTime.now() + .nanoseconds(Int(min(grace, UInt64(Int.max))))
         stopped.notify(queue: .global()) { [self] in
             self.drain(until: deadline, done: done)
         }
@@ -188,6 +239,112 @@ public final class GatewayServer: @unchecked Sendable {
                 }
             }
         }
+    }
+}
+
+/// What one configuration builds for the public listener: the proxy and its pools, the authorizer and its
+/// JWKS cache, the sign-in service, and the handler over them.
+final class Generation: Sendable {
+    let config: GatewayConfig
+    let proxy: Proxy
+    let authorizer: Authorizer
+    let handler: PublicHandler
+    private let group: EventLoopGroup
+
+    /// Builds everything or nothing. The authorizer (and its JWKS cache and token cache) is kept from
+    /// `previous` when the [cognito] settings did not change.
+    init(config: GatewayConfig, previous: Generation?, server: GatewayServer) throws(GatewayStartError) {
+        self.config = config
+        self.group = server.group
+        let logger = server.logger
+        do {
+            proxy = try Proxy(
+                routes: config.routes, group: server.group,
+                settings: ProxySettings(upstreamTimeout: config.server.upstreamTimeout, responseLimits: HTTPLimits(maxBodyBytes: 0)),
+                logger: logger
+            )
+        } catch {
+            throw GatewayStartError(description: error.description)
+        }
+        if let previous, previous.config.cognito == config.cognito {
+            authorizer = previous.authorizer
+        } else {
+            authorizer = Self.makeAuthorizer(config.cognito, server: server)
+        }
+        let signIn = try Self.makeSignIn(config, server: server)
+        handler = PublicHandler(routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy, signIn: signIn)
+    }
+
+    private static func makeAuthorizer(_ cognito: CognitoSettings, server: GatewayServer) -> Authorizer {
+        let tokenCache = VerifiedTokenCache(capacity: cognito.tokenCacheSize)
+        let readiness = server.readiness
+        let logger = server.logger
+        let jwks = JWKSCache(
+            settings: JWKSCache.Settings(
+                refreshSeconds: Double(cognito.jwksRefresh) / 1e9,
+                minRefetchSeconds: Double(cognito.jwksMinRefetchInterval) / 1e9
+            ),
+            fetch: JWKSFetcher(client: server.controlPlane, url: cognito.jwksURL).fetch,
+            observer: { event in
+                JWKSFetcher.report(event, url: cognito.jwksURL, logger: logger, readiness: readiness, cache: tokenCache)
+            }
+        )
+        return Authorizer(verifier: TokenVerifier(rules: TokenRules(cognito)), jwks: jwks, cache: tokenCache)
+    }
+
+    /// The /signin service, when enabled: its Cognito client, the AWS credential chain for the signed calls,
+    /// the client secret from the sources of SPEC.md "Secrets" (read again on every reload).
+    private static func makeSignIn(_ config: GatewayConfig, server: GatewayServer) throws(GatewayStartError) -> SignInService? {
+        let settings = config.signin
+        guard settings.enabled else { return nil }
+        let secret: ClientSecret.Found?
+        do {
+            secret = try ClientSecret.read(file: config.cognito.clientSecretFile, environment: server.environment)
+        } catch {
+            throw GatewayStartError(description: error.description)
+        }
+        let needsSigning = settings.authFlow == .admin || (settings.signUp && settings.autoConfirm)
+        let credentials = needsSigning ? CredentialProvider(environment: server.environment, client: server.controlPlane) : nil
+        let cognito = CognitoClient(
+            endpoint: config.cognito.endpointURL, region: config.cognito.region, http: server.controlPlane, credentials: credentials
+        )
+        server.logger.info(
+            "signin enabled",
+            metadata: [
+                "path": "\(settings.path)", "client_id": "\(settings.clientID)", "auth_flow": "\(settings.authFlow.rawValue)",
+                "client_secret": "\(secret?.source ?? "none")",
+            ]
+        )
+        return SignInService(
+            settings: settings, userPoolID: config.cognito.userPoolID, cognito: cognito, clientSecret: secret?.value,
+            logger: server.logger
+        )
+    }
+
+    /// Fetches the signing keys, unless this generation took over a running cache.
+    func startFetchingKeys() {
+        if !authorizer.jwks.isStarted { authorizer.jwks.start() }
+    }
+
+    /// This generation was replaced: its pools keep no idle connection, its JWKS cache stops refreshing
+    /// (unless the next generation kept it). In-flight exchanges finish on what they hold.
+    func retire(keepingAuthorization: Bool) {
+        if !keepingAuthorization { authorizer.jwks.stop() }
+        proxy.retire()
+    }
+}
+
+/// The public listener's handler: the current generation's, replaced by a reload between two requests.
+final class ReplaceableHandler: RequestHandler {
+    private let handler = Mutex<(any RequestHandler)?>(nil)
+
+    var current: any RequestHandler {
+        get { handler.withLock { $0! } }
+        set { handler.withLock { $0 = newValue } }
+    }
+
+    func handle(_ head: RequestHead, connection: ClientConnection) {
+        current.handle(head, connection: connection)
     }
 }
 

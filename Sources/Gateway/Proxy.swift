@@ -44,6 +44,13 @@ final class Proxy: Sendable {
         return exchange
     }
 
+    /// A reload replaced this proxy: each pool, on its loop, closes its idle connections and keeps no more.
+    func retire() {
+        for pools in pools.values {
+            for pool in pools { pool.loop.execute { pool.retire() } }
+        }
+    }
+
     /// Upstream hosts are resolved once, at start: no name lookup ever blocks a loop.
     static func resolve(_ upstream: Upstream) throws(UpstreamResolutionError) -> SocketAddress {
         switch upstream {

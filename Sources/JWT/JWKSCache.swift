@@ -35,6 +35,8 @@ public final class JWKSCache: @unchecked Sendable {
         var waiters: [@Sendable (JWKSet) -> Void] = []
         var consecutiveFailures = 0
         var lastSuccessWallClock: Double?
+        var stopped = false
+        var started = false
     }
 
     /// Requests waiting for an unknown-kid fetch at once, at most; later ones are answered with the keys held.
@@ -63,12 +65,23 @@ public final class JWKSCache: @unchecked Sendable {
     /// Wall-clock seconds of the last successful fetch.
     public var lastSuccess: Double? { state.withLock { $0.lastSuccessWallClock } }
 
+    /// Whether `start` was called.
+    public var isStarted: Bool { state.withLock { $0.started } }
+
     /// Fetches now and keeps the keys fresh from then on.
     public func start() {
+        state.withLock { $0.started = true }
         timer.setEventHandler { [weak self] in self?.beginFetch(waiter: nil) }
         timer.schedule(deadline: .distantFuture)
         timer.resume()
         beginFetch(waiter: nil)
+    }
+
+    /// Stops refreshing (a reload replaced this cache). Requests still holding it keep its keys; a fetch in
+    /// flight still answers its waiters but reports nothing.
+    public func stop() {
+        state.withLock { $0.stopped = true }
+        timer.cancel()
     }
 
     /// A token named `keyID`, which the held keys lack: fetch again (at most once per `minRefetchSeconds`,
@@ -96,15 +109,20 @@ public final class JWKSCache: @unchecked Sendable {
 
     private func beginFetch(waiter: (@Sendable (JWKSet) -> Void)?) {
         let now = Self.monotonicSeconds()
-        let shouldStart: Bool = state.withLock { state in
+        enum Start { case fetch, joined, stopped(JWKSet) }
+        let start: Start = state.withLock { state in
+            if state.stopped { return .stopped(state.keys) }
             if let waiter { state.waiters.append(waiter) }
-            if state.fetching { return false }
+            if state.fetching { return .joined }
             state.fetching = true
             state.lastFetchStart = now
-            return true
+            return .fetch
         }
-        guard shouldStart else { return }
-        fetch { [self] result in self.finishFetch(result) }
+        switch start {
+        case .fetch: fetch { [self] result in self.finishFetch(result) }
+        case .joined: break
+        case .stopped(let keys): waiter?(keys)
+        }
     }
 
     private func finishFetch(_ result: Result<[UInt8], JWKSFetchError>) {
@@ -122,7 +140,7 @@ public final class JWKSCache: @unchecked Sendable {
         case .failure(let error):
             failure = error.description
         }
-        let (keys, waiters, failures): (JWKSet, [@Sendable (JWKSet) -> Void], Int) = state.withLock { state in
+        let (keys, waiters, failures, stopped): (JWKSet, [@Sendable (JWKSet) -> Void], Int, Bool) = state.withLock { state in
             if let parsed {
                 state.keys = parsed.set
                 state.everLoaded = true
@@ -134,7 +152,11 @@ public final class JWKSCache: @unchecked Sendable {
             state.fetching = false
             let waiters = state.waiters
             state.waiters = []
-            return (state.keys, waiters, state.consecutiveFailures)
+            return (state.keys, waiters, state.consecutiveFailures, state.stopped)
+        }
+        guard !stopped else {
+            for waiter in waiters { waiter(keys) }
+            return
         }
         if let parsed {
             nextFetchIn = settings.refreshSeconds

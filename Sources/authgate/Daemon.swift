@@ -4,7 +4,7 @@ import Foundation
 import Gateway
 import Logging
 
-/// Runs the gateway until SIGTERM or SIGINT, then drains and exits 0.
+/// Runs the gateway until SIGTERM or SIGINT, then drains and exits 0; SIGHUP reloads the configuration.
 final class Daemon: Sendable {
     let config: GatewayConfig
     let configPath: String
@@ -38,9 +38,8 @@ final class Daemon: Sendable {
         }
         signal(SIGHUP, SIG_IGN)
         let hangup = DispatchSource.makeSignalSource(signal: SIGHUP, queue: signals)
-        hangup.setEventHandler {
-            logger.warning("reload unsupported", metadata: ["detail": "SIGHUP reload is not implemented yet; configuration unchanged"])
-        }
+        let configPath = self.configPath
+        hangup.setEventHandler { server.reload(configPath: configPath) }
         hangup.resume()
         sources.append(hangup)
 
