@@ -68,9 +68,14 @@ public final class JWKSCache: @unchecked Sendable {
     /// Whether `start` was called.
     public var isStarted: Bool { state.withLock { $0.started } }
 
-    /// Fetches now and keeps the keys fresh from then on.
+    /// Fetches now and keeps the keys fresh from then on. Once only; never after `stop`.
     public func start() {
-        state.withLock { $0.started = true }
+        let first = state.withLock { state in
+            guard !state.started, !state.stopped else { return false }
+            state.started = true
+            return true
+        }
+        guard first else { return }
         timer.setEventHandler { [weak self] in self?.beginFetch(waiter: nil) }
         timer.schedule(deadline: .distantFuture)
         timer.resume()
@@ -80,7 +85,17 @@ public final class JWKSCache: @unchecked Sendable {
     /// Stops refreshing (a reload replaced this cache). Requests still holding it keep its keys; a fetch in
     /// flight still answers its waiters but reports nothing.
     public func stop() {
-        state.withLock { $0.stopped = true }
+        let wasStarted = state.withLock { state in
+            state.stopped = true
+            return state.started
+        }
+        // A Dispatch source must not be released suspended: one never started is resumed (unscheduled) first.
+        if !wasStarted { timer.resume() }
+        timer.cancel()
+    }
+
+    deinit {
+        if !state.withLock({ $0.started || $0.stopped }) { timer.resume() }
         timer.cancel()
     }
 

@@ -82,7 +82,8 @@ final class RunningGateway {
         cognito: String = RunningGateway.unreachableCognito,
         listenUnix: Bool = false,
         listenIPv6Port: UInt16? = nil,
-        environment: [String: String] = [:]
+        environment: [String: String] = [:],
+        launcher: [String] = []
     ) throws {
         publicPort = try freePort()
         adminPort = try freePort()
@@ -105,16 +106,43 @@ final class RunningGateway {
 
             \(extra)
             """
-        let configFile = directory.appendingPathComponent("authgate.toml")
         try config.write(to: configFile, atomically: true, encoding: .utf8)
         _ = FileManager.default.createFile(atPath: logFile.path, contents: nil)
-        process.executableURL = URL(fileURLWithPath: Repository.binary)
-        process.arguments = ["serve", "--config", configFile.path]
+        if launcher.isEmpty {
+            process.executableURL = URL(fileURLWithPath: Repository.binary)
+            process.arguments = ["serve", "--config", configFile.path]
+        } else {
+            // A wrapper that prepares the process (systemd's part) and then execs authgate in its place.
+            process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            process.arguments = launcher + [Repository.binary, "serve", "--config", configFile.path]
+        }
         process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
         process.standardOutput = try FileHandle(forWritingTo: logFile)
         process.standardError = process.standardOutput
         try process.run()
         try waitUntilHealthy()
+    }
+
+    var configFile: URL { directory.appendingPathComponent("authgate.toml") }
+
+    /// Replaces the configuration file (for a reload); `transform` gets the current text.
+    func rewriteConfig(_ transform: (String) -> String) throws {
+        let text = try String(contentsOf: configFile, encoding: .utf8)
+        try transform(text).write(to: configFile, atomically: true, encoding: .utf8)
+    }
+
+    func signal(_ number: Int32) {
+        kill(process.processIdentifier, number)
+    }
+
+    /// Waits until the log holds `text` (a reload's outcome, say).
+    func waitForLog(_ text: String, seconds: Double = 10) -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if log.contains(text) { return true }
+            usleep(20_000)
+        }
+        return false
     }
 
     private func waitUntilHealthy() throws {

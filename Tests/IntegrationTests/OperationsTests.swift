@@ -1,0 +1,197 @@
+import Foundation
+import Testing
+import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Systemd's side of `$NOTIFY_SOCKET`: a datagram socket the test binds and reads.
+final class NotifySocket {
+    let path: String
+    private let fd: Int32
+
+    init() throws {
+        path = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString.prefix(8)).sock").path
+        fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { bytes in
+            for (index, byte) in path.utf8.enumerated() { bytes[index] = byte }
+        }
+        let bound = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard bound == 0 else { throw TestFailure("bind \(path): errno \(errno)") }
+        var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    }
+
+    /// Every message received until `predicate` holds for one (returned last), or nil after `seconds`.
+    func waitFor(seconds: Double = 10, _ predicate: (String) -> Bool) -> [String]? {
+        var seen: [String] = []
+        let deadline = Date().addingTimeInterval(seconds)
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while Date() < deadline {
+            let count = recv(fd, &buffer, buffer.count, 0)
+            guard count > 0 else { continue }
+            let message = String(decoding: buffer[0..<count], as: UTF8.self)
+            seen.append(message)
+            if predicate(message) { return seen }
+        }
+        return nil
+    }
+
+    deinit {
+        close(fd)
+        unlink(path)
+    }
+}
+
+/// A route to the fixture's echo upstream (its base path /upstream), under `prefix`.
+private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
+    """
+
+    [[route]]
+    prefix = "\(prefix)"
+    upstream = "\(upstream.url)/upstream"
+    auth = "none"
+    """
+}
+
+@Suite(.serialized) struct OperationsTests {
+    @Test func notifySocketHearsReadyWatchdogReloadingAndStopping() throws {
+        let notify = try NotifySocket()
+        let gateway = try RunningGateway(environment: ["NOTIFY_SOCKET": notify.path, "WATCHDOG_USEC": "200000"])
+        let ready = try #require(notify.waitFor { $0.contains("READY=1") })
+        #expect(ready.last?.contains("STATUS=serving on 127.0.0.1:\(gateway.publicPort)") == true)
+        // Every 100 ms (half of WATCHDOG_USEC), once every loop has answered.
+        var watchdogs = 0
+        let start = Date()
+        _ = notify.waitFor(seconds: 3) { message in
+            if message == "WATCHDOG=1" { watchdogs += 1 }
+            return watchdogs == 5
+        }
+        #expect(watchdogs == 5)
+        #expect(Date().timeIntervalSince(start) < 3)
+
+        gateway.signal(SIGHUP)
+        let reload = try #require(notify.waitFor { $0.contains("READY=1") })
+        let reloading = try #require(reload.first { $0.contains("RELOADING=1") })
+        let monotonic = reloading.split(separator: "\n").first { $0.hasPrefix("MONOTONIC_USEC=") }
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        let microseconds = UInt64(monotonic?.dropFirst("MONOTONIC_USEC=".count) ?? "") ?? 0
+        #expect(microseconds > 0 && microseconds <= UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000)
+        #expect(reload.last?.contains("configuration reloaded") == true)
+
+        gateway.signal(SIGTERM)
+        #expect(notify.waitFor { $0.contains("STOPPING=1") } != nil)
+        #expect(gateway.terminate() == 0)
+    }
+
+    @Test func aListeningSocketFromSystemdReplacesServerListen() throws {
+        let activatedPort = try freePort()
+        let wrapper = """
+            import os, socket, sys
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(("127.0.0.1", int(sys.argv[1])))
+            s.listen(128)
+            if s.fileno() != 3:
+                os.dup2(s.fileno(), 3)
+            os.set_inheritable(3, True)
+            os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES="web")
+            os.execv(sys.argv[2], sys.argv[2:])
+            """
+        let gateway = try RunningGateway(launcher: ["python3", "-c", wrapper, "\(activatedPort)"])
+        #expect(try RawClient(port: activatedPort).exchange("GET /nothing HTTP/1.1\r\nHost: a\r\n\r\n").status == 404)
+        #expect(throws: (any Error).self, "server.listen is not bound when systemd passed a socket") {
+            try RawClient(port: gateway.publicPort)
+        }
+        #expect(gateway.log.contains("socket_activation=true") || gateway.log.contains("\"socket_activation\":\"true\""))
+        #expect(gateway.log.contains("(fd 3 web)"))
+    }
+
+    @Test func reloadReplacesRoutesWithoutDroppingConnectionsOrRequests() throws {
+        let upstream = try FixtureServer()
+        let gateway = try RunningGateway(extra: echoRoute("/one", upstream))
+        let kept = try RawClient(port: gateway.publicPort)
+        #expect(try kept.exchange("GET /one HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
+        // An in-flight request: the upstream answers after 3 s, the reload happens meanwhile.
+        let slow = try RawClient(port: gateway.publicPort)
+        try slow.send("GET /one/upstream/slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        usleep(300_000)
+
+        try gateway.rewriteConfig { $0.replacingOccurrences(of: "prefix = \"/one\"", with: "prefix = \"/two\"") }
+        gateway.signal(SIGHUP)
+        #expect(gateway.waitForLog("reloaded"))
+        #expect(try slow.readResponse().status == 200, "the request in flight during the reload finished")
+        #expect(try kept.exchange("GET /one HTTP/1.1\r\nHost: a\r\n\r\n").status == 404, "the kept-alive connection sees the new routes")
+        #expect(try kept.exchange("GET /two HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
+
+        // A bad file is refused and the running configuration stays.
+        try gateway.rewriteConfig { $0 + "\n[bogus]\n" }
+        gateway.signal(SIGHUP)
+        #expect(gateway.waitForLog("reload refused"))
+        #expect(try kept.exchange("GET /two HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
+        // So is a change that needs a restart.
+        try gateway.rewriteConfig {
+            $0.replacingOccurrences(of: "\n[bogus]\n", with: "").replacingOccurrences(of: "workers = 2", with: "workers = 1")
+        }
+        gateway.signal(SIGHUP)
+        #expect(gateway.waitForLog("server.workers cannot change without a restart"))
+        #expect(try kept.exchange("GET /two HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
+    }
+
+    @Test func reloadUnderLoadLosesNoRequest() throws {
+        let upstream = try FixtureServer()
+        let gateway = try RunningGateway(extra: echoRoute("/api", upstream))
+        let failures = Mutex<[String]>([])
+        let answered = Mutex(0)
+        let clients = DispatchGroup()
+        let port = gateway.publicPort
+        for _ in 0..<4 {
+            DispatchQueue.global().async(group: clients) {
+                do {
+                    let client = try RawClient(port: port)
+                    for _ in 0..<150 {
+                        let status = try client.exchange("GET /api/x HTTP/1.1\r\nHost: a\r\n\r\n").status
+                        if status != 200 { failures.withLock { $0.append("status \(status)") } }
+                        answered.withLock { $0 += 1 }
+                    }
+                } catch {
+                    failures.withLock { $0.append("\(error)") }
+                }
+            }
+        }
+        for round in 0..<5 {
+            usleep(100_000)
+            try gateway.rewriteConfig { $0 + echoRoute("/extra\(round)", upstream) }
+            gateway.signal(SIGHUP)
+        }
+        #expect(clients.wait(timeout: .now() + 60) == .success)
+        #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 }.prefix(5))")
+        #expect(answered.withLock { $0 } == 600)
+        #expect(gateway.waitForLog("reloaded"))
+        #expect(try RawClient(port: gateway.publicPort).exchange("GET /extra4 HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
+    }
+
+    @Test func sigtermLetsTheRequestInFlightFinishThenExitsZero() throws {
+        let upstream = try FixtureServer()
+        let gateway = try RunningGateway(extra: echoRoute("/api", upstream))
+        let idle = try RawClient(port: gateway.publicPort)
+        #expect(try idle.exchange("GET /api HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
+        let slow = try RawClient(port: gateway.publicPort)
+        try slow.send("GET /api/upstream/slow HTTP/1.1\r\nHost: a\r\n\r\n")
+        usleep(300_000)
+        gateway.signal(SIGTERM)
+        #expect(gateway.waitForLog("stopping"))
+        #expect(try idle.isClosedByPeer(), "idle keep-alive connections are closed at once")
+        #expect(throws: (any Error).self, "no new connection is accepted") { try RawClient(port: gateway.publicPort) }
+        let answer = try slow.readResponse()
+        #expect(answer.status == 200, "the request in flight finished")
+        #expect(gateway.terminate() == 0)
+    }
+}
+
+import Synchronization
