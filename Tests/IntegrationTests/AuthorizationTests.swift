@@ -46,7 +46,7 @@ struct TestSigner {
     }
 }
 
-private func cognitoBlock(jwksURL: String, extra: String = "") -> String {
+func cognitoBlock(jwksURL: String, extra: String = "") -> String {
     """
     [cognito]
     region = "us-east-1"

@@ -1,0 +1,88 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The unit files in systemd/: checked by systemd's own parser, and the hardening they ask for checked
+/// against the real binary where this machine can (no systemd runs here as PID 1).
+@Suite struct SystemdUnitTests {
+    /// The units with ExecStart pointing at the binary under test (verify checks that it is executable).
+    func unitsForVerification() throws -> URL {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("units-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let service = try String(contentsOf: Repository.root.appendingPathComponent("systemd/authgate.service"), encoding: .utf8)
+        try service.replacingOccurrences(of: "/usr/local/bin/authgate", with: Repository.binary)
+            .write(to: directory.appendingPathComponent("authgate.service"), atomically: true, encoding: .utf8)
+        try FileManager.default.copyItem(
+            at: Repository.root.appendingPathComponent("systemd/authgate.socket"), to: directory.appendingPathComponent("authgate.socket")
+        )
+        return directory
+    }
+
+    func systemdAnalyze(_ arguments: [String]) throws -> (status: Int32, output: String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["systemd-analyze"] + arguments
+        let pipe = Pipe()
+        process.standardOutput = pipe
+        process.standardError = pipe
+        try process.run()
+        let data = pipe.fileHandleForReading.readDataToEndOfFile()
+        var status: Int32 = 0
+        waitpid(process.processIdentifier, &status, 0)
+        return ((status >> 8) & 0xFF, String(decoding: data, as: UTF8.self))
+    }
+
+    @Test func unitsPassSystemdAnalyzeVerify() throws {
+        let directory = try unitsForVerification()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try systemdAnalyze([
+            "verify", directory.appendingPathComponent("authgate.service").path, directory.appendingPathComponent("authgate.socket").path,
+        ])
+        // verify exits 0 even for lines it ignores ("Failed to parse … ignoring"): any output is a failure.
+        #expect(result.status == 0 && result.output.isEmpty, "\(result.output)")
+        let service = try String(contentsOf: directory.appendingPathComponent("authgate.service"), encoding: .utf8)
+        for line in [
+            "Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "WatchdogSec=", "Restart=on-failure", "DynamicUser=yes",
+            "LoadCredential=client_secret:", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "NoNewPrivileges=yes",
+            "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "CapabilityBoundingSet=\n", "SystemCallFilter=@system-service",
+            "MemoryDenyWriteExecute=yes",
+        ] {
+            #expect(service.contains(line), "authgate.service lacks \(line)")
+        }
+    }
+
+    @Test func exposureScoreIsLow() throws {
+        let directory = try unitsForVerification()
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let result = try systemdAnalyze(["security", "--offline=true", directory.appendingPathComponent("authgate.service").path])
+        let line = try #require(result.output.split(separator: "\n").first { $0.contains("Overall exposure level") })
+        let score = Double(line.split(separator: ":")[1].split(separator: " ")[0]) ?? 10
+        #expect(score <= 2.0, "\(line)")
+    }
+
+    /// MemoryDenyWriteExecute= refuses writable-and-executable memory. The kernel's PR_SET_MDWE does the same
+    /// for one process and its exec'd program: the gateway must fetch a JWKS (libcurl), verify a token (OpenSSL)
+    /// and forward (Swift, Dispatch) under it.
+    @Test func theGatewayRunsWithMemoryDenyWriteExecute() throws {
+        let mdwe = """
+            import ctypes, os, sys
+            libc = ctypes.CDLL(None, use_errno=True)
+            if libc.prctl(65, 1, 0, 0, 0) != 0:  # PR_SET_MDWE, PR_MDWE_REFUSE_EXEC_GAIN
+                sys.exit("prctl(PR_SET_MDWE) failed: errno %d" % ctypes.get_errno())
+            os.execv(sys.argv[1], sys.argv[1:])
+            """
+        let signer = TestSigner(keyID: "mdwe-key")
+        let fixture = try FixtureServer(jwks: TestSigner.jwks([signer]))
+        let gateway = try RunningGateway(
+            extra: routes(upstream: fixture.url), cognito: cognitoBlock(jwksURL: fixture.url + "/pool/jwks.json"),
+            launcher: ["python3", "-c", mdwe]
+        )
+        #expect(try waitUntilReady(gateway))
+        let status = try String(contentsOfFile: "/proc/\(gateway.process.processIdentifier)/status", encoding: .utf8)
+        #expect(status.contains("authgate"), "the exec'd process is authgate")
+        let token = signer.token(TestSigner.claims())
+        let answer = try RawClient(port: gateway.publicPort).exchange("GET /api/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(token)\r\n\r\n")
+        #expect(answer.status == 200)
+        #expect(gateway.process.isRunning)
+    }
+}
