@@ -23,6 +23,7 @@ public final class GatewayServer: @unchecked Sendable {
     /// Every public connection's handler: it forwards to the current generation's.
     private let publicHandler = ReplaceableHandler()
     let controlPlane: ControlPlaneClient
+    let metrics: Metrics
     /// Reloads run one at a time on this queue; `generation` is only replaced there.
     private let reloads = DispatchQueue(label: "authgate.reload")
     private var generation: Generation!
@@ -37,6 +38,8 @@ public final class GatewayServer: @unchecked Sendable {
         self.publicLimiter = ConnectionLimiter(limit: config.server.maxConnections)
         // The control plane runs on the first loop, as the data path does on all of them.
         controlPlane = ControlPlaneClient(queue: group.loops[0].queue)
+        let publicLimiter = self.publicLimiter
+        metrics = Metrics(loops: group.loops.count, openConnections: { publicLimiter.openConnections })
         pendingConfig = config
     }
 
@@ -69,7 +72,8 @@ public final class GatewayServer: @unchecked Sendable {
             listeners = bound.map { Listener(socket: $0, context: publicContext(config)) }
             if let adminSocket {
                 let adminContext = ServerContext(
-                    name: "admin", handler: AdminHandler(readiness: readiness), observer: AccessLog(format: config.log.format),
+                    name: "admin", handler: AdminHandler(readiness: readiness, metrics: metrics),
+                    observer: AccessLog(format: config.log.format),
                     limits: HTTPLimits(maxHeadBytes: 8 * 1024, maxBodyBytes: 64 * 1024),
                     timeouts: ConnectionTimeouts(head: config.server.headerTimeout, idle: config.server.idleTimeout),
                     limiter: adminLimiter
@@ -83,6 +87,7 @@ public final class GatewayServer: @unchecked Sendable {
         }
         reloads.sync { self.generation = generation }
         publicHandler.current = generation.handler
+        metrics.use(generation.authorizer)
 
         let sweep = DispatchTimeInterval.milliseconds(
             Int(max(10, min(500, min(config.server.headerTimeout, config.server.idleTimeout) / 4_000_000)))
@@ -112,7 +117,7 @@ public final class GatewayServer: @unchecked Sendable {
     private func publicContext(_ config: GatewayConfig) -> ServerContext {
         let server = config.server
         return ServerContext(
-            name: "public", handler: publicHandler, observer: AccessLog(format: config.log.format),
+            name: "public", handler: publicHandler, observer: ExchangeObservers([AccessLog(format: config.log.format), metrics]),
             limits: HTTPLimits(
                 maxHeadBytes: server.maxHeaderBytes, maxTargetBytes: min(8 * 1024, server.maxHeaderBytes),
                 maxBodyBytes: server.maxBodyBytes
@@ -163,6 +168,7 @@ public final class GatewayServer: @unchecked Sendable {
             }
             generation = next
             publicHandler.current = next.handler
+            metrics.use(next.authorizer)
             publicLimiter.limit = config.server.maxConnections
             for listener in listeners where listener.context.name == "public" {
                 listener.context = publicContext(config)
@@ -260,7 +266,9 @@ final class Generation: Sendable {
         do {
             proxy = try Proxy(
                 routes: config.routes, group: server.group,
-                settings: ProxySettings(upstreamTimeout: config.server.upstreamTimeout, responseLimits: HTTPLimits(maxBodyBytes: 0)),
+                settings: ProxySettings(
+                    upstreamTimeout: config.server.upstreamTimeout, responseLimits: HTTPLimits(maxBodyBytes: 0), metrics: server.metrics
+                ),
                 logger: logger
             )
         } catch {
@@ -272,13 +280,16 @@ final class Generation: Sendable {
             authorizer = Self.makeAuthorizer(config.cognito, server: server)
         }
         let signIn = try Self.makeSignIn(config, server: server)
-        handler = PublicHandler(routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy, signIn: signIn)
+        handler = PublicHandler(
+            routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy, signIn: signIn, metrics: server.metrics
+        )
     }
 
     private static func makeAuthorizer(_ cognito: CognitoSettings, server: GatewayServer) -> Authorizer {
         let tokenCache = VerifiedTokenCache(capacity: cognito.tokenCacheSize)
         let readiness = server.readiness
         let logger = server.logger
+        let metrics = server.metrics
         let jwks = JWKSCache(
             settings: JWKSCache.Settings(
                 refreshSeconds: Double(cognito.jwksRefresh) / 1e9,
@@ -286,7 +297,9 @@ final class Generation: Sendable {
             ),
             fetch: JWKSFetcher(client: server.controlPlane, url: cognito.jwksURL).fetch,
             observer: { event in
-                JWKSFetcher.report(event, url: cognito.jwksURL, logger: logger, readiness: readiness, cache: tokenCache)
+                JWKSFetcher.report(
+                    event, url: cognito.jwksURL, logger: logger, readiness: readiness, cache: tokenCache, metrics: metrics
+                )
             }
         )
         return Authorizer(verifier: TokenVerifier(rules: TokenRules(cognito)), jwks: jwks, cache: tokenCache)
@@ -317,7 +330,7 @@ final class Generation: Sendable {
         )
         return SignInService(
             settings: settings, userPoolID: config.cognito.userPoolID, cognito: cognito, clientSecret: secret?.value,
-            logger: server.logger
+            logger: server.logger, metrics: server.metrics
         )
     }
 

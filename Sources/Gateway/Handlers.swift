@@ -9,12 +9,14 @@ final class PublicHandler: RequestHandler {
     let authorizer: Authorizer
     let proxy: Proxy
     let signIn: SignInService?
+    let metrics: Metrics
 
-    init(routes: RouteTable, authorizer: Authorizer, proxy: Proxy, signIn: SignInService?) {
+    init(routes: RouteTable, authorizer: Authorizer, proxy: Proxy, signIn: SignInService?, metrics: Metrics) {
         self.routes = routes
         self.authorizer = authorizer
         self.proxy = proxy
         self.signIn = signIn
+        self.metrics = metrics
     }
 
     func handle(_ head: RequestHead, connection: ClientConnection) {
@@ -43,12 +45,15 @@ final class PublicHandler: RequestHandler {
             return
         }
         let loop = connection.loop
+        let metrics = self.metrics
         authorizer.authorize(head, route: route) { outcome in
-            loop.execute { Self.answer(outcome, exchange: exchange, connection: connection) }
+            loop.execute { Self.answer(outcome, exchange: exchange, connection: connection, metrics: metrics) }
         }
     }
 
-    private static func answer(_ outcome: AuthorizationOutcome, exchange: ProxyExchange, connection: ClientConnection) {
+    private static func answer(
+        _ outcome: AuthorizationOutcome, exchange: ProxyExchange, connection: ClientConnection, metrics: Metrics
+    ) {
         switch outcome {
         case .allowed(let token):
             connection.record.subject = token.subject
@@ -57,11 +62,13 @@ final class PublicHandler: RequestHandler {
             return
         case .forbidden(let token, let reason):
             exchange.abandon()
+            metrics.count(.authorizationFailures, Metrics.labels([("reason", reason.split(separator: " ").joined(separator: "_"))]))
             connection.record.subject = token.subject
             connection.record.authorization = reason
             connection.respondWithMessage(.forbidden)
         case .rejected(let rejection):
             exchange.abandon()
+            metrics.count(.authorizationFailures, Metrics.labels([("reason", rejection.metricReason)]))
             connection.record.authorization = rejection.description
             switch rejection {
             case .expired:
@@ -105,9 +112,11 @@ import Synchronization
 /// `/healthz` and `/readyz` on the admin listener, never on the public one.
 final class AdminHandler: RequestHandler {
     let readiness: Readiness
+    let metrics: Metrics
 
-    init(readiness: Readiness) {
+    init(readiness: Readiness, metrics: Metrics) {
         self.readiness = readiness
+        self.metrics = metrics
     }
 
     func handle(_ head: RequestHead, connection: ClientConnection) {
@@ -134,8 +143,45 @@ final class AdminHandler: RequestHandler {
                     body: Array("{\"status\":\"not ready\",\"reasons\":{\(reasons)}}".utf8)
                 )
             }
+        case "/metrics":
+            connection.respond(
+                .ok, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: Array(metrics.render().utf8)
+            )
         default:
             connection.respondWithMessage(.notFound)
         }
+    }
+}
+
+extension TokenRejection {
+    /// The reason as a metric label: one fixed name per case, no detail.
+    var metricReason: String {
+        switch self {
+        case .missing: return "no_token"
+        case .malformed: return "malformed"
+        case .unsupportedAlgorithm: return "unsupported_alg"
+        case .unknownKeyID: return "unknown_kid"
+        case .badSignature: return "bad_signature"
+        case .wrongIssuer: return "wrong_issuer"
+        case .wrongTokenUse: return "wrong_token_use"
+        case .wrongAudience: return "wrong_audience"
+        case .expired: return "expired"
+        case .notYetValid: return "not_yet_valid"
+        case .issuedInFuture: return "issued_in_future"
+        case .noSigningKeys: return "no_signing_keys"
+        }
+    }
+}
+
+/// The access log and the metrics both see every exchange of the public listeners.
+final class ExchangeObservers: ExchangeObserver {
+    let observers: [any ExchangeObserver]
+
+    init(_ observers: [any ExchangeObserver]) {
+        self.observers = observers
+    }
+
+    func exchangeFinished(_ record: AccessRecord, loop: EventLoop) {
+        for observer in observers { observer.exchangeFinished(record, loop: loop) }
     }
 }

@@ -32,10 +32,12 @@ struct JWKSFetcher: Sendable {
         url: String,
         logger: Logger,
         readiness: Readiness,
-        cache: VerifiedTokenCache
+        cache: VerifiedTokenCache,
+        metrics: Metrics
     ) {
         switch event {
         case .loaded(let keyIDs, let skipped):
+            metrics.count(.jwksRefreshes, Metrics.labels([("result", "success")]))
             for reason in skipped {
                 logger.warning("jwks key skipped", metadata: ["url": "\(url)", "reason": "\(reason)"])
             }
@@ -47,6 +49,7 @@ struct JWKSFetcher: Sendable {
                 readiness.clear("signing_keys")
             }
         case .failed(let reason, let retry, let held):
+            metrics.count(.jwksRefreshes, Metrics.labels([("result", "failure")]))
             logger.warning(
                 "jwks fetch failed",
                 metadata: ["url": "\(url)", "reason": "\(reason)", "retry_in_s": "\(retry)", "keys_held": "\(held)"]

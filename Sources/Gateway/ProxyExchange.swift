@@ -231,6 +231,8 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
                 "request_id": "\(client.currentRequestID)",
             ]
         )
+        let kind = status.code == HTTPStatus.gatewayTimeout.code ? "timeout" : "failed"
+        settings.metrics.count(.upstreamErrors, Metrics.labels([("route", route.prefix), ("kind", kind)]))
         if client.hasStartedResponse {
             client.closeNow()
         } else {
@@ -243,4 +245,5 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
 struct ProxySettings: Sendable {
     let upstreamTimeout: UInt64
     let responseLimits: HTTPLimits
+    let metrics: Metrics
 }

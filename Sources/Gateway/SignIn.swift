@@ -15,40 +15,44 @@ final class SignInService: Sendable {
     let clientSecret: String?
     let limiter: RateLimiter
     let logger: Logger
+    let metrics: Metrics
 
     static let maxUsernameLength = 128
     static let maxPasswordLength = 256
 
-    init(settings: SigninSettings, userPoolID: String, cognito: CognitoClient, clientSecret: String?, logger: Logger) {
+    init(
+        settings: SigninSettings, userPoolID: String, cognito: CognitoClient, clientSecret: String?, logger: Logger, metrics: Metrics
+    ) {
         self.settings = settings
         self.userPoolID = userPoolID
         self.cognito = cognito
         self.clientSecret = clientSecret
         self.limiter = RateLimiter(settings.rateLimit)
         self.logger = logger
+        self.metrics = metrics
     }
 
     func handle(_ head: RequestHead, connection: ClientConnection) {
         connection.record.route = settings.path
         guard head.method == "POST" else {
-            connection.record.authorization = "signin: method"
+            note(.methodNotAllowed, connection)
             respond(connection, .methodNotAllowed, fail: "Method Not Allowed", headers: [("Allow", "POST")])
             return
         }
         if let retryAfter = limiter.take(connection.clientAddress, now: MonotonicClock.now()) {
-            connection.record.authorization = "signin: rate limited"
+            note(.rateLimited, connection)
             respond(connection, .tooManyRequests, fail: "Too many requests", headers: [("Retry-After", String(retryAfter))])
             return
         }
         if case .length(let length) = head.framing, length > UInt64(settings.maxBodyBytes) {
-            connection.record.authorization = "signin: body too large"
+            note(.bodyTooLarge, connection)
             respond(connection, .contentTooLarge, fail: "Request body too large", keepAlive: false)
             return
         }
         let collector = BodyCollector(limit: settings.maxBodyBytes) { [self] outcome in
             switch outcome {
             case .tooLarge:
-                connection.record.authorization = "signin: body too large"
+                note(.bodyTooLarge, connection)
                 respond(connection, .contentTooLarge, fail: "Request body too large", keepAlive: false)
             case .complete(let body):
                 signIn(body: body, connection: connection)
@@ -65,7 +69,7 @@ final class SignInService: Sendable {
         let credentials: (username: String, password: String)
         switch Self.parseCredentials(body) {
         case .failure(let problem):
-            connection.record.authorization = "signin: bad request"
+            note(.badRequest, connection)
             respond(connection, .badRequest, fail: problem.message)
             return
         case .success(let parsed):
@@ -188,7 +192,7 @@ final class SignInService: Sendable {
         switch outcome {
         case .authenticated(let tokens, let subject, let isNew):
             connection.record.subject = subject
-            connection.record.authorization = isNew ? "signin: signed up" : "signin: ok"
+            note(isNew ? .signedUp : .authenticated, connection)
             var fields: [(String, String)] = [
                 ("status", JSONText.quoted("success")), ("id_token", JSONText.quoted(tokens.idToken)),
                 ("access_token", JSONText.quoted(tokens.accessToken)),
@@ -201,29 +205,52 @@ final class SignInService: Sendable {
             connection.respond(.ok, headers: Self.jsonHeaders, body: Array(body.utf8))
         default:
             guard let refusal = Self.refusal(for: outcome) else { return }
-            connection.record.authorization = refusal.logged
+            note(refusal.result, connection, detail: refusal.detail)
             respond(connection, refusal.status, fail: refusal.message, headers: refusal.headers)
         }
     }
 
-    /// A refused sign-in as the caller sees it (status, message, extra headers) and as the access log records it.
-    static func refusal(for outcome: SignInOutcome) -> (status: HTTPStatus, message: String, headers: [(String, String)], logged: String)? {
+    /// A refused sign-in as the caller sees it (status, message, extra headers) and as it is counted and logged.
+    static func refusal(for outcome: SignInOutcome)
+        -> (status: HTTPStatus, message: String, headers: [(String, String)], result: SignInResult, detail: String?)?
+    {
         switch outcome {
         case .authenticated:
             return nil
         case .signUpRefused(let message):
-            return (.badRequest, "failed to sign up: \(message)", [], "signin: sign-up refused")
+            return (.badRequest, "failed to sign up: \(message)", [], .signUpRefused, nil)
         case .wrongCredentials:
-            return (.unauthorized, "The username or password is incorrect", [], "signin: wrong credentials")
+            return (.unauthorized, "The username or password is incorrect", [], .wrongCredentials, nil)
         case .challenge(let name):
-            return (.unauthorized, "challenge required: \(name)", [], "signin: challenge \(name)")
+            return (.unauthorized, "challenge required: \(name)", [], .challenge, name)
         case .notConfirmed:
-            return (.forbidden, "User is not confirmed", [], "signin: not confirmed")
+            return (.forbidden, "User is not confirmed", [], .notConfirmed, nil)
         case .throttled:
-            return (.tooManyRequests, "Too many requests", [("Retry-After", "1")], "signin: throttled by cognito")
+            return (.tooManyRequests, "Too many requests", [("Retry-After", "1")], .throttled, nil)
         case .unavailable(let reason):
-            return (.badGateway, "Unknown error", [], "signin: cognito failed: \(reason)")
+            return (.badGateway, "Unknown error", [], .cognitoFailed, reason)
         }
+    }
+
+    /// How a sign-in ended: the `signins_total` label and the access line's `auth` field.
+    enum SignInResult: String, CaseIterable {
+        case signedUp = "signed_up"
+        case authenticated = "ok"
+        case methodNotAllowed = "method_not_allowed"
+        case rateLimited = "rate_limited"
+        case bodyTooLarge = "body_too_large"
+        case badRequest = "bad_request"
+        case signUpRefused = "sign_up_refused"
+        case wrongCredentials = "wrong_credentials"
+        case challenge
+        case notConfirmed = "not_confirmed"
+        case throttled
+        case cognitoFailed = "cognito_failed"
+    }
+
+    private func note(_ result: SignInResult, _ connection: ClientConnection, detail: String? = nil) {
+        connection.record.authorization = "signin: \(result.rawValue)" + (detail.map { " (\($0))" } ?? "")
+        metrics.count(.signins, Metrics.labels([("result", result.rawValue)]))
     }
 
     // MARK: Request and answer bodies

@@ -195,3 +195,73 @@ private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
 }
 
 import Synchronization
+
+@Suite struct MetricsTests {
+    @Test func metricsCountWhatHappenedWithBoundedLabels() throws {
+        let signer = TestSigner(keyID: "metrics-key")
+        let fixture = try FixtureServer(jwks: TestSigner.jwks([signer]))
+        let gateway = try RunningGateway(
+            extra: routes(upstream: fixture.url) + """
+
+                [[route]]
+                prefix = "/dead"
+                upstream = "http://127.0.0.1:1"
+                auth = "none"
+                """,
+            cognito: cognitoBlock(jwksURL: fixture.url + "/pool/jwks.json")
+        )
+        #expect(try waitUntilReady(gateway))
+        let token = signer.token(TestSigner.claims())
+        let expired = signer.token(TestSigner.claims { $0["exp"] = Int(Date().timeIntervalSince1970) - 3600 })
+        func get(_ path: String, _ token: String? = nil, method: String = "GET") throws -> Int {
+            let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
+            return try RawClient(port: gateway.publicPort).exchange("\(method) \(path) HTTP/1.1\r\nHost: a\r\n\(authorization)\r\n").status
+        }
+        #expect(try get("/api/orders/12345/random-segment", token) == 200)
+        #expect(try get("/api/orders", token) == 200)
+        #expect(try get("/api/orders") == 401)
+        #expect(try get("/api/orders", expired) == 401)
+        #expect(try get("/admin", token) == 403)
+        #expect(try get("/nowhere/abc") == 404)
+        #expect(try get("/dead") == 502)
+        #expect(try get("/signin") == 405)
+
+        let response = try RawClient(port: gateway.adminPort).exchange("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(response.status == 200)
+        #expect(response.header("Content-Type") == "text/plain; version=0.0.4; charset=utf-8")
+        let text = response.bodyText
+        let samples = text.split(separator: "\n").filter { !$0.hasPrefix("#") }.map(String.init)
+        func value(_ series: String) -> Double? {
+            samples.first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last!) }
+        }
+        #expect(value(#"authgate_requests_total{route="/api",status="200"}"#) == 2)
+        #expect(value(#"authgate_requests_total{route="/api",status="401"}"#) == 2)
+        #expect(value(#"authgate_requests_total{route="none",status="404"}"#) == 1)
+        #expect(value(#"authgate_requests_total{route="/signin",status="405"}"#) == 1)
+        #expect(value(#"authgate_authorization_failures_total{reason="no_token"}"#) == 1)
+        #expect(value(#"authgate_authorization_failures_total{reason="expired"}"#) == 1)
+        #expect(value(#"authgate_authorization_failures_total{reason="groups_not_satisfied"}"#) == 1)
+        #expect(value(#"authgate_upstream_errors_total{route="/dead",kind="failed"}"#) == 1)
+        #expect(value(#"authgate_signins_total{result="method_not_allowed"}"#) == 1)
+        #expect((value(#"authgate_jwks_refreshes_total{result="success"}"#) ?? 0) >= 1)
+        #expect(value("authgate_jwks_keys") == 1)
+        #expect((value("authgate_jwks_last_success_timestamp_seconds") ?? 0) > Date().timeIntervalSince1970 - 60)
+        #expect(value("authgate_token_cache_misses_total") == 2, "the valid token and the expired one were verified")
+        #expect(value("authgate_token_cache_hits_total") == 2, "the valid token came back twice (one 200, one 403)")
+        #expect(value("authgate_open_connections") != nil)
+        #expect(value(#"authgate_request_duration_seconds_bucket{route="/api",le="+Inf"}"#) == 4)
+        #expect(value(#"authgate_request_duration_seconds_count{route="/api"}"#) == 4)
+        #expect(!text.contains("random-segment") && !text.contains("/nowhere"), "routes by prefix, never raw paths")
+        // Every family is announced, every sample line is well formed.
+        for family in [
+            "requests_total", "request_duration_seconds", "authorization_failures_total", "upstream_errors_total",
+            "jwks_refreshes_total", "signins_total", "open_connections", "jwks_keys", "jwks_last_success_timestamp_seconds",
+            "token_cache_hits_total", "token_cache_misses_total",
+        ] {
+            #expect(text.contains("# TYPE authgate_\(family) "), "\(family)")
+            #expect(text.contains("# HELP authgate_\(family) "), "\(family)")
+        }
+        let wellFormed = try Regex(#"^authgate_[a-z_]+(\{([a-z_]+="[^"\\\n]*",?)+\})? [0-9.e+-]+$"#)
+        for sample in samples { #expect(sample.wholeMatch(of: wellFormed) != nil, "\(sample)") }
+    }
+}

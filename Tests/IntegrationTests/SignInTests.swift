@@ -92,7 +92,7 @@ import TestSupport
         let log = gateway.log
         #expect(!log.contains(Self.password) && !log.contains("Wrong-Horse-9"), "passwords are never logged")
         #expect(!log.contains(idToken) && !log.contains(pool.client_secret), "tokens and the secret are never logged")
-        #expect(log.contains("signin: signed up") && log.contains("signin: wrong credentials"))
+        #expect(log.contains("signin: signed_up") && log.contains("signin: wrong_credentials"))
     }
 
     @Test func refusalsFollowTheTable() throws {

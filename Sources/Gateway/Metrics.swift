@@ -1,0 +1,161 @@
+import EventLoop
+import Foundation
+import JWT
+import Synchronization
+
+/// The counters behind `/metrics` (Prometheus text format 0.0.4). Every label value comes from a bounded
+/// set: route prefixes from the configuration, status codes, and fixed reason names; never a raw path.
+final class Metrics: ExchangeObserver, Sendable {
+    /// Seconds; the usual spread for an HTTP proxy, from 1 ms to 10 s.
+    static let durationBuckets: [Double] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+
+    /// Requests and durations per loop: each loop writes only its own shard, so its lock is never contended
+    /// on the request path; a scrape reads them all.
+    private final class Shard: Sendable {
+        struct Histogram {
+            var buckets = [UInt64](repeating: 0, count: Metrics.durationBuckets.count)
+            var count: UInt64 = 0
+            var sum: Double = 0
+        }
+        struct Counts {
+            var requests: [RequestKey: UInt64] = [:]
+            var durations: [String: Histogram] = [:]
+        }
+        let counts = Mutex(Counts())
+    }
+
+    struct RequestKey: Hashable {
+        let route: String
+        let status: Int
+    }
+
+    private let shards: [Shard]
+    private let events = Mutex<[String: [String: UInt64]]>([:])
+    /// What the gauges read: the current generation's authorizer (its JWKS cache and token cache).
+    private let authorizer = Mutex<Authorizer?>(nil)
+    private let openConnections: @Sendable () -> Int
+
+    init(loops: Int, openConnections: @escaping @Sendable () -> Int) {
+        shards = (0..<loops).map { _ in Shard() }
+        self.openConnections = openConnections
+    }
+
+    func use(_ authorizer: Authorizer) {
+        self.authorizer.withLock { $0 = authorizer }
+    }
+
+    // MARK: Recording
+
+    func exchangeFinished(_ record: AccessRecord, loop: EventLoop) {
+        let route = record.route.isEmpty ? "none" : record.route
+        let seconds = Double(record.durationNanoseconds) / 1e9
+        let bucket = Self.durationBuckets.firstIndex { seconds <= $0 }
+        shards[loop.index].counts.withLock { counts in
+            counts.requests[RequestKey(route: route, status: record.status), default: 0] += 1
+            var histogram = counts.durations[route] ?? Shard.Histogram()
+            if let bucket { histogram.buckets[bucket] += 1 }
+            histogram.count += 1
+            histogram.sum += seconds
+            counts.durations[route] = histogram
+        }
+    }
+
+    /// One event of a family (`authorization_failures`, `upstream_errors`, `jwks_refreshes`, `signins`) with its labels.
+    func count(_ family: Family, _ labels: String) {
+        events.withLock { $0[family.rawValue, default: [:]][labels, default: 0] += 1 }
+    }
+
+    enum Family: String, CaseIterable {
+        case authorizationFailures = "authorization_failures_total"
+        case upstreamErrors = "upstream_errors_total"
+        case jwksRefreshes = "jwks_refreshes_total"
+        case signins = "signins_total"
+
+        var help: String {
+            switch self {
+            case .authorizationFailures: return "Requests refused by the authorizer, by reason."
+            case .upstreamErrors: return "Upstream exchanges that failed, by route prefix and kind (failed: 502, timeout: 504)."
+            case .jwksRefreshes: return "JWKS fetches, by result."
+            case .signins: return "POST /signin attempts, by result."
+            }
+        }
+    }
+
+    static func labels(_ pairs: [(String, String)]) -> String {
+        pairs.map { "\($0.0)=\"\(escape($0.1))\"" }.joined(separator: ",")
+    }
+
+    /// Label values escape backslash, double quote and newline (the text format's rules).
+    static func escape(_ value: String) -> String {
+        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
+    }
+
+    // MARK: Exposition
+
+    func render() -> String {
+        var requests: [RequestKey: UInt64] = [:]
+        var durations: [String: Shard.Histogram] = [:]
+        for shard in shards {
+            shard.counts.withLock { counts in
+                requests.merge(counts.requests, uniquingKeysWith: +)
+                for (route, histogram) in counts.durations {
+                    var merged = durations[route] ?? Shard.Histogram()
+                    for index in merged.buckets.indices { merged.buckets[index] += histogram.buckets[index] }
+                    merged.count += histogram.count
+                    merged.sum += histogram.sum
+                    durations[route] = merged
+                }
+            }
+        }
+        var out = ""
+        func family(_ name: String, _ type: String, _ help: String) {
+            out += "# HELP authgate_\(name) \(help)\n# TYPE authgate_\(name) \(type)\n"
+        }
+        func sample(_ name: String, _ labels: String, _ value: String) {
+            out += labels.isEmpty ? "authgate_\(name) \(value)\n" : "authgate_\(name){\(labels)} \(value)\n"
+        }
+
+        family("requests_total", "counter", "Requests answered on the public listeners, by route prefix and status.")
+        for (key, value) in requests.sorted(by: { ($0.key.route, $0.key.status) < ($1.key.route, $1.key.status) }) {
+            sample("requests_total", Self.labels([("route", key.route), ("status", String(key.status))]), String(value))
+        }
+        family("request_duration_seconds", "histogram", "Time from the request head to the end of the answer, by route prefix.")
+        for (route, histogram) in durations.sorted(by: { $0.key < $1.key }) {
+            var cumulative: UInt64 = 0
+            for (index, bound) in Self.durationBuckets.enumerated() {
+                cumulative += histogram.buckets[index]
+                sample("request_duration_seconds_bucket", Self.labels([("route", route), ("le", Self.number(bound))]), String(cumulative))
+            }
+            sample("request_duration_seconds_bucket", Self.labels([("route", route), ("le", "+Inf")]), String(histogram.count))
+            sample("request_duration_seconds_sum", Self.labels([("route", route)]), Self.number(histogram.sum))
+            sample("request_duration_seconds_count", Self.labels([("route", route)]), String(histogram.count))
+        }
+        let counted = events.withLock { $0 }
+        for kind in Family.allCases {
+            family(kind.rawValue, "counter", kind.help)
+            for (labels, value) in (counted[kind.rawValue] ?? [:]).sorted(by: { $0.key < $1.key }) {
+                sample(kind.rawValue, labels, String(value))
+            }
+        }
+        family("open_connections", "gauge", "Client connections open on the public listeners.")
+        sample("open_connections", "", String(openConnections()))
+        if let authorizer = authorizer.withLock({ $0 }) {
+            family("jwks_keys", "gauge", "Signing keys held.")
+            sample("jwks_keys", "", String(authorizer.jwks.keys.keys.count))
+            family("jwks_last_success_timestamp_seconds", "gauge", "Unix time of the last successful JWKS fetch (0: never).")
+            sample("jwks_last_success_timestamp_seconds", "", Self.number(authorizer.jwks.lastSuccess ?? 0))
+            let cache = authorizer.cache.hitsAndMisses
+            family("token_cache_hits_total", "counter", "Tokens found in the verified-token cache.")
+            sample("token_cache_hits_total", "", String(cache.hits))
+            family("token_cache_misses_total", "counter", "Tokens verified because the cache did not hold them.")
+            sample("token_cache_misses_total", "", String(cache.misses))
+        }
+        return out
+    }
+
+    /// Prometheus floats: integers without a fraction, the rest as Swift prints them.
+    static func number(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+    }
+}
