@@ -1,4 +1,5 @@
 import Dispatch
+import Cryptography
 public import HTTP1
 
 /// One accepted client connection, confined to its loop. It carries out the state machine's actions:
@@ -63,6 +64,12 @@ public final class ClientConnection: @unchecked Sendable {
     private var streamingChunked = false
     private var streamingResponse = false
     private var handlerPausedReading = false
+    /// The TLS session of an HTTPS listener's connection; `handshaking` until it is established.
+    private var tls: TLSSession?
+    private var handshaking = false
+
+    /// Whether the client reached authgate over TLS (X-Forwarded-Proto).
+    public var isSecure: Bool { tls != nil }
 
     init(fd: Int32, loop: EventLoop, context: ServerContext, clientAddress: String) {
         self.fd = fd
@@ -75,8 +82,35 @@ public final class ClientConnection: @unchecked Sendable {
     func start() {
         loop.assertOnLoop()
         loop.register(self)
+        if let tlsContext = context.tls {
+            do {
+                tls = try TLSSession(context: tlsContext, fd: fd)
+            } catch {
+                closeNow()
+                return
+            }
+            handshaking = true
+        }
         sources.setReading(true)
+        // The head deadline covers the handshake too: a client that never finishes it is closed.
         setDeadline(.head)
+    }
+
+    /// Drives the handshake on either readiness; application bytes OpenSSL already holds are read once it is done.
+    private func continueHandshake() {
+        guard let tls, !closed else { return }
+        switch tls.handshake() {
+        case .done:
+            handshaking = false
+            sources.setWriting(false)
+            readableTLS(tls)
+        case .wantRead:
+            sources.setWriting(false)
+        case .wantWrite:
+            sources.setWriting(true)
+        case .closed, .failed:
+            closeNow()
+        }
     }
 
     private func setDeadline(_ kind: DeadlineKind) {
@@ -105,6 +139,10 @@ public final class ClientConnection: @unchecked Sendable {
 
     private func readable() {
         guard !closed else { return }
+        if let tls, !lingering {
+            if handshaking { continueHandshake() } else { readableTLS(tls) }
+            return
+        }
         let result: IOResult
         do {
             result = try Syscall.read(fd, loop.scratch)
@@ -118,6 +156,11 @@ public final class ClientConnection: @unchecked Sendable {
             return
         }
         if lingering { return }  // discard: the answer is already written
+        received(count)
+    }
+
+    /// `count` new bytes from the client at the start of the loop's scratch buffer.
+    private func received(_ count: Int) {
         if !machine.isReadingHead && deadlineKind != .handler { setDeadline(.activity) }
         if inbound.isEmpty {
             process(UnsafeRawBufferPointer(rebasing: loop.scratch[0..<count]))
@@ -125,6 +168,31 @@ public final class ClientConnection: @unchecked Sendable {
             inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: loop.scratch[0..<count]))
             processInbound()
         }
+    }
+
+    /// One socket read's worth through OpenSSL, then whatever it already decrypted (at most a record), which
+    /// the socket would not signal again.
+    private func readableTLS(_ tls: TLSSession) {
+        repeat {
+            let (count, progress) = tls.read(into: loop.scratch)
+            if count > 0 {
+                received(count)
+                continue
+            }
+            switch progress {
+            case .done, .wantRead:
+                return
+            case .wantWrite:
+                sources.setWriting(true)
+                return
+            case .closed:
+                peerClosedSending()
+                return
+            case .failed:
+                closeNow()
+                return
+            }
+        } while !closed && !lingering && readingWanted && tls.pendingBytes > 0
     }
 
     private func processInbound() {
@@ -178,8 +246,17 @@ public final class ClientConnection: @unchecked Sendable {
     private func setReading(_ wanted: Bool) {
         let enabled = wanted && !handlerPausedReading
         guard !closed else { return }
+        readingWanted = enabled
         sources.setReading(enabled)
+        // Bytes OpenSSL decrypted while reading was paused will not make the socket readable again.
+        if enabled, !handshaking, let tls, tls.pendingBytes > 0 {
+            loop.queue.async { [self] in
+                if readingWanted && !closed, let tls = self.tls { readableTLS(tls) }
+            }
+        }
     }
+
+    private var readingWanted = true
 
     private func startExchange(_ head: RequestHead) {
         requestStart = MonotonicClock.now()
@@ -406,6 +483,17 @@ public final class ClientConnection: @unchecked Sendable {
 
     /// Writes what the socket takes now. Returns nil if the connection failed and was closed.
     private func writeSome(_ buffer: UnsafeRawBufferPointer) -> Int? {
+        if let tls {
+            // Before the handshake ends nothing is written: the answer waits in `outbound`.
+            if handshaking { return 0 }
+            let (count, progress) = tls.write(buffer)
+            switch progress {
+            case .done, .wantWrite, .wantRead: return count
+            case .closed, .failed:
+                closeNow()
+                return nil
+            }
+        }
         do {
             return try Syscall.writeAvailable(fd, buffer)
         } catch {
@@ -422,6 +510,10 @@ public final class ClientConnection: @unchecked Sendable {
 
     private func writable() {
         guard !closed else { return }
+        if handshaking {
+            continueHandshake()
+            return
+        }
         let written = outbound.withUnsafeBytes { writeSome(UnsafeRawBufferPointer(rebasing: $0[outboundOffset...])) }
         guard let written else { return }
         if written > 0 && deadlineKind == .activity { setDeadline(.activity) }
@@ -458,6 +550,7 @@ public final class ClientConnection: @unchecked Sendable {
     private func beginLinger() {
         guard !lingering, !closed else { return }
         lingering = true
+        tls?.shutdown()
         Syscall.shutdownWrite(fd)
         setDeadline(.linger)
     }

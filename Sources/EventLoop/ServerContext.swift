@@ -1,4 +1,5 @@
 public import HTTP1
+public import Cryptography
 import Synchronization
 
 /// Answers requests. Called on the connection's loop with a validated head; it must eventually answer
@@ -88,6 +89,8 @@ public struct ServerContext: Sendable {
     public let limits: HTTPLimits
     public let timeouts: ConnectionTimeouts
     public let limiter: ConnectionLimiter
+    /// Set when the listener speaks HTTPS: every connection starts with a TLS handshake.
+    public let tls: TLSServerContext?
 
     public init(
         name: String,
@@ -95,7 +98,8 @@ public struct ServerContext: Sendable {
         observer: any ExchangeObserver,
         limits: HTTPLimits,
         timeouts: ConnectionTimeouts,
-        limiter: ConnectionLimiter
+        limiter: ConnectionLimiter,
+        tls: TLSServerContext? = nil
     ) {
         self.name = name
         self.handler = handler
@@ -103,5 +107,6 @@ public struct ServerContext: Sendable {
         self.limits = limits
         self.timeouts = timeouts
         self.limiter = limiter
+        self.tls = tls
     }
 }

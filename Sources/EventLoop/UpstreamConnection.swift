@@ -39,7 +39,7 @@ public final class UpstreamConnection: @unchecked Sendable {
     private var keepAliveAfterResponse = false
     /// TLS to the upstream, when it is an https:// one: the context and the name to verify.
     private let tlsSettings: (context: TLSClientContext, host: String)?
-    private var tls: TLSClientSession?
+    private var tls: TLSSession?
     private var handshaking = false
 
     /// Starts connecting; the delegate hears `upstreamConnected` or `upstreamFailed`.
@@ -107,7 +107,7 @@ public final class UpstreamConnection: @unchecked Sendable {
         activateReading()
         if let tlsSettings {
             do {
-                tls = try TLSClientSession(
+                tls = try TLSSession(
                     context: tlsSettings.context, fd: fd, host: tlsSettings.host,
                     hostIsIP: SocketAddress.isIPv4(tlsSettings.host) || SocketAddress.isIPv6(tlsSettings.host)
                 )

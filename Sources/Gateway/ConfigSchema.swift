@@ -1,3 +1,4 @@
+import Cryptography
 import EventLoop
 import Foundation
 import TOMLKit
@@ -60,8 +61,14 @@ struct Schema {
                 }
             }
             tlsTable.rejectUnknownKeys()
-            // Refusing beats listening in clear text on a port the operator believes is HTTPS.
-            tlsTable.fail("", "TLS termination is not available in this version of authgate; remove [server.tls]")
+            if FileManager.default.isReadableFile(atPath: cert) && FileManager.default.isReadableFile(atPath: key) {
+                // Loaded as the listeners will: a key that does not match, or a file that is not PEM, is found now.
+                do {
+                    _ = try TLSServerContext(certFile: cert, keyFile: key)
+                } catch {
+                    tlsTable.fail("", error.description)
+                }
+            }
             tls = TLSSettings(certFile: cert, keyFile: key)
         }
         table.rejectUnknownKeys()

@@ -1,4 +1,5 @@
 import AWS
+import Cryptography
 import Dispatch
 public import EventLoop
 import Foundation
@@ -69,7 +70,7 @@ public final class GatewayServer: @unchecked Sendable {
             }
             var adminSocket = activation?.adminSocket
             if adminSocket == nil, let adminAddress = config.admin.listen { adminSocket = try ListeningSocket(binding: adminAddress) }
-            listeners = bound.map { Listener(socket: $0, context: publicContext(config)) }
+            listeners = bound.map { Listener(socket: $0, context: publicContext(generation)) }
             if let adminSocket {
                 let adminContext = ServerContext(
                     name: "admin", handler: AdminHandler(readiness: readiness, metrics: metrics),
@@ -114,7 +115,8 @@ public final class GatewayServer: @unchecked Sendable {
     }
 
     /// The context public connections accepted from now on share.
-    private func publicContext(_ config: GatewayConfig) -> ServerContext {
+    private func publicContext(_ generation: Generation) -> ServerContext {
+        let config = generation.config
         let server = config.server
         return ServerContext(
             name: "public", handler: publicHandler, observer: ExchangeObservers([AccessLog(format: config.log.format), metrics]),
@@ -123,7 +125,7 @@ public final class GatewayServer: @unchecked Sendable {
                 maxBodyBytes: server.maxBodyBytes
             ),
             timeouts: ConnectionTimeouts(head: server.headerTimeout, idle: server.idleTimeout),
-            limiter: publicLimiter
+            limiter: publicLimiter, tls: generation.tls
         )
     }
 
@@ -134,7 +136,8 @@ public final class GatewayServer: @unchecked Sendable {
         var changed: [String] = []
         if old.server.listen != new.server.listen { changed.append("server.listen") }
         if old.server.workers != new.server.workers { changed.append("server.workers") }
-        if old.server.tls != new.server.tls { changed.append("server.tls") }
+        // The certificate files may change (they are read again); turning TLS on or off may not.
+        if (old.server.tls == nil) != (new.server.tls == nil) { changed.append("server.tls") }
         if old.admin != new.admin { changed.append("admin.listen") }
         if old.log != new.log { changed.append("log") }
         return changed
@@ -171,7 +174,7 @@ public final class GatewayServer: @unchecked Sendable {
             metrics.use(next.authorizer)
             publicLimiter.limit = config.server.maxConnections
             for listener in listeners where listener.context.name == "public" {
-                listener.context = publicContext(config)
+                listener.context = publicContext(next)
             }
             current.retire(keepingAuthorization: next.authorizer === current.authorizer)
             done(nil)
@@ -255,6 +258,8 @@ final class Generation: Sendable {
     let proxy: Proxy
     let authorizer: Authorizer
     let handler: PublicHandler
+    /// The listeners' certificate, read from its files for every generation (a reload picks up a renewed one).
+    let tls: TLSServerContext?
     private let group: EventLoopGroup
 
     /// Builds everything or nothing. The authorizer (and its JWKS cache and token cache) is kept from
@@ -263,6 +268,15 @@ final class Generation: Sendable {
         self.config = config
         self.group = server.group
         let logger = server.logger
+        if let settings = config.server.tls {
+            do {
+                tls = try TLSServerContext(certFile: settings.certFile, keyFile: settings.keyFile)
+            } catch {
+                throw GatewayStartError(description: "server.tls: \(error.description)")
+            }
+        } else {
+            tls = nil
+        }
         do {
             proxy = try Proxy(
                 routes: config.routes, group: server.group,

@@ -133,7 +133,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
         if case .length(let value) = head.framing { length = value }
         connection.send(UpstreamRequest.head(
             for: head, route: route, token: token, clientAddress: client.clientAddress, requestID: client.currentRequestID,
-            bodyLength: length, chunked: head.framing == .chunked
+            secure: client.isSecure, bodyLength: length, chunked: head.framing == .chunked
         ))
         if !pendingBody.isEmpty {
             connection.send(pendingBody)

@@ -30,6 +30,7 @@ struct UpstreamRequest {
         token: VerifiedToken?,
         clientAddress: String,
         requestID: String,
+        secure: Bool,
         bodyLength: UInt64?,
         chunked: Bool
     ) -> [UInt8] {
@@ -70,7 +71,7 @@ struct UpstreamRequest {
         }
         forwardedFor.append(clientAddress)
         field("X-Forwarded-For", forwardedFor.joined(separator: ", "))
-        field("X-Forwarded-Proto", "http")
+        field("X-Forwarded-Proto", secure ? "https" : "http")
         if !clientHost.isEmpty { field("X-Forwarded-Host", clientHost) }
         field("X-Request-Id", requestID)
         if route.auth == .required, let token {

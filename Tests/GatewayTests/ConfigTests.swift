@@ -232,11 +232,11 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
         #expect(found.count >= 4)  // workers, max_connections, log.format, cognito
     }
 
-    @Test func tlsIsRefusedUntilItIsImplemented() throws {
+    @Test func tlsFilesThatAreNotACertificateAndKeyAreRefused() throws {
         let cert = FileManager.default.temporaryDirectory.appendingPathComponent("authgate-test-cert.pem").path
         _ = FileManager.default.createFile(atPath: cert, contents: Data("x".utf8))
         let found = problems(minimal + "\n[server.tls]\ncert_file = \"\(cert)\"\nkey_file = \"\(cert)\"\n")
-        #expect(found.contains { $0.key == "server.tls" && $0.message.contains("not available") })
+        #expect(found.contains { $0.key == "server.tls" && $0.message.contains("cannot load") })
     }
 }
 

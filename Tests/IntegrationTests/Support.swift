@@ -338,3 +338,34 @@ final class RawClient {
         return try !fill()
     }
 }
+
+/// A self-signed certificate for localhost and 127.0.0.1, made with the openssl command: (cert, key) paths.
+func makeCertificate(in directory: URL, name: String = "cert") throws -> (cert: String, key: String) {
+    let cert = directory.appendingPathComponent("\(name).pem").path
+    let key = directory.appendingPathComponent("\(name)-key.pem").path
+    let result = try shell([
+        "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1",
+        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ])
+    guard result.status == 0 else { throw TestFailure("openssl req failed: \(result.output)") }
+    return (cert, key)
+}
+
+/// Runs a command from PATH with optional standard input; its exit status and its output (stdout and stderr).
+func shell(_ arguments: [String], input: String? = nil) throws -> (status: Int32, output: String) {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    process.arguments = arguments
+    let output = Pipe()
+    process.standardOutput = output
+    process.standardError = output
+    let stdin = Pipe()
+    process.standardInput = stdin
+    try process.run()
+    if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+    try stdin.fileHandleForWriting.close()
+    let data = output.fileHandleForReading.readDataToEndOfFile()
+    var status: Int32 = 0
+    waitpid(process.processIdentifier, &status, 0)
+    return ((status >> 8) & 0xFF, String(decoding: data, as: UTF8.self))
+}

@@ -22,8 +22,27 @@ public final class TLSClientContext: @unchecked Sendable {
     }
 }
 
-/// One TLS client connection over a non-blocking socket the caller owns and polls.
-public final class TLSClientSession {
+/// The listeners' certificate and key, with the settings of every TLS connection they accept.
+public final class TLSServerContext: @unchecked Sendable {
+    // SSL_CTX is safe to share once configured.
+    fileprivate let context: OpaquePointer
+
+    /// Reads and checks the PEM certificate chain and key; a reload builds a new context from the files.
+    public init(certFile: String, keyFile: String) throws(TLSClientContext.Failure) {
+        guard let made = copenssl_tls_server_context(certFile, keyFile) else {
+            throw TLSClientContext.Failure(description: "cannot load \(certFile) and \(keyFile): \(lastError())")
+        }
+        context = made
+    }
+
+    deinit {
+        SSL_CTX_free(context)
+    }
+}
+
+/// One TLS connection over a non-blocking socket the caller owns and polls: to an upstream (client side) or
+/// from a client of the listeners (server side).
+public final class TLSSession {
     private let session: OpaquePointer
 
     public enum Progress: Equatable {
@@ -39,6 +58,22 @@ public final class TLSClientSession {
             throw TLSClientContext.Failure(description: "cannot start TLS: \(lastError())")
         }
         session = made
+    }
+
+    public init(context: TLSServerContext, fd: Int32) throws(TLSClientContext.Failure) {
+        guard let made = copenssl_tls_server_session(context.context, fd) else {
+            throw TLSClientContext.Failure(description: "cannot start TLS: \(lastError())")
+        }
+        session = made
+    }
+
+    /// Decrypted bytes OpenSSL holds that the socket will not signal again.
+    public var pendingBytes: Int { Int(SSL_pending(session)) }
+
+    /// Sends close_notify once, without waiting for the peer's (the socket is about to be half-closed).
+    public func shutdown() {
+        _ = SSL_shutdown(session)
+        ERR_clear_error()
     }
 
     deinit {
@@ -62,6 +97,15 @@ public final class TLSClientSession {
     public func handshake() -> Progress {
         let result = SSL_do_handshake(session)
         return result == 1 ? .done : progress(result)
+    }
+
+    /// The protocol ALPN settled on, if any.
+    public var negotiatedProtocol: String? {
+        var data: UnsafePointer<UInt8>?
+        var length: UInt32 = 0
+        SSL_get0_alpn_selected(session, &data, &length)
+        guard let data, length > 0 else { return nil }
+        return String(decoding: UnsafeBufferPointer(start: data, count: Int(length)), as: UTF8.self)
     }
 
     /// Reads decrypted bytes; a count, or why none.
