@@ -305,7 +305,7 @@ public final class ClientConnection: @unchecked Sendable {
     ) {
         loop.assertOnLoop()
         guard !closed else { return }
-        let staysOpen = machine.responseWillStart(keepAlive: keepAlive)
+        let staysOpen = machine.responseWillStart(keepAlive: keepAlive && !draining)
         var bytes: [UInt8] = []
         bytes.reserveCapacity(256 + body.count)
         var allHeaders = headers
@@ -356,7 +356,7 @@ public final class ClientConnection: @unchecked Sendable {
                 wantsKeepAlive = false
             }
         }
-        let staysOpen = machine.responseWillStart(keepAlive: wantsKeepAlive)
+        let staysOpen = machine.responseWillStart(keepAlive: wantsKeepAlive && !draining)
         var allHeaders = headers
         if let lengthField { allHeaders.append(lengthField) }
         allHeaders.append(("X-Request-Id", currentRequestID))
@@ -592,8 +592,12 @@ public final class ClientConnection: @unchecked Sendable {
         sources.cancelAndClose()
     }
 
-    /// Closes the connection if it is idle between requests (drain on shutdown).
-    public func closeIfIdle() {
+    /// Shutdown: closes the connection if it is idle between requests; otherwise its current answer says
+    /// `Connection: close`, so a busy keep-alive client cannot hold the drain open with new requests.
+    public func drain() {
+        draining = true
         if machine.isIdle && !hasPendingOutput { closeNow() }
     }
+
+    private var draining = false
 }

@@ -231,7 +231,7 @@ public final class GatewayServer: @unchecked Sendable {
         for loop in group.loops {
             remaining.enter()
             loop.queue.async {
-                loop.forEachConnection { $0.closeIfIdle() }
+                loop.forEachConnection { $0.drain() }
                 open.add(loop.connectionCount)
                 loop.flushOutput()
                 remaining.leave()

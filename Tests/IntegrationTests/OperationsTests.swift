@@ -190,6 +190,7 @@ private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
         #expect(throws: (any Error).self, "no new connection is accepted") { try RawClient(port: gateway.publicPort) }
         let answer = try slow.readResponse()
         #expect(answer.status == 200, "the request in flight finished")
+        #expect(answer.header("Connection") == "close", "answers during the drain end their keep-alive connection")
         #expect(gateway.terminate() == 0)
     }
 }
