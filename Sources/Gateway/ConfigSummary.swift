@@ -5,7 +5,8 @@ public enum ConfigSummary {
     public static func lines(_ config: GatewayConfig) -> [String] {
         var lines = ["configuration ok"]
         let server = config.server
-        lines.append("listen: \(server.listen.map(\.description).joined(separator: ", "))")
+        let scheme = server.tls.map { " (HTTPS, certificate \($0.certFile))" } ?? ""
+        lines.append("listen: \(server.listen.map(\.description).joined(separator: ", "))\(scheme)")
         lines.append("admin: \(config.admin.listen?.description ?? "disabled")")
         lines.append(
             "workers: \(server.workers), max_connections: \(server.maxConnections), "
