@@ -365,6 +365,9 @@ public final class UpstreamPool: @unchecked Sendable {
             return
         }
         connection.delegate = IdleWatcher.shared
+        // An answer to a slow client may have ended with reading paused: an idle connection must hear the
+        // upstream close it, and the next exchange must hear its answer.
+        connection.setReading(true)
         idle.append(connection)
     }
 

@@ -367,5 +367,7 @@ func shell(_ arguments: [String], input: String? = nil) throws -> (status: Int32
     let data = output.fileHandleForReading.readDataToEndOfFile()
     var status: Int32 = 0
     waitpid(process.processIdentifier, &status, 0)
-    return ((status >> 8) & 0xFF, String(decoding: data, as: UTF8.self))
+    // Killed by a signal: 128 + the signal, as shells report it, never 0.
+    let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+    return (code, String(decoding: data, as: UTF8.self))
 }
