@@ -365,9 +365,9 @@ func shell(_ arguments: [String], input: String? = nil) throws -> (status: Int32
     if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
     try stdin.fileHandleForWriting.close()
     let data = output.fileHandleForReading.readDataToEndOfFile()
-    var status: Int32 = 0
-    waitpid(process.processIdentifier, &status, 0)
+    // Foundation reaps its children itself: a waitpid here can lose the status to it.
+    process.waitUntilExit()
     // Killed by a signal: 128 + the signal, as shells report it, never 0.
-    let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : 128 + (status & 0x7F)
+    let code = process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
     return (code, String(decoding: data, as: UTF8.self))
 }

@@ -19,17 +19,7 @@ import TestSupport
     }
 
     func systemdAnalyze(_ arguments: [String]) throws -> (status: Int32, output: String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["systemd-analyze"] + arguments
-        let pipe = Pipe()
-        process.standardOutput = pipe
-        process.standardError = pipe
-        try process.run()
-        let data = pipe.fileHandleForReading.readDataToEndOfFile()
-        var status: Int32 = 0
-        waitpid(process.processIdentifier, &status, 0)
-        return ((status >> 8) & 0xFF, String(decoding: data, as: UTF8.self))
+        try shell(["systemd-analyze"] + arguments)
     }
 
     @Test func unitsPassSystemdAnalyzeVerify() throws {
