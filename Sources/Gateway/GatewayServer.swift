@@ -27,9 +27,10 @@ public final class GatewayServer: @unchecked Sendable {
     let metrics: Metrics
     /// Reloads run one at a time on this queue; `generation` is only replaced there.
     private let reloads = DispatchQueue(label: "authgate.reload")
-    private var generation: Generation!
+    private var generation: Generation?
 
-    public var config: GatewayConfig { reloads.sync { generation.config } }
+    /// The configuration in force (the one given at start until a reload replaces it).
+    public var config: GatewayConfig { reloads.sync { generation?.config ?? initialConfig } }
 
     public init(config: GatewayConfig, logger: Logger, environment: [String: String]) {
         self.logger = logger
@@ -41,15 +42,16 @@ public final class GatewayServer: @unchecked Sendable {
         controlPlane = ControlPlaneClient(queue: group.loops[0].queue)
         let publicLimiter = self.publicLimiter
         metrics = Metrics(loops: group.loops.count, openConnections: { publicLimiter.openConnections })
-        pendingConfig = config
+        initialConfig = config
     }
 
-    private let pendingConfig: GatewayConfig
+    /// The configuration `start` builds the first generation from.
+    private let initialConfig: GatewayConfig
 
     /// Binds every listener (or adopts systemd's) and starts accepting. Throws before accepting anything
     /// if any address cannot be bound, so a half-started gateway never serves.
     public func start() throws(GatewayStartError) {
-        let config = pendingConfig
+        let config = initialConfig
         readiness.block("listeners", reason: "listeners are not bound yet")
         readiness.block("signing_keys", reason: "the JWKS has not been fetched yet")
         let openFiles = raiseOpenFileLimit()
@@ -149,7 +151,10 @@ public final class GatewayServer: @unchecked Sendable {
     /// `done` gets nil on success, else why it was refused.
     public func reload(_ config: GatewayConfig, done: @escaping @Sendable (String?) -> Void) {
         reloads.async { [self] in
-            let current = generation!
+            guard let current = generation else {
+                done("the gateway has not finished starting")
+                return
+            }
             let fixed = Self.fixedSettingsChanged(from: current.config, to: config)
             guard fixed.isEmpty else {
                 done("\(fixed.joined(separator: ", ")) cannot change without a restart")
