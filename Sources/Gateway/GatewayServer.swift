@@ -1,7 +1,7 @@
 import AWS
 import Cryptography
 import Dispatch
-public import EventLoop
+import EventLoop
 import Foundation
 import HTTP1
 import HTTPClient

@@ -184,8 +184,11 @@ struct SocketActivation: Sendable {
                 }
             }
             guard found == 0 else { return "unknown" }
-            let hostText = String(cString: host)
-            return hostText.contains(":") ? "[\(hostText)]:\(String(cString: service))" : "\(hostText):\(String(cString: service))"
+            func text(_ characters: [CChar]) -> String {
+                String(decoding: characters.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            }
+            let hostText = text(host)
+            return hostText.contains(":") ? "[\(hostText)]:\(text(service))" : "\(hostText):\(text(service))"
         }
     }
 }
