@@ -2,10 +2,16 @@ internal import COpenSSL
 
 /// SHA-256 digests.
 public enum SHA256 {
+    /// Fetched once for the process (OpenSSL 3 would look it up on every call otherwise); never freed.
+    nonisolated(unsafe) static let algorithm: OpaquePointer = {
+        guard let fetched = copenssl_fetch_sha256() else { preconditionFailure("libcrypto has no SHA-256") }
+        return fetched
+    }()
+
     public static func hash(_ data: UnsafeRawBufferPointer) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
         let bytes = data.bindMemory(to: UInt8.self)
-        let ok = digest.withUnsafeMutableBufferPointer { copenssl_sha256(bytes.baseAddress, bytes.count, $0.baseAddress) }
+        let ok = digest.withUnsafeMutableBufferPointer { copenssl_sha256(algorithm, bytes.baseAddress, bytes.count, $0.baseAddress) }
         precondition(ok == 1, "SHA-256 failed: libcrypto is broken")
         return digest
     }

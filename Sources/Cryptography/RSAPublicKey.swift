@@ -1,9 +1,14 @@
 internal import COpenSSL
+import Synchronization
 
 /// An RSA public key owned by OpenSSL, freed with the value. No OpenSSL type leaves this module.
 public final class RSAPublicKey: @unchecked Sendable {
     // EVP_PKEY is immutable once built and OpenSSL allows concurrent verifies with it.
     private let key: OpaquePointer
+    /// The RS256 verify context every verification duplicates. Only the duplication takes the lock (OpenSSL
+    /// does not promise that concurrent duplicates of one context are safe); the verifications run in parallel.
+    private let verifier: OpaquePointer
+    private let duplication = Mutex(())
     public let bits: Int
 
     public struct InvalidKey: Error, CustomStringConvertible, Sendable {
@@ -28,11 +33,18 @@ public final class RSAPublicKey: @unchecked Sendable {
             ERR_clear_error()
             throw InvalidKey(description: "OpenSSL refused the key")
         }
+        guard let prepared = copenssl_rs256_verifier(built, SHA256.algorithm) else {
+            ERR_clear_error()
+            EVP_PKEY_free(built)
+            throw InvalidKey(description: "OpenSSL cannot verify RS256 with the key")
+        }
         key = built
+        verifier = prepared
         bits = Int(EVP_PKEY_get_bits(built))
     }
 
     deinit {
+        EVP_PKEY_CTX_free(verifier)
         EVP_PKEY_free(key)
     }
 
@@ -40,8 +52,10 @@ public final class RSAPublicKey: @unchecked Sendable {
     public func verifyRS256(message: UnsafeRawBufferPointer, signature: UnsafeRawBufferPointer) -> Bool {
         let messageBytes = message.bindMemory(to: UInt8.self)
         let signatureBytes = signature.bindMemory(to: UInt8.self)
+        let copy = duplication.withLock { _ in UInt(bitPattern: EVP_PKEY_CTX_dup(verifier)) }
         return copenssl_verify_rs256(
-            key, messageBytes.baseAddress, messageBytes.count, signatureBytes.baseAddress, signatureBytes.count
+            OpaquePointer(bitPattern: copy), SHA256.algorithm, messageBytes.baseAddress, messageBytes.count,
+            signatureBytes.baseAddress, signatureBytes.count
         ) == 1
     }
 
