@@ -62,12 +62,12 @@ private func perform(_ client: ControlPlaneClient, _ request: ControlRequest) as
         if case .failure(let error) = result { #expect(error.code == .responseTooLarge) }
     }
 
+    /// The fixture answers /slow after 5 s: a timeout error (not an answer) shows the 500 ms limit cut it short.
+    /// No bound on the elapsed time: under a loaded test run that would measure the machine, not the client.
     @Test func slowAnswerTimesOut() async throws {
         let server = try FixtureServer()
-        let started = Date()
         let result = await perform(client, ControlRequest(url: server.url + "/slow", timeoutMilliseconds: 500))
         if case .failure(let error) = result { #expect(error.code == .timeout) } else { Issue.record("expected a timeout") }
-        #expect(Date().timeIntervalSince(started) < 4)
     }
 
     @Test func refusedConnectionIsATransportError() async throws {
