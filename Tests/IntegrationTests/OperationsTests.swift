@@ -87,18 +87,28 @@ private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
         #expect(gateway.terminate() == 0)
     }
 
-    @Test func aListeningSocketFromSystemdReplacesServerListen() throws {
+    @Test func listeningSocketsFromSystemdReplaceTheConfiguredAddresses() throws {
         let activatedPort = try freePort()
+        // Plays systemd: binds a public socket (fd 3, "web") and the configured admin address (fd 4, "admin"),
+        // then execs authgate with LISTEN_* describing them. authgate binding the admin address itself would
+        // fail (fd 4 holds it), so a healthy admin listener shows the descriptor was adopted.
         let wrapper = """
-            import os, socket, sys
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            s.bind(("127.0.0.1", int(sys.argv[1])))
-            s.listen(128)
-            if s.fileno() != 3:
-                os.dup2(s.fileno(), 3)
-            os.set_inheritable(3, True)
-            os.environ.update(LISTEN_FDS="1", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES="web")
+            import os, re, socket, sys
+            def listening(port, fd):
+                s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                s.bind(("127.0.0.1", port))
+                s.listen(128)
+                descriptor = s.detach()  # the socket object must not close it when it goes
+                if descriptor != fd:
+                    os.dup2(descriptor, fd)
+                    os.close(descriptor)
+                os.set_inheritable(fd, True)
+            config = open(sys.argv[-1]).read()
+            admin_port = int(re.search(r'\\[admin\\]\\s*listen = "127.0.0.1:(\\d+)"', config).group(1))
+            listening(int(sys.argv[1]), 3)
+            listening(admin_port, 4)
+            os.environ.update(LISTEN_FDS="2", LISTEN_PID=str(os.getpid()), LISTEN_FDNAMES="web:admin")
             os.execv(sys.argv[2], sys.argv[2:])
             """
         let gateway = try RunningGateway(launcher: ["python3", "-c", wrapper, "\(activatedPort)"])
@@ -106,8 +116,9 @@ private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
         #expect(throws: (any Error).self, "server.listen is not bound when systemd passed a socket") {
             try RawClient(port: gateway.publicPort)
         }
+        #expect(try RawClient(port: gateway.adminPort).exchange("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
         #expect(gateway.log.contains("socket_activation=true") || gateway.log.contains("\"socket_activation\":\"true\""))
-        #expect(gateway.log.contains("(fd 3 web)"))
+        #expect(gateway.log.contains("(fd 3 web)") && gateway.log.contains("(fd 4 admin)"))
     }
 
     @Test func reloadReplacesRoutesWithoutDroppingConnectionsOrRequests() throws {
