@@ -109,7 +109,7 @@ public final class Readiness: Sendable {
 
 import Synchronization
 
-/// `/healthz` and `/readyz` on the admin listener, never on the public one.
+/// `/healthz`, `/readyz` and `/metrics` on the admin listener, never on the public one.
 final class AdminHandler: RequestHandler {
     let readiness: Readiness
     let metrics: Metrics
