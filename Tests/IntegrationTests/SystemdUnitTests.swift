@@ -76,3 +76,59 @@ import TestSupport
         #expect(gateway.process.isRunning)
     }
 }
+
+/// `SystemCallFilter=@system-service` and `~@privileged`, checked against what the gateway really calls: it runs
+/// under strace through a start, a verified and forwarded request, /metrics, a sign-in attempt, a reload and a
+/// stop, and every system call it made must be in the set the unit allows.
+@Suite struct SystemCallFilterTests {
+    /// The system calls of a filter group, nested groups expanded, as systemd-analyze lists them.
+    func expand(_ group: String) throws -> Set<String> {
+        let listing = try shell(["systemd-analyze", "syscall-filter", group])
+        var calls: Set<String> = []
+        for line in listing.output.split(separator: "\n").dropFirst() {
+            let item = line.trimmingCharacters(in: .whitespaces)
+            if item.isEmpty || item.hasPrefix("#") { continue }
+            if item.hasPrefix("@") { calls.formUnion(try expand(item)) } else { calls.insert(item) }
+        }
+        return calls
+    }
+
+    @Test func everySystemCallTheGatewayMakesIsAllowed() throws {
+        let trace = FileManager.default.temporaryDirectory.appendingPathComponent("syscalls-\(UUID().uuidString).txt")
+        defer { try? FileManager.default.removeItem(at: trace) }
+        let signer = TestSigner(keyID: "filter-key")
+        let fixture = try FixtureServer(jwks: TestSigner.jwks([signer]))
+        let gateway = try RunningGateway(
+            extra: routes(upstream: fixture.url), cognito: cognitoBlock(jwksURL: fixture.url + "/pool/jwks.json"),
+            environment: ["AWS_ACCESS_KEY_ID": "a", "AWS_SECRET_ACCESS_KEY": "b"],
+            launcher: ["strace", "-f", "-qq", "-o", trace.path]
+        )
+        #expect(try waitUntilReady(gateway))
+        let token = signer.token(TestSigner.claims())
+        #expect(try RawClient(port: gateway.publicPort).exchange("GET /api/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(token)\r\n\r\n").status == 200)
+        #expect(try RawClient(port: gateway.adminPort).exchange("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
+        let body = #"{"username":"a","password":"b"}"#
+        _ = try RawClient(port: gateway.publicPort).exchange("POST /signin HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.count)\r\n\r\n\(body)")
+        // The gateway is strace's child: signals go to it, not to strace.
+        let child = try shell(["pgrep", "-P", "\(gateway.process.processIdentifier)"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let pid = try #require(Int32(child))
+        kill(pid, SIGHUP)
+        #expect(gateway.waitForLog("reloaded"))
+        kill(pid, SIGTERM)
+        #expect(gateway.terminate() == 0)
+
+        let text = try String(contentsOf: trace, encoding: .utf8)
+        var used: Set<String> = []
+        for line in text.split(separator: "\n") {
+            // "1234  name(args…) = result": the name is the word before the first parenthesis.
+            let fields = line.split(separator: " ", maxSplits: 1, omittingEmptySubsequences: true)
+            guard fields.count == 2, let paren = fields[1].firstIndex(of: "(") else { continue }
+            let name = fields[1][..<paren].trimmingCharacters(in: .whitespaces)
+            if !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" }) { used.insert(name) }
+        }
+        #expect(used.count > 30, "strace saw \(used.count) system calls")
+        let allowed = try expand("@system-service").subtracting(try expand("@privileged"))
+        let refused = used.subtracting(allowed)
+        #expect(refused.isEmpty, "calls the unit's filter would refuse: \(refused.sorted())")
+    }
+}
