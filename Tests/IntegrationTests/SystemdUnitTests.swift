@@ -77,9 +77,10 @@ import TestSupport
     }
 }
 
-/// `SystemCallFilter=@system-service` and `~@privileged`, checked against what the gateway really calls: it runs
-/// under strace through a start, a verified and forwarded request, /metrics, a sign-in attempt, a reload and a
-/// stop, and every system call it made must be in the set the unit allows.
+/// `SystemCallFilter=@system-service` and `~@privileged`, and `ProcSubset=pid`, checked against what the gateway
+/// really does: it runs under strace through a start, a verified and forwarded request, /metrics, a sign-in
+/// attempt, a reload and a stop; every system call it made must be in the set the unit allows, and every file
+/// it opened under /proc must be a process's own.
 @Suite struct SystemCallFilterTests {
     /// The system calls of a filter group, nested groups expanded, as systemd-analyze lists them.
     func expand(_ group: String) throws -> Set<String> {
@@ -93,7 +94,7 @@ import TestSupport
         return calls
     }
 
-    @Test func everySystemCallTheGatewayMakesIsAllowed() throws {
+    @Test func everySystemCallAndProcFileTheGatewayUsesIsAllowed() throws {
         let trace = FileManager.default.temporaryDirectory.appendingPathComponent("syscalls-\(UUID().uuidString).txt")
         defer { try? FileManager.default.removeItem(at: trace) }
         let signer = TestSigner(keyID: "filter-key")
@@ -130,5 +131,15 @@ import TestSupport
         let allowed = try expand("@system-service").subtracting(try expand("@privileged"))
         let refused = used.subtracting(allowed)
         #expect(refused.isEmpty, "calls the unit's filter would refuse: \(refused.sorted())")
+
+        // ProcSubset=pid hides everything in /proc that is not a process directory.
+        let procPaths = try Regex(#""(/proc/[^"]*)""#)
+        let processDirectory = try Regex(#"^/proc/(self|thread-self|[0-9]+)(/.*)?$"#)
+        let opened = text.split(separator: "\n").filter { $0.contains("open") }.flatMap { line in
+            line.matches(of: procPaths).map { String($0.output[1].substring ?? "") }
+        }
+        #expect(!opened.isEmpty, "the trace shows the /proc files the runtime opens")
+        let hidden = opened.filter { $0.wholeMatch(of: processDirectory) == nil }
+        #expect(hidden.isEmpty, "files ProcSubset=pid would hide: \(Set(hidden).sorted())")
     }
 }
