@@ -79,8 +79,8 @@ import TestSupport
 
 /// `SystemCallFilter=@system-service` and `~@privileged`, and `ProcSubset=pid`, checked against what the gateway
 /// really does: it runs under strace through a start, a verified and forwarded request, /metrics, a sign-in
-/// attempt, a reload and a stop; every system call it made must be in the set the unit allows, and every file
-/// it opened under /proc must be a process's own.
+/// attempt, a reload and a stop; every system call it made must be in the set the unit allows, every file it
+/// opened under /proc must be a process's own, and nothing may be opened for writing (ProtectSystem=strict).
 @Suite struct SystemCallFilterTests {
     /// The system calls of a filter group, nested groups expanded, as systemd-analyze lists them.
     func expand(_ group: String) throws -> Set<String> {
@@ -141,5 +141,11 @@ import TestSupport
         #expect(!opened.isEmpty, "the trace shows the /proc files the runtime opens")
         let hidden = opened.filter { $0.wholeMatch(of: processDirectory) == nil }
         #expect(hidden.isEmpty, "files ProcSubset=pid would hide: \(Set(hidden).sorted())")
+
+        // ProtectSystem=strict makes the file system read-only: the gateway opens nothing for writing.
+        let writes = text.split(separator: "\n").filter { line in
+            line.contains("open") && ["O_WRONLY", "O_RDWR", "O_CREAT"].contains { line.contains($0) }
+        }
+        #expect(writes.isEmpty, "files opened for writing: \(writes.prefix(5))")
     }
 }
