@@ -49,7 +49,7 @@ let package = Package(
         .executableTarget(
             name: "authgate",
             dependencies: [
-                "Gateway",
+                "Gateway", "Cryptography",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
