@@ -57,19 +57,25 @@ let package = Package(
         ),
 
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "CryptographyTests", dependencies: ["Cryptography", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "CryptographyTests", dependencies: ["Cryptography", "TestSupport"], swiftSettings: strictSettings),
         // Loopback servers the tests talk to: a JWKS and echo fixture, and moto as the user pool.
         .target(name: "TestSupport", path: "Tests/Support"),
-        .testTarget(name: "HTTPClientTests", dependencies: ["HTTPClient", "TestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "JWTTests", dependencies: ["JWT", "Cryptography", "TestSupport"], swiftSettings: strictSettings),
-        .testTarget(name: "AWSTests", dependencies: ["AWS", "HTTPClient", "Cryptography", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "HTTPClientTests", dependencies: ["HTTPClient", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "JWTTests", dependencies: ["JWT", "Cryptography", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "AWSTests", dependencies: ["AWS", "HTTPClient", "Cryptography", "TestSupport"],
+            swiftSettings: strictSettings),
         .testTarget(
             name: "GatewayTests",
             dependencies: ["Gateway", "HTTP1", "AWS", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["HTTP1", "JWT", "Cryptography", "TestSupport"], swiftSettings: strictSettings
+            name: "IntegrationTests", dependencies: ["HTTP1", "JWT", "Cryptography", "TestSupport"],
+            swiftSettings: strictSettings
         ),
     ]
 )

@@ -1,12 +1,13 @@
-public import HTTPClient
 import Cryptography
 import Foundation
+public import HTTPClient
 import JWT
 
 /// Cognito's SECRET_HASH: base64(HMAC-SHA256(key: client secret, message: username + client id)).
 public enum SecretHash {
     public static func compute(username: String, clientID: String, clientSecret: String) -> String {
-        let code = HMACSHA256.authenticationCode(key: Array(clientSecret.utf8), message: Array((username + clientID).utf8))
+        let code = HMACSHA256.authenticationCode(
+            key: Array(clientSecret.utf8), message: Array((username + clientID).utf8))
         return Data(code).base64EncodedString()
     }
 }
@@ -75,13 +76,17 @@ public struct CognitoClient: Sendable {
         clientID: String, username: String, password: String, secretHash: String?,
         completion: @escaping @Sendable (Result<SignUpResult, CognitoError>) -> Void
     ) {
-        var fields: [(String, String)] = [("ClientId", JSONText.quoted(clientID)), ("Username", JSONText.quoted(username))]
+        var fields: [(String, String)] = [
+            ("ClientId", JSONText.quoted(clientID)), ("Username", JSONText.quoted(username)),
+        ]
         fields.append(("Password", JSONText.quoted(password)))
         if let secretHash { fields.append(("SecretHash", JSONText.quoted(secretHash))) }
         call("SignUp", body: Self.object(fields), signed: false) { result in
-            completion(result.map { answer in
-                SignUpResult(userConfirmed: answer["UserConfirmed"] == .bool(true), userSub: answer["UserSub"]?.string)
-            })
+            completion(
+                result.map { answer in
+                    SignUpResult(
+                        userConfirmed: answer["UserConfirmed"] == .bool(true), userSub: answer["UserSub"]?.string)
+                })
         }
     }
 
@@ -108,12 +113,15 @@ public struct CognitoClient: Sendable {
     static func authenticationBody(
         userPoolID: String?, clientID: String, username: String, password: String, secretHash: String?
     ) -> (operation: String, body: [UInt8]) {
-        var parameters: [(String, String)] = [("USERNAME", JSONText.quoted(username)), ("PASSWORD", JSONText.quoted(password))]
+        var parameters: [(String, String)] = [
+            ("USERNAME", JSONText.quoted(username)), ("PASSWORD", JSONText.quoted(password)),
+        ]
         if let secretHash { parameters.append(("SECRET_HASH", JSONText.quoted(secretHash))) }
         var fields: [(String, String)] = []
         if let userPoolID { fields.append(("UserPoolId", JSONText.quoted(userPoolID))) }
         fields.append(("ClientId", JSONText.quoted(clientID)))
-        fields.append(("AuthFlow", JSONText.quoted(userPoolID != nil ? "ADMIN_USER_PASSWORD_AUTH" : "USER_PASSWORD_AUTH")))
+        fields.append(
+            ("AuthFlow", JSONText.quoted(userPoolID != nil ? "ADMIN_USER_PASSWORD_AUTH" : "USER_PASSWORD_AUTH")))
         fields.append(("AuthParameters", String(decoding: object(parameters), as: UTF8.self)))
         return (userPoolID != nil ? "AdminInitiateAuth" : "InitiateAuth", object(fields))
     }
@@ -124,9 +132,12 @@ public struct CognitoClient: Sendable {
                 return .failure(.unavailable("AuthenticationResult without IdToken or AccessToken"))
             }
             let expiresIn = tokens["ExpiresIn"]?.number.map { Int($0) } ?? 3600
-            return .success(.authenticated(AuthenticationTokens(
-                idToken: idToken, accessToken: accessToken, refreshToken: tokens["RefreshToken"]?.string, expiresIn: expiresIn
-            )))
+            return .success(
+                .authenticated(
+                    AuthenticationTokens(
+                        idToken: idToken, accessToken: accessToken, refreshToken: tokens["RefreshToken"]?.string,
+                        expiresIn: expiresIn
+                    )))
         }
         if let challenge = answer["ChallengeName"]?.string, !challenge.isEmpty {
             return .success(.challenge(challenge))
@@ -181,7 +192,8 @@ public struct CognitoClient: Sendable {
             case .success(let credentials):
                 let signer = SigV4Signer(region: region, service: "cognito-idp")
                 let signedHeaders = signer.signedHeaders(
-                    method: "POST", path: Self.path(of: endpoint), headers: headers, body: body, credentials: credentials,
+                    method: "POST", path: Self.path(of: endpoint), headers: headers, body: body,
+                    credentials: credentials,
                     secondsSince1970: now()
                 )
                 send(headers: signedHeaders, body: body, completion: completion)
@@ -215,7 +227,9 @@ public struct CognitoClient: Sendable {
         let object = (try? StrictJSON.parse(body))?.object
         switch status {
         case 200..<300:
-            guard let object else { return .failure(.unavailable("status \(status) with a body that is not a JSON object")) }
+            guard let object else {
+                return .failure(.unavailable("status \(status) with a body that is not a JSON object"))
+            }
             return .success(object)
         case 400..<500:
             guard let object, let type = object["__type"]?.string else {

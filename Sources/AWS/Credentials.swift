@@ -1,6 +1,6 @@
 import Dispatch
-public import HTTPClient
 import Foundation
+public import HTTPClient
 import JWT
 
 /// Credentials for SigV4. Never logged: `description` names the source and the key id only.
@@ -12,7 +12,10 @@ public struct AWSCredentials: Sendable, CustomStringConvertible {
     public let expiration: Int?
     public let source: String
 
-    public init(accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil, expiration: Int? = nil, source: String) {
+    public init(
+        accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil, expiration: Int? = nil,
+        source: String
+    ) {
         self.accessKeyID = accessKeyID
         self.secretAccessKey = secretAccessKey
         self.sessionToken = sessionToken
@@ -100,7 +103,8 @@ public final class CredentialProvider: @unchecked Sendable {
             return
         }
         if environment["AWS_EC2_METADATA_DISABLED"]?.lowercased() == "true" {
-            return done(.failure(CredentialError("no AWS credentials: none in the environment or the shared file, no container endpoint, and instance metadata is disabled")))
+            let tried = "none in the environment or the shared file, no container endpoint"
+            return done(.failure(CredentialError("no AWS credentials: \(tried), and instance metadata is disabled")))
         }
         fetchInstanceMetadata(done: done)
     }
@@ -140,7 +144,8 @@ public final class CredentialProvider: @unchecked Sendable {
             if explicitProfile != nil { throw CredentialError("profile \(profile) is not in \(path)") }
             return nil
         }
-        guard let keyID = values["aws_access_key_id"], let secret = values["aws_secret_access_key"], !keyID.isEmpty, !secret.isEmpty
+        guard let keyID = values["aws_access_key_id"], let secret = values["aws_secret_access_key"], !keyID.isEmpty,
+            !secret.isEmpty
         else {
             throw CredentialError("profile \(profile) in \(path) lacks aws_access_key_id or aws_secret_access_key")
         }
@@ -155,12 +160,15 @@ public final class CredentialProvider: @unchecked Sendable {
     static func containerRequest(_ environment: [String: String]) -> Result<ControlRequest, CredentialError>? {
         let url: String
         if let relative = environment["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"], !relative.isEmpty {
-            guard relative.hasPrefix("/") else { return .failure(CredentialError("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must start with /")) }
+            guard relative.hasPrefix("/") else {
+                return .failure(CredentialError("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must start with /"))
+            }
             url = ecsHost + relative
         } else if let full = environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"], !full.isEmpty {
             // As the AWS SDKs do: plain http only to the container agent or this machine.
             guard full.hasPrefix("https://") || (full.hasPrefix("http://") && isAllowedPlainHTTPHost(full)) else {
-                return .failure(CredentialError("AWS_CONTAINER_CREDENTIALS_FULL_URI must be https, or http to a loopback or ECS/EKS agent address"))
+                let rule = "must be https, or http to a loopback or ECS/EKS agent address"
+                return .failure(CredentialError("AWS_CONTAINER_CREDENTIALS_FULL_URI \(rule)"))
             }
             url = full
         } else {
@@ -171,11 +179,14 @@ public final class CredentialProvider: @unchecked Sendable {
             guard let data = FileManager.default.contents(atPath: file) else {
                 return .failure(CredentialError("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \(file) cannot be read"))
             }
-            headers.append(("Authorization", String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)))
+            headers.append(
+                ("Authorization", String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))
+            )
         } else if let token = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"], !token.isEmpty {
             headers.append(("Authorization", token))
         }
-        return .success(ControlRequest(url: url, headers: headers, timeoutMilliseconds: 5000, maxResponseBytes: 64 << 10))
+        return .success(
+            ControlRequest(url: url, headers: headers, timeoutMilliseconds: 5000, maxResponseBytes: 64 << 10))
     }
 
     static func isAllowedPlainHTTPHost(_ url: String) -> Bool {
@@ -188,14 +199,18 @@ public final class CredentialProvider: @unchecked Sendable {
         } else if let colon = host.lastIndex(of: ":") {
             host = String(host[..<colon])
         }
-        if host == "localhost" || host == "::1" || host == "169.254.170.2" || host == "169.254.170.23" || host == "fd00:ec2::23" {
+        if host == "localhost" || host == "::1" || host == "169.254.170.2" || host == "169.254.170.23"
+            || host == "fd00:ec2::23"
+        {
             return true
         }
         let octets = host.split(separator: ".")
         return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
-    private func fetchContainer(_ request: ControlRequest, done: @escaping @Sendable (Result<AWSCredentials, CredentialError>) -> Void) {
+    private func fetchContainer(
+        _ request: ControlRequest, done: @escaping @Sendable (Result<AWSCredentials, CredentialError>) -> Void
+    ) {
         client.execute(request) { result in
             switch result {
             case .success(let response) where response.status == 200:
@@ -211,11 +226,13 @@ public final class CredentialProvider: @unchecked Sendable {
     // MARK: EC2 instance metadata (IMDSv2)
 
     private func fetchInstanceMetadata(done: @escaping @Sendable (Result<AWSCredentials, CredentialError>) -> Void) {
-        var endpoint = environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.imdsEndpoint
+        var endpoint =
+            environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.imdsEndpoint
         while endpoint.hasSuffix("/") { endpoint.removeLast() }
         let base = endpoint
         @Sendable func failed(_ what: String) -> Result<AWSCredentials, CredentialError> {
-            .failure(CredentialError("no AWS credentials in the environment, shared file or container endpoint, and instance metadata at \(base): \(what)"))
+            let tried = "no AWS credentials in the environment, shared file or container endpoint"
+            return .failure(CredentialError("\(tried), and instance metadata at \(base): \(what)"))
         }
         let tokenRequest = ControlRequest(
             method: "PUT", url: base + "/latest/api/token",
@@ -224,21 +241,29 @@ public final class CredentialProvider: @unchecked Sendable {
         )
         let client = self.client
         client.execute(tokenRequest) { result in
-            guard case .success(let tokenResponse) = result, tokenResponse.status == 200, !tokenResponse.body.isEmpty else {
+            guard case .success(let tokenResponse) = result, tokenResponse.status == 200, !tokenResponse.body.isEmpty
+            else {
                 return done(failed("no session token (\(Self.describe(result)))"))
             }
             let token = String(decoding: tokenResponse.body, as: UTF8.self)
             let headers = [("X-aws-ec2-metadata-token", token)]
             let rolesURL = base + "/latest/meta-data/iam/security-credentials/"
-            client.execute(ControlRequest(url: rolesURL, headers: headers, timeoutMilliseconds: 1000, maxResponseBytes: 4096)) { result in
+            client.execute(
+                ControlRequest(url: rolesURL, headers: headers, timeoutMilliseconds: 1000, maxResponseBytes: 4096)
+            ) { result in
                 guard case .success(let rolesResponse) = result, rolesResponse.status == 200 else {
                     return done(failed("no instance role (\(Self.describe(result)))"))
                 }
-                let role = String(decoding: rolesResponse.body, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+                let role =
+                    String(decoding: rolesResponse.body, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(
+                        String.init) ?? ""
                 guard !role.isEmpty, role.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else {
                     return done(failed("the instance role name is empty or malformed"))
                 }
-                client.execute(ControlRequest(url: rolesURL + role, headers: headers, timeoutMilliseconds: 2000, maxResponseBytes: 64 << 10)) {
+                client.execute(
+                    ControlRequest(
+                        url: rolesURL + role, headers: headers, timeoutMilliseconds: 2000, maxResponseBytes: 64 << 10)
+                ) {
                     result in
                     guard case .success(let response) = result, response.status == 200 else {
                         return done(failed("no credentials for role \(role) (\(Self.describe(result)))"))
@@ -264,7 +289,8 @@ public final class CredentialProvider: @unchecked Sendable {
         if let code = fields["Code"]?.string, code != "Success" {
             return .failure(CredentialError("the \(source) answer has Code \(code)"))
         }
-        guard let keyID = fields["AccessKeyId"]?.string, let secret = fields["SecretAccessKey"]?.string, !keyID.isEmpty, !secret.isEmpty
+        guard let keyID = fields["AccessKeyId"]?.string, let secret = fields["SecretAccessKey"]?.string, !keyID.isEmpty,
+            !secret.isEmpty
         else {
             return .failure(CredentialError("the \(source) answer lacks AccessKeyId or SecretAccessKey"))
         }
@@ -275,9 +301,11 @@ public final class CredentialProvider: @unchecked Sendable {
             }
             expiration = Int(date.timeIntervalSince1970)
         }
-        return .success(AWSCredentials(
-            accessKeyID: keyID, secretAccessKey: secret, sessionToken: fields["Token"]?.string, expiration: expiration, source: source
-        ))
+        return .success(
+            AWSCredentials(
+                accessKeyID: keyID, secretAccessKey: secret, sessionToken: fields["Token"]?.string,
+                expiration: expiration, source: source
+            ))
     }
 }
 

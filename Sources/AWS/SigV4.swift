@@ -1,6 +1,7 @@
 import Cryptography
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// AWS Signature Version 4 (header form) for the calls authgate signs: Cognito's Admin* operations.
@@ -62,7 +63,8 @@ public struct SigV4Signer: Sendable {
         }
         let signature = Hex.lowercase(HMACSHA256.authenticationCode(key: key, message: Array(stringToSign.utf8)))
         let authorization =
-            "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
+            "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), "
+            + "SignedHeaders=\(signedHeaders), Signature=\(signature)"
         return Signature(
             canonicalRequest: canonicalRequest, stringToSign: stringToSign, signedHeaders: signedHeaders,
             authorization: authorization
@@ -79,7 +81,8 @@ public struct SigV4Signer: Sendable {
         var all = headers
         all.append(("X-Amz-Date", amzDate))
         if let token = credentials.sessionToken { all.append(("X-Amz-Security-Token", token)) }
-        let signature = sign(Request(method: method, path: path, headers: all, body: body), credentials: credentials, amzDate: amzDate)
+        let signature = sign(
+            Request(method: method, path: path, headers: all, body: body), credentials: credentials, amzDate: amzDate)
         all.append(("Authorization", signature.authorization))
         return all
     }
@@ -90,7 +93,8 @@ public struct SigV4Signer: Sendable {
         var parts = tm()
         gmtime_r(&time, &parts)
         func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        return "\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))T\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))Z"
+        let day = "\(parts.tm_year + 1900)\(two(parts.tm_mon + 1))\(two(parts.tm_mday))"
+        return "\(day)T\(two(parts.tm_hour))\(two(parts.tm_min))\(two(parts.tm_sec))Z"
     }
 
     // MARK: Canonical forms
@@ -147,7 +151,8 @@ public struct SigV4Signer: Sendable {
             let value = parts.count > 1 ? URIEncoding.encode(URIEncoding.decode(String(parts[1]))) : ""
             return (name, value)
         }
-        return pairs.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+        return pairs.sorted { $0.0 != $1.0 ? $0.0 < $1.0 : $0.1 < $1.1 }.map { "\($0.0)=\($0.1)" }.joined(
+            separator: "&")
     }
 }
 
@@ -158,7 +163,8 @@ enum URIEncoding {
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
-                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"),
+                UInt8(ascii: "~"):
                 out.append(byte)
             default:
                 out.append(UInt8(ascii: "%"))

@@ -11,7 +11,9 @@ public enum SHA256 {
     public static func hash(_ data: UnsafeRawBufferPointer) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: 32)
         let bytes = data.bindMemory(to: UInt8.self)
-        let ok = digest.withUnsafeMutableBufferPointer { copenssl_sha256(algorithm, bytes.baseAddress, bytes.count, $0.baseAddress) }
+        let ok = digest.withUnsafeMutableBufferPointer {
+            copenssl_sha256(algorithm, bytes.baseAddress, bytes.count, $0.baseAddress)
+        }
         precondition(ok == 1, "SHA-256 failed: libcrypto is broken")
         return digest
     }
@@ -28,7 +30,8 @@ public enum HMACSHA256 {
         let bytes = message.bindMemory(to: UInt8.self)
         let ok = key.withUnsafeBufferPointer { keyBytes in
             digest.withUnsafeMutableBufferPointer {
-                copenssl_hmac_sha256(keyBytes.baseAddress, keyBytes.count, bytes.baseAddress, bytes.count, $0.baseAddress)
+                copenssl_hmac_sha256(
+                    keyBytes.baseAddress, keyBytes.count, bytes.baseAddress, bytes.count, $0.baseAddress)
             }
         }
         precondition(ok == 1, "HMAC-SHA256 failed: libcrypto is broken")

@@ -61,7 +61,9 @@ public final class RSAPublicKey: @unchecked Sendable {
 
     public func verifyRS256(message: [UInt8], signature: [UInt8]) -> Bool {
         message.withUnsafeBytes { messageBuffer in
-            signature.withUnsafeBytes { signatureBuffer in verifyRS256(message: messageBuffer, signature: signatureBuffer) }
+            signature.withUnsafeBytes { signatureBuffer in
+                verifyRS256(message: messageBuffer, signature: signatureBuffer)
+            }
         }
     }
 }

@@ -12,7 +12,9 @@ public final class TLSClientContext: @unchecked Sendable {
     public init(caFile: String) throws(Failure) {
         guard let made = copenssl_tls_client_context(caFile) else {
             let detail = lastError()
-            throw Failure(description: caFile.isEmpty ? "cannot load the system CAs: \(detail)" : "cannot load \(caFile): \(detail)")
+            throw Failure(
+                description: caFile.isEmpty
+                    ? "cannot load the system CAs: \(detail)" : "cannot load \(caFile): \(detail)")
         }
         context = made
     }

@@ -1,5 +1,5 @@
-import Dispatch
 import Cryptography
+import Dispatch
 public import HTTP1
 
 /// One accepted client connection, confined to its loop. It carries out the state machine's actions:
@@ -17,7 +17,8 @@ public final class ClientConnection: @unchecked Sendable {
     private var outboundOffset = 0
 
     private lazy var sources = SocketSources(
-        fd: fd, queue: loop.queue, onReadable: { [unowned self] in readable() }, onWritable: { [unowned self] in writable() }
+        fd: fd, queue: loop.queue, onReadable: { [unowned self] in readable() },
+        onWritable: { [unowned self] in writable() }
     )
 
     private var processing = false
@@ -218,7 +219,8 @@ public final class ClientConnection: @unchecked Sendable {
                 startExchange(head)
                 context.handler.handle(head, connection: self)
             case .body(let range):
-                let slice = UnsafeRawBufferPointer(rebasing: buffer[(base + range.lowerBound)..<(base + range.upperBound)])
+                let slice = UnsafeRawBufferPointer(
+                    rebasing: buffer[(base + range.lowerBound)..<(base + range.upperBound)])
                 bodyConsumer?.bodyBytes(slice, connection: self)
             case .bodyEnd:
                 if deadlineKind != .handler { setDeadline(.none) }
@@ -337,7 +339,9 @@ public final class ClientConnection: @unchecked Sendable {
     }
 
     /// Starts an answer whose body follows with `sendBody` and `endResponse`.
-    public func beginResponse(status: Int, reason: String, headers: [(String, String)], framing: StreamFraming, keepAlive: Bool = true) {
+    public func beginResponse(
+        status: Int, reason: String, headers: [(String, String)], framing: StreamFraming, keepAlive: Bool = true
+    ) {
         loop.assertOnLoop()
         guard !closed else { return }
         var wantsKeepAlive = keepAlive

@@ -1,6 +1,7 @@
 public import Dispatch
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One serial Dispatch queue that owns its connections, their sources and their deadlines.

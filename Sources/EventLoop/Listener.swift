@@ -1,8 +1,9 @@
+internal import CSystem
 import Dispatch
 import Synchronization
-internal import CSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A bound, listening socket.
@@ -51,7 +52,9 @@ public final class ListeningSocket: Sendable {
     private static func removeStaleUnixSocket(_ path: String) throws(SystemError) {
         var status = stat()
         guard lstat(path, &status) == 0 else { return }
-        guard (status.st_mode & S_IFMT) == S_IFSOCK else { throw SystemError(call: "bind (not a socket)", errno: EEXIST) }
+        guard (status.st_mode & S_IFMT) == S_IFSOCK else {
+            throw SystemError(call: "bind (not a socket)", errno: EEXIST)
+        }
         let probe = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue | SOCK_CLOEXEC.rawValue), 0)
         guard probe >= 0 else { return }
         defer { Syscall.close(probe) }

@@ -1,5 +1,5 @@
-public import HTTP1
 public import Cryptography
+public import HTTP1
 import Synchronization
 
 /// Answers requests. Called on the connection's loop with a validated head; it must eventually answer

@@ -1,6 +1,7 @@
 internal import CSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A socket address as the configuration writes it: "HOST:PORT", "[V6]:PORT" or "unix:/path";
@@ -83,7 +84,9 @@ extension SocketAddress {
     func withCSocketAddress<Result>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
         func call<Address>(_ address: inout Address) -> Result {
             withUnsafePointer(to: &address) { pointer in
-                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<Address>.size)) }
+                pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    body($0, socklen_t(MemoryLayout<Address>.size))
+                }
             }
         }
         switch self {

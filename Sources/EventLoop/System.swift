@@ -1,6 +1,7 @@
 internal import CSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// An errno captured at the call that failed, fit for a log line.

@@ -1,9 +1,10 @@
-import Dispatch
-public import Cryptography
-public import HTTP1
 internal import CSystem
+public import Cryptography
+import Dispatch
+public import HTTP1
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What the proxy learns from an upstream connection. Called on the connection's loop.
@@ -31,7 +32,8 @@ public final class UpstreamConnection: @unchecked Sendable {
     private var connected = false
     private var decoder: ResponseDecoder
     private lazy var sources = SocketSources(
-        fd: fd, queue: loop.queue, onReadable: { [unowned self] in readable() }, onWritable: { [unowned self] in writable() }
+        fd: fd, queue: loop.queue, onReadable: { [unowned self] in readable() },
+        onWritable: { [unowned self] in writable() }
     )
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
@@ -174,7 +176,10 @@ public final class UpstreamConnection: @unchecked Sendable {
             tcpConnected()
             return
         }
-        guard let written = outbound.withUnsafeBytes({ writeNow(UnsafeRawBufferPointer(rebasing: $0[outboundOffset...])) }) else {
+        guard
+            let written = outbound.withUnsafeBytes({ writeNow(UnsafeRawBufferPointer(rebasing: $0[outboundOffset...])) }
+            )
+        else {
             return
         }
         outboundOffset += written
@@ -295,13 +300,17 @@ public final class UpstreamConnection: @unchecked Sendable {
             offset += consumed
             switch event {
             case .needMore:
-                if offset < buffer.count { inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[offset...])) }
+                if offset < buffer.count {
+                    inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[offset...]))
+                }
                 return
             case .head(let head):
                 if !head.isInformational { keepAliveAfterResponse = head.keepAlive }
                 delegate?.upstreamHead(head, connection: self)
             case .body(let range):
-                delegate?.upstreamBody(UnsafeRawBufferPointer(rebasing: buffer[(base + range.lowerBound)..<(base + range.upperBound)]), connection: self)
+                delegate?.upstreamBody(
+                    UnsafeRawBufferPointer(rebasing: buffer[(base + range.lowerBound)..<(base + range.upperBound)]),
+                    connection: self)
             case .end:
                 reused = true
                 if offset < buffer.count {

@@ -1,6 +1,7 @@
 internal import CSystem
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Formats wall-clock time for the Date header and log lines, once per second per loop.

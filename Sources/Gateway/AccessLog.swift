@@ -1,5 +1,5 @@
-import JWT
 import EventLoop
+import JWT
 
 /// Writes the access line of SPEC.md "Logs" for every exchange, in the configured format.
 /// Never a token, a password or a secret: the record holds none.
@@ -29,7 +29,8 @@ final class AccessLog: ExchangeObserver {
             return line
         case .text:
             var line = "\(time) access request_id=\(record.requestID) client=\(record.client)"
-            line += " method=\(record.method) path=\(JSONText.quoted(record.path)) route=\(JSONText.quoted(record.route))"
+            line +=
+                " method=\(record.method) path=\(JSONText.quoted(record.path)) route=\(JSONText.quoted(record.route))"
             line += " status=\(record.status) bytes_sent=\(record.bytesSent) duration_ms=\(duration)"
             line += " upstream_status=\(record.upstreamStatus.map(String.init) ?? "-")"
             // sub comes from a token: quoted, so that its spaces cannot forge fields of the line.

@@ -1,8 +1,9 @@
 import Dispatch
 import HTTP1
 import JWT
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The decision on one request of a route with `auth = "required"`.
@@ -28,7 +29,9 @@ final class Authorizer: Sendable {
 
     /// Decides for `head` on `route`. `completion` runs at once, or later on the JWKS queue when a fetch
     /// was needed: the caller hops back to its loop.
-    func authorize(_ head: RequestHead, route: RouteSettings, completion: @escaping @Sendable (AuthorizationOutcome) -> Void) {
+    func authorize(
+        _ head: RequestHead, route: RouteSettings, completion: @escaping @Sendable (AuthorizationOutcome) -> Void
+    ) {
         let token: [UInt8]
         switch Self.bearerToken(head) {
         case .success(let bytes): token = bytes
@@ -63,7 +66,9 @@ final class Authorizer: Sendable {
         }
     }
 
-    private func verify(_ token: [UInt8], keys: JWKSet, now: Double, key: VerifiedTokenCache.Key) -> Result<VerifiedToken, TokenRejection> {
+    private func verify(_ token: [UInt8], keys: JWKSet, now: Double, key: VerifiedTokenCache.Key) -> Result<
+        VerifiedToken, TokenRejection
+    > {
         let result = Result { () throws(TokenRejection) in try verifier.verify(token, keys: keys, now: now) }
         if case .success(let verified) = result { cache.insert(key, verified) }
         return result
@@ -71,7 +76,8 @@ final class Authorizer: Sendable {
 
     private func decide(_ token: VerifiedToken, route: RouteSettings) -> AuthorizationOutcome {
         if token.satisfies(groups: route.groups, scopes: route.scopes) { return .allowed(token) }
-        let reason = route.groups.isEmpty || token.satisfies(groups: route.groups, scopes: [])
+        let reason =
+            route.groups.isEmpty || token.satisfies(groups: route.groups, scopes: [])
             ? "scopes not satisfied" : "groups not satisfied"
         return .forbidden(token, reason: reason)
     }
@@ -88,7 +94,9 @@ final class Authorizer: Sendable {
             let end = field.value.upperBound
             let scheme: [UInt8] = Array("bearer ".utf8)
             if end - start > scheme.count,
-                (0..<scheme.count).allSatisfy({ raw[start + $0] | (raw[start + $0] >= 65 && raw[start + $0] <= 90 ? 0x20 : 0) == scheme[$0] })
+                (0..<scheme.count).allSatisfy({
+                    raw[start + $0] | (raw[start + $0] >= 65 && raw[start + $0] <= 90 ? 0x20 : 0) == scheme[$0]
+                })
             {
                 start += scheme.count
                 while start < end, raw[start] == 0x20 { start += 1 }

@@ -18,7 +18,9 @@ enum ClientSecret {
         if !file.isEmpty { return try fromFile(file, source: "cognito.client_secret_file") }
         if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty {
             let path = directory + "/client_secret"
-            if FileManager.default.fileExists(atPath: path) { return try fromFile(path, source: "systemd credential client_secret") }
+            if FileManager.default.fileExists(atPath: path) {
+                return try fromFile(path, source: "systemd credential client_secret")
+            }
         }
         if let value = environment["AUTHGATE_CLIENT_SECRET"], !value.isEmpty {
             return Found(value: value, source: "AUTHGATE_CLIENT_SECRET")

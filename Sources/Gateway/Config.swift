@@ -105,8 +105,10 @@ public enum Upstream: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String {
         switch self {
-        case .http(let host, let port, let base): return "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(base)"
-        case .https(let host, let port, let base): return "https://\(host.contains(":") ? "[\(host)]" : host):\(port)\(base)"
+        case .http(let host, let port, let base):
+            return "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(base)"
+        case .https(let host, let port, let base):
+            return "https://\(host.contains(":") ? "[\(host)]" : host):\(port)\(base)"
         case .unix(let path): return "unix:\(path)"
         }
     }

@@ -85,11 +85,13 @@ struct KeyLines {
                 lines[section] = lines[section] ?? number
             } else if line.hasPrefix("[") {
                 let name = line.dropFirst().prefix { $0 != "]" }.trimmingCharacters(in: .whitespaces)
-                section = name.hasPrefix("route.") && routeIndex >= 0
+                section =
+                    name.hasPrefix("route.") && routeIndex >= 0
                     ? "route[\(routeIndex)]" + name.dropFirst(5) : name
                 lines[section] = lines[section] ?? number
             } else if let equals = line.firstIndex(of: "="), !line.hasPrefix("#") {
-                let key = line[..<equals].trimmingCharacters(in: .whitespaces).trimmingCharacters(in: CharacterSet(charactersIn: "\"'"))
+                let key = line[..<equals].trimmingCharacters(in: .whitespaces).trimmingCharacters(
+                    in: CharacterSet(charactersIn: "\"'"))
                 let path = section.isEmpty ? key : "\(section).\(key)"
                 lines[path] = lines[path] ?? number
             }

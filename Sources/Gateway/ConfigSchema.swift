@@ -167,7 +167,8 @@ struct Schema {
         if endpoint.isEmpty {
             endpoint = "https://cognito-idp.\(region).amazonaws.com"
         } else if validatedHTTPURL(endpoint) == nil {
-            problems.add(table.keyPath(endpointKey), "\"\(endpoint)\" is not an http(s) URL without query or credentials")
+            problems.add(
+                table.keyPath(endpointKey), "\"\(endpoint)\" is not an http(s) URL without query or credentials")
         }
         endpoint = Self.withoutTrailingSlash(endpoint)
 
@@ -218,7 +219,8 @@ struct Schema {
         let rateText = table.string("rate_limit", default: "10/m")
         let rateLimit = ConfigUnits.rateLimit(rateText) ?? RateLimit(count: 10, period: 60 * Self.secondNs)
         if ConfigUnits.rateLimit(rateText) == nil {
-            table.fail("rate_limit", "expected \"COUNT/s\", \"COUNT/m\" or \"COUNT/h\" with COUNT > 0, not \"\(rateText)\"")
+            table.fail(
+                "rate_limit", "expected \"COUNT/s\", \"COUNT/m\" or \"COUNT/h\" with COUNT > 0, not \"\(rateText)\"")
         }
         let maxBody = table.size("max_body_bytes", default: 8 * 1024, range: 64...(1 << 20))
         table.rejectUnknownKeys()
@@ -238,7 +240,8 @@ struct Schema {
         if !table.has("prefix") {
             table.fail("prefix", "is required")
         } else if !isCleanPath(prefix) {
-            table.fail("prefix", "\"\(prefix)\" must be an absolute path without dot segments, \"//\" or a trailing \"/\"")
+            table.fail(
+                "prefix", "\"\(prefix)\" must be an absolute path without dot segments, \"//\" or a trailing \"/\"")
         }
         let upstreamText = table.string("upstream", default: "")
         var upstream = Upstream.http(host: "127.0.0.1", port: 80, basePath: "")
@@ -255,7 +258,9 @@ struct Schema {
         let caFile = table.string("ca_file", default: "")
         if !caFile.isEmpty {
             if case .https = upstream {
-                if !FileManager.default.isReadableFile(atPath: caFile) { table.fail("ca_file", "cannot read \(caFile)") }
+                if !FileManager.default.isReadableFile(atPath: caFile) {
+                    table.fail("ca_file", "cannot read \(caFile)")
+                }
             } else {
                 table.fail("ca_file", "only applies to https:// upstreams")
             }
@@ -310,7 +315,9 @@ struct Schema {
 
     static func isRegion(_ text: String) -> Bool {
         let parts = text.split(separator: "-", omittingEmptySubsequences: false)
-        guard parts.count >= 3, let last = parts.last, last.allSatisfy({ $0.isASCII && $0.isNumber }) else { return false }
+        guard parts.count >= 3, let last = parts.last, last.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            return false
+        }
         return parts.dropLast().allSatisfy { !$0.isEmpty && $0.allSatisfy { $0.isASCII && $0.isLowercase } }
     }
 }

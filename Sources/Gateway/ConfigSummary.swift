@@ -14,10 +14,14 @@ public enum ConfigSummary {
                 + "idle_timeout: \(ConfigUnits.describe(duration: server.idleTimeout))"
         )
         let cognito = config.cognito
-        lines.append("cognito: pool \(cognito.userPoolID) in \(cognito.region), clients \(cognito.clientIDs.joined(separator: ", ")), token_use \(cognito.tokenUse.rawValue)")
+        lines.append(
+            "cognito: pool \(cognito.userPoolID) in \(cognito.region), clients \(cognito.clientIDs.joined(separator: ", ")), token_use \(cognito.tokenUse.rawValue)"
+        )
         lines.append("issuer: \(cognito.issuer)")
         lines.append("jwks: \(cognito.jwksURL)")
-        lines.append("signin: " + (config.signin.enabled ? "\(config.signin.path) (\(config.signin.authFlow.rawValue))" : "disabled"))
+        lines.append(
+            "signin: "
+                + (config.signin.enabled ? "\(config.signin.path) (\(config.signin.authFlow.rawValue))" : "disabled"))
         for route in config.routes {
             var line = "route \(route.prefix) -> \(route.upstream) auth=\(route.auth.rawValue)"
             if !route.groups.isEmpty { line += " groups=\(route.groups.joined(separator: ","))" }

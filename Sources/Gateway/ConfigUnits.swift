@@ -2,7 +2,9 @@
 enum ConfigUnits {
     /// "250ms", "30s", "5m", "1h": a whole number and one unit, nothing else.
     static func duration(_ text: String) -> Nanoseconds? {
-        let units: [(String, UInt64)] = [("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000)]
+        let units: [(String, UInt64)] = [
+            ("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000),
+        ]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
             let digits = text.dropLast(suffix.count)
             // "ms" also ends in "s": the number part must be all digits for the match to count.
@@ -31,7 +33,8 @@ enum ConfigUnits {
     /// "10/m": a positive count per second, minute or hour.
     static func rateLimit(_ text: String) -> RateLimit? {
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
-        guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 9, parts[0].allSatisfy({ $0.isASCII && $0.isNumber }),
+        guard parts.count == 2, !parts[0].isEmpty, parts[0].count <= 9,
+            parts[0].allSatisfy({ $0.isASCII && $0.isNumber }),
             let count = Int(parts[0]), count > 0
         else { return nil }
         switch parts[1] {

@@ -1,6 +1,6 @@
+import Foundation
 import JWT
 public import Logging
-import Foundation
 import Synchronization
 
 /// swift-log handler for authgate's event lines (startup, reload, JWKS, upstream events) on stdout,
@@ -31,7 +31,8 @@ public struct EventLogHandler: LogHandler {
         var line: String
         switch format {
         case .json:
-            line = "{\"time\":\"\(time)\",\"level\":\"\(event.level.rawValue)\",\"event\":\(JSONText.quoted(event.message.description))"
+            line =
+                "{\"time\":\"\(time)\",\"level\":\"\(event.level.rawValue)\",\"event\":\(JSONText.quoted(event.message.description))"
             for key in fields.keys.sorted() {
                 line += ",\(JSONText.quoted(key)):\(JSONText.quoted(fields[key]!.description))"
             }

@@ -7,6 +7,7 @@ import HTTP1
 import HTTPClient
 import JWT
 public import Logging
+import Synchronization
 
 /// The running gateway: loops, listeners, and the generation of handlers the configuration built.
 /// A reload builds a new generation and swaps it in; the loops, listeners and sockets stay.
@@ -71,7 +72,9 @@ public final class GatewayServer: @unchecked Sendable {
                 for address in config.server.listen { bound.append(try ListeningSocket(binding: address)) }
             }
             var adminSocket = activation?.adminSocket
-            if adminSocket == nil, let adminAddress = config.admin.listen { adminSocket = try ListeningSocket(binding: adminAddress) }
+            if adminSocket == nil, let adminAddress = config.admin.listen {
+                adminSocket = try ListeningSocket(binding: adminAddress)
+            }
             listeners = bound.map { Listener(socket: $0, context: publicContext(generation)) }
             if let adminSocket {
                 let adminContext = ServerContext(
@@ -121,7 +124,8 @@ public final class GatewayServer: @unchecked Sendable {
         let config = generation.config
         let server = config.server
         return ServerContext(
-            name: "public", handler: publicHandler, observer: ExchangeObservers([AccessLog(format: config.log.format), metrics]),
+            name: "public", handler: publicHandler,
+            observer: ExchangeObservers([AccessLog(format: config.log.format), metrics]),
             limits: HTTPLimits(
                 maxHeadBytes: server.maxHeaderBytes, maxTargetBytes: min(8 * 1024, server.maxHeaderBytes),
                 maxBodyBytes: server.maxBodyBytes
@@ -171,7 +175,9 @@ public final class GatewayServer: @unchecked Sendable {
             // refused with 503 in between; after 5 s it takes over with whatever it holds.
             next.startFetchingKeys()
             let deadline = DispatchTime.now() + .seconds(5)
-            while !next.authorizer.jwks.everLoaded && DispatchTime.now() < deadline && next.authorizer !== current.authorizer {
+            while !next.authorizer.jwks.everLoaded && DispatchTime.now() < deadline
+                && next.authorizer !== current.authorizer
+            {
                 usleep(50_000)
             }
             generation = next
@@ -195,7 +201,8 @@ public final class GatewayServer: @unchecked Sendable {
             config = try ConfigLoader.load(path: path, environment: environment)
         } catch {
             logger.error(
-                "reload refused", metadata: ["reason": "invalid configuration", "problems": "\(error.problems.map(\.description))"]
+                "reload refused",
+                metadata: ["reason": "invalid configuration", "problems": "\(error.problems.map(\.description))"]
             )
             notifier.ready(status: "reload refused: invalid configuration; serving the previous one")
             return
@@ -244,7 +251,9 @@ public final class GatewayServer: @unchecked Sendable {
         }
         remaining.notify(queue: .global()) { [self] in
             if open.value == 0 || DispatchTime.now() >= deadline {
-                if open.value > 0 { self.logger.warning("drain timed out", metadata: ["open_connections": "\(open.value)"]) }
+                if open.value > 0 {
+                    self.logger.warning("drain timed out", metadata: ["open_connections": "\(open.value)"])
+                }
                 self.logger.info("stopped")
                 done()
             } else {
@@ -286,7 +295,8 @@ final class Generation: Sendable {
             proxy = try Proxy(
                 routes: config.routes, group: server.group,
                 settings: ProxySettings(
-                    upstreamTimeout: config.server.upstreamTimeout, responseLimits: HTTPLimits(maxBodyBytes: 0), metrics: server.metrics
+                    upstreamTimeout: config.server.upstreamTimeout, responseLimits: HTTPLimits(maxBodyBytes: 0),
+                    metrics: server.metrics
                 ),
                 logger: logger
             )
@@ -300,7 +310,8 @@ final class Generation: Sendable {
         }
         let signIn = try Self.makeSignIn(config, server: server)
         handler = PublicHandler(
-            routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy, signIn: signIn, metrics: server.metrics
+            routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy, signIn: signIn,
+            metrics: server.metrics
         )
     }
 
@@ -317,7 +328,8 @@ final class Generation: Sendable {
             fetch: JWKSFetcher(client: server.controlPlane, url: cognito.jwksURL).fetch,
             observer: { event in
                 JWKSFetcher.report(
-                    event, url: cognito.jwksURL, logger: logger, readiness: readiness, cache: tokenCache, metrics: metrics
+                    event, url: cognito.jwksURL, logger: logger, readiness: readiness, cache: tokenCache,
+                    metrics: metrics
                 )
             }
         )
@@ -326,7 +338,9 @@ final class Generation: Sendable {
 
     /// The /signin service, when enabled: its Cognito client, the AWS credential chain for the signed calls,
     /// the client secret from the sources of SPEC.md "Secrets" (read again on every reload).
-    private static func makeSignIn(_ config: GatewayConfig, server: GatewayServer) throws(GatewayStartError) -> SignInService? {
+    private static func makeSignIn(_ config: GatewayConfig, server: GatewayServer) throws(GatewayStartError)
+        -> SignInService?
+    {
         let settings = config.signin
         guard settings.enabled else { return nil }
         let secret: ClientSecret.Found?
@@ -336,14 +350,17 @@ final class Generation: Sendable {
             throw GatewayStartError(description: error.description)
         }
         let needsSigning = settings.authFlow == .admin || (settings.signUp && settings.autoConfirm)
-        let credentials = needsSigning ? CredentialProvider(environment: server.environment, client: server.controlPlane) : nil
+        let credentials =
+            needsSigning ? CredentialProvider(environment: server.environment, client: server.controlPlane) : nil
         let cognito = CognitoClient(
-            endpoint: config.cognito.endpointURL, region: config.cognito.region, http: server.controlPlane, credentials: credentials
+            endpoint: config.cognito.endpointURL, region: config.cognito.region, http: server.controlPlane,
+            credentials: credentials
         )
         server.logger.info(
             "signin enabled",
             metadata: [
-                "path": "\(settings.path)", "client_id": "\(settings.clientID)", "auth_flow": "\(settings.authFlow.rawValue)",
+                "path": "\(settings.path)", "client_id": "\(settings.clientID)",
+                "auth_flow": "\(settings.authFlow.rawValue)",
                 "client_secret": "\(secret?.source ?? "none")",
             ]
         )
@@ -379,8 +396,6 @@ final class ReplaceableHandler: RequestHandler {
         current.handle(head, connection: connection)
     }
 }
-
-import Synchronization
 
 private final class OpenCount: Sendable {
     private let count = Atomic<Int>(0)

@@ -2,6 +2,7 @@ import Dispatch
 import EventLoop
 import HTTP1
 import JWT
+import Synchronization
 
 /// The public listener: path checks, then /signin, or a route: authorization, then forwarding.
 final class PublicHandler: RequestHandler {
@@ -62,7 +63,9 @@ final class PublicHandler: RequestHandler {
             return
         case .forbidden(let token, let reason):
             exchange.abandon()
-            metrics.count(.authorizationFailures, Metrics.labels([("reason", reason.split(separator: " ").joined(separator: "_"))]))
+            metrics.count(
+                .authorizationFailures,
+                Metrics.labels([("reason", reason.split(separator: " ").joined(separator: "_"))]))
             connection.record.subject = token.subject
             connection.record.authorization = reason
             connection.respondWithMessage(.forbidden)
@@ -74,7 +77,9 @@ final class PublicHandler: RequestHandler {
             case .expired:
                 connection.respond(
                     .unauthorized,
-                    headers: [("Content-Type", "application/json"), ("WWW-Authenticate", #"Bearer error="invalid_token""#)],
+                    headers: [
+                        ("Content-Type", "application/json"), ("WWW-Authenticate", #"Bearer error="invalid_token""#),
+                    ],
                     body: Array(#"{"message":"The incoming token has expired"}"#.utf8)
                 )
             case .noSigningKeys:
@@ -106,8 +111,6 @@ public final class Readiness: Sendable {
         state.withLock { $0.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
     }
 }
-
-import Synchronization
 
 /// `/healthz`, `/readyz` and `/metrics` on the admin listener, never on the public one.
 final class AdminHandler: RequestHandler {
@@ -145,7 +148,8 @@ final class AdminHandler: RequestHandler {
             }
         case "/metrics":
             connection.respond(
-                .ok, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")], body: Array(metrics.render().utf8)
+                .ok, headers: [("Content-Type", "text/plain; version=0.0.4; charset=utf-8")],
+                body: Array(metrics.render().utf8)
             )
         default:
             connection.respondWithMessage(.notFound)

@@ -60,7 +60,7 @@ final class Metrics: ExchangeObserver, Sendable {
         }
     }
 
-    /// One event of a family (`authorization_failures`, `upstream_errors`, `jwks_refreshes`, `signins`) with its labels.
+    /// One event of a family (authorization failures, upstream errors, JWKS refreshes, sign-ins) with its labels.
     func count(_ family: Family, _ labels: String) {
         events.withLock { $0[family.rawValue, default: [:]][labels, default: 0] += 1 }
     }
@@ -74,7 +74,8 @@ final class Metrics: ExchangeObserver, Sendable {
         var help: String {
             switch self {
             case .authorizationFailures: return "Requests refused by the authorizer, by reason."
-            case .upstreamErrors: return "Upstream exchanges that failed, by route prefix and kind (failed: 502, timeout: 504)."
+            case .upstreamErrors:
+                return "Upstream exchanges that failed, by route prefix and kind (failed: 502, timeout: 504)."
             case .jwksRefreshes: return "JWKS fetches, by result."
             case .signins: return "POST /signin attempts, by result."
             }
@@ -118,16 +119,23 @@ final class Metrics: ExchangeObserver, Sendable {
 
         family("requests_total", "counter", "Requests answered on the public listeners, by route prefix and status.")
         for (key, value) in requests.sorted(by: { ($0.key.route, $0.key.status) < ($1.key.route, $1.key.status) }) {
-            sample("requests_total", Self.labels([("route", key.route), ("status", String(key.status))]), String(value))
+            sample(
+                "requests_total", Self.labels([("route", key.route), ("status", String(key.status))]), String(value))
         }
-        family("request_duration_seconds", "histogram", "Time from the request head to the end of the answer, by route prefix.")
+        family(
+            "request_duration_seconds", "histogram",
+            "Time from the request head to the end of the answer, by route prefix.")
         for (route, histogram) in durations.sorted(by: { $0.key < $1.key }) {
             var cumulative: UInt64 = 0
             for (index, bound) in Self.durationBuckets.enumerated() {
                 cumulative += histogram.buckets[index]
-                sample("request_duration_seconds_bucket", Self.labels([("route", route), ("le", Self.number(bound))]), String(cumulative))
+                sample(
+                    "request_duration_seconds_bucket", Self.labels([("route", route), ("le", Self.number(bound))]),
+                    String(cumulative))
             }
-            sample("request_duration_seconds_bucket", Self.labels([("route", route), ("le", "+Inf")]), String(histogram.count))
+            sample(
+                "request_duration_seconds_bucket", Self.labels([("route", route), ("le", "+Inf")]),
+                String(histogram.count))
             sample("request_duration_seconds_sum", Self.labels([("route", route)]), Self.number(histogram.sum))
             sample("request_duration_seconds_count", Self.labels([("route", route)]), String(histogram.count))
         }
@@ -143,7 +151,9 @@ final class Metrics: ExchangeObserver, Sendable {
         if let authorizer = authorizer.withLock({ $0 }) {
             family("jwks_keys", "gauge", "Signing keys held.")
             sample("jwks_keys", "", String(authorizer.jwks.keys.keys.count))
-            family("jwks_last_success_timestamp_seconds", "gauge", "Unix time of the last successful JWKS fetch (0: never).")
+            family(
+                "jwks_last_success_timestamp_seconds", "gauge",
+                "Unix time of the last successful JWKS fetch (0: never).")
             sample("jwks_last_success_timestamp_seconds", "", Self.number(authorizer.jwks.lastSuccess ?? 0))
             let cache = authorizer.cache.hitsAndMisses
             family("token_cache_hits_total", "counter", "Tokens found in the verified-token cache.")

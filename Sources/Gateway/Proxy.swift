@@ -2,8 +2,9 @@ import Cryptography
 import EventLoop
 import HTTP1
 import Logging
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The upstream pools (one per route and loop) and what exchanges share.
@@ -14,7 +15,9 @@ final class Proxy: Sendable {
     let settings: ProxySettings
     let logger: Logger
 
-    init(routes: [RouteSettings], group: EventLoopGroup, settings: ProxySettings, logger: Logger) throws(UpstreamResolutionError) {
+    init(routes: [RouteSettings], group: EventLoopGroup, settings: ProxySettings, logger: Logger)
+        throws(UpstreamResolutionError)
+    {
         var pools: [String: [UpstreamPool]] = [:]
         var tls: [String: (context: TLSClientContext, host: String)] = [:]
         for route in routes {
@@ -38,7 +41,8 @@ final class Proxy: Sendable {
     func exchange(for head: RequestHead, route: RouteSettings, client: ClientConnection) -> ProxyExchange {
         let pool = pools[route.prefix]![client.loop.index]
         let exchange = ProxyExchange(
-            client: client, head: head, route: route, pool: pool, tls: tls[route.prefix], settings: settings, logger: logger
+            client: client, head: head, route: route, pool: pool, tls: tls[route.prefix], settings: settings,
+            logger: logger
         )
         client.bodyConsumer = exchange
         return exchange
@@ -71,13 +75,20 @@ final class Proxy: Sendable {
             defer { freeaddrinfo(result) }
             var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
             if first.pointee.ai_family == AF_INET6 {
-                var address = first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+                var address = first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                    $0.pointee.sin6_addr
+                }
                 inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count))
-                return .ipv6(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: port)
+                return .ipv6(
+                    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: port
+                )
             }
-            var address = first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr }
+            var address = first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                $0.pointee.sin_addr
+            }
             inet_ntop(AF_INET, &address, &buffer, socklen_t(buffer.count))
-            return .ipv4(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: port)
+            return .ipv4(
+                String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: port)
         }
     }
 }

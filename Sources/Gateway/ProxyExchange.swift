@@ -75,7 +75,8 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
             return
         }
         do {
-            connection = try UpstreamConnection(loop: client.loop, address: pool.address, limits: settings.responseLimits, tls: tls)
+            connection = try UpstreamConnection(
+                loop: client.loop, address: pool.address, limits: settings.responseLimits, tls: tls)
         } catch {
             fail("cannot open a socket: \(error)", status: .badGateway)
             return
@@ -131,10 +132,12 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
         connection.startRequest(isHead: head.isHead)
         var length: UInt64?
         if case .length(let value) = head.framing { length = value }
-        connection.send(UpstreamRequest.head(
-            for: head, route: route, token: token, clientAddress: client.clientAddress, requestID: client.currentRequestID,
-            secure: client.isSecure, bodyLength: length, chunked: head.framing == .chunked
-        ))
+        connection.send(
+            UpstreamRequest.head(
+                for: head, route: route, token: token, clientAddress: client.clientAddress,
+                requestID: client.currentRequestID,
+                secure: client.isSecure, bodyLength: length, chunked: head.framing == .chunked
+            ))
         if !pendingBody.isEmpty {
             connection.send(pendingBody)
             pendingBody = []
@@ -159,7 +162,9 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
             for field in response.fields {
                 let name = String(decoding: raw[field.name], as: UTF8.self)
                 let lower = name.lowercased()
-                if removed.contains(lower) || lower == "content-length" || lower == "x-request-id" || lower == "date" { continue }
+                if removed.contains(lower) || lower == "content-length" || lower == "x-request-id" || lower == "date" {
+                    continue
+                }
                 headers.append((name, String(decoding: raw[field.value], as: UTF8.self)))
             }
         }
@@ -168,8 +173,11 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
         case .none:
             framing = .none
             // A HEAD answer tells the length of what GET would send; 204 and 304 carry none.
-            if head.isHead, let length = response.firstValue("content-length") { headers.append(("Content-Length", length)) }
-            else if response.status != 204 && response.status != 304 && !head.isHead { headers.append(("Content-Length", "0")) }
+            if head.isHead, let length = response.firstValue("content-length") {
+                headers.append(("Content-Length", length))
+            } else if response.status != 204 && response.status != 304 && !head.isHead {
+                headers.append(("Content-Length", "0"))
+            }
         case .length(let length): framing = .length(length)
         case .chunked, .untilClose: framing = .unknownLength
         }

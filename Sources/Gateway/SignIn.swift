@@ -4,6 +4,7 @@ import Foundation
 import HTTP1
 import JWT
 import Logging
+import Synchronization
 
 /// `POST /signin` (SPEC.md): sign a new user up (then confirm them) or authenticate an existing one, and
 /// return Cognito's tokens. Passwords, tokens and the client secret never reach a log line: the access
@@ -21,7 +22,8 @@ final class SignInService: Sendable {
     static let maxPasswordLength = 256
 
     init(
-        settings: SigninSettings, userPoolID: String, cognito: CognitoClient, clientSecret: String?, logger: Logger, metrics: Metrics
+        settings: SigninSettings, userPoolID: String, cognito: CognitoClient, clientSecret: String?, logger: Logger,
+        metrics: Metrics
     ) {
         self.settings = settings
         self.userPoolID = userPoolID
@@ -41,7 +43,8 @@ final class SignInService: Sendable {
         }
         if let retryAfter = limiter.take(connection.clientAddress, now: MonotonicClock.now()) {
             note(.rateLimited, connection)
-            respond(connection, .tooManyRequests, fail: "Too many requests", headers: [("Retry-After", String(retryAfter))])
+            respond(
+                connection, .tooManyRequests, fail: "Too many requests", headers: [("Retry-After", String(retryAfter))])
             return
         }
         if case .length(let length) = head.framing, length > UInt64(settings.maxBodyBytes) {
@@ -87,7 +90,8 @@ final class SignInService: Sendable {
             return
         }
         cognito.signUp(
-            clientID: settings.clientID, username: credentials.username, password: credentials.password, secretHash: secretHash
+            clientID: settings.clientID, username: credentials.username, password: credentials.password,
+            secretHash: secretHash
         ) { [self] result in
             switch result {
             case .success(let signedUp):
@@ -151,7 +155,8 @@ final class SignInService: Sendable {
             case (.signUpRefused(let a), .signUpRefused(let b)), (.challenge(let a), .challenge(let b)),
                 (.unavailable(let a), .unavailable(let b)):
                 return a == b
-            case (.wrongCredentials, .wrongCredentials), (.notConfirmed, .notConfirmed), (.throttled, .throttled): return true
+            case (.wrongCredentials, .wrongCredentials), (.notConfirmed, .notConfirmed), (.throttled, .throttled):
+                return true
             default: return false
             }
         }
@@ -261,7 +266,9 @@ final class SignInService: Sendable {
 
     /// `{"username": "...", "password": "..."}`: both strings, non-empty, within Cognito's lengths.
     static func parseCredentials(_ body: [UInt8]) -> Result<(username: String, password: String), BodyProblem> {
-        guard let value = try? StrictJSON.parse(body, maxDepth: 4) else { return .failure(BodyProblem(message: "body is not JSON")) }
+        guard let value = try? StrictJSON.parse(body, maxDepth: 4) else {
+            return .failure(BodyProblem(message: "body is not JSON"))
+        }
         guard let object = value.object else { return .failure(BodyProblem(message: "body must be a JSON object")) }
         func field(_ name: String, maxLength: Int) -> Result<String, BodyProblem> {
             guard let value = object[name] else { return .failure(BodyProblem(message: "\(name) is missing")) }
@@ -336,8 +343,6 @@ final class BodyCollector: RequestBodyConsumer {
         bytes = []
     }
 }
-
-import Synchronization
 
 /// Attempts per client address: a token bucket holding up to `count`, refilled at `count` per `period`.
 /// The table is bounded: full buckets are dropped when it fills (at most once a second), and past that new

@@ -1,8 +1,9 @@
 import Dispatch
 import EventLoop
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// sd_notify(3) without libsystemd: datagrams to `$NOTIFY_SOCKET` (a path, or `@name` in the abstract
@@ -40,7 +41,9 @@ final class SystemdNotifier: Sendable {
         let payload = Array(state.utf8)
         let sent = withUnsafePointer(to: &address) { pointer in
             pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { addressPointer in
-                payload.withUnsafeBytes { sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), addressPointer, length) }
+                payload.withUnsafeBytes {
+                    sendto(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL), addressPointer, length)
+                }
             }
         }
         return sent == payload.count
@@ -73,7 +76,9 @@ final class SystemdWatchdog: @unchecked Sendable {
 
     /// nil unless systemd asked for a watchdog for this very process.
     init?(environment: [String: String], notifier: SystemdNotifier, loops: [EventLoop]) {
-        guard notifier.isEnabled, let text = environment["WATCHDOG_USEC"], let microseconds = UInt64(text), microseconds > 0 else {
+        guard notifier.isEnabled, let text = environment["WATCHDOG_USEC"], let microseconds = UInt64(text),
+            microseconds > 0
+        else {
             return nil
         }
         if let pid = environment["WATCHDOG_PID"], pid != String(getpid()) { return nil }
@@ -129,7 +134,10 @@ struct SocketActivation: Sendable {
         guard let count = Int32(countText), count > 0, count < 1024 else {
             throw Failure(description: "LISTEN_FDS=\(countText) is not a number of descriptors")
         }
-        let names = environment["LISTEN_FDNAMES"].map { $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init) } ?? []
+        let names =
+            environment["LISTEN_FDNAMES"].map {
+                $0.split(separator: ":", omittingEmptySubsequences: false).map(String.init)
+            } ?? []
         var publicSockets: [ListeningSocket] = []
         var adminSocket: ListeningSocket?
         for offset in 0..<count {
@@ -143,7 +151,8 @@ struct SocketActivation: Sendable {
             let name = Int(offset) < names.count ? names[Int(offset)] : ""
             let socket: ListeningSocket
             do {
-                socket = try ListeningSocket(adopting: fd, address: "\(describe(fd)) (fd \(fd)\(name.isEmpty ? "" : " \(name)"))")
+                socket = try ListeningSocket(
+                    adopting: fd, address: "\(describe(fd)) (fd \(fd)\(name.isEmpty ? "" : " \(name)"))")
             } catch {
                 throw Failure(description: "descriptor \(fd) from systemd: \(error)")
             }
@@ -154,7 +163,9 @@ struct SocketActivation: Sendable {
                 publicSockets.append(socket)
             }
         }
-        guard !publicSockets.isEmpty else { throw Failure(description: "systemd passed only an admin socket, no public one") }
+        guard !publicSockets.isEmpty else {
+            throw Failure(description: "systemd passed only an admin socket, no public one")
+        }
         return SocketActivation(publicSockets: publicSockets, adminSocket: adminSocket)
     }
 
@@ -180,7 +191,9 @@ struct SocketActivation: Sendable {
         default:
             let found = withUnsafePointer(to: &storage) { pointer in
                 pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    getnameinfo($0, length, &host, socklen_t(host.count), &service, socklen_t(service.count), NI_NUMERICHOST | NI_NUMERICSERV)
+                    getnameinfo(
+                        $0, length, &host, socklen_t(host.count), &service, socklen_t(service.count),
+                        NI_NUMERICHOST | NI_NUMERICSERV)
                 }
             }
             guard found == 0 else { return "unknown" }

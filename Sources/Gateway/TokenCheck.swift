@@ -27,7 +27,9 @@ public enum TokenCheck {
 
     public static func verify(token text: String, config: GatewayConfig) -> Outcome {
         var token = text.trimmingCharacters(in: .whitespacesAndNewlines)
-        if token.lowercased().hasPrefix("bearer ") { token = String(token.dropFirst(7)).trimmingCharacters(in: .whitespaces) }
+        if token.lowercased().hasPrefix("bearer ") {
+            token = String(token.dropFirst(7)).trimmingCharacters(in: .whitespaces)
+        }
         let client = ControlPlaneClient(queue: DispatchQueue(label: "authgate.verify-token"))
         let fetched = Box<Result<[UInt8], JWKSCache.JWKSFetchError>>()
         let done = DispatchSemaphore(value: 0)
@@ -41,14 +43,16 @@ public enum TokenCheck {
         switch fetched.value! {
         case .success(let bytes): body = bytes
         case .failure(let error):
-            return Outcome(claims: nil, problem: "cannot fetch the JWKS from \(config.cognito.jwksURL): \(error)", skippedKeys: [])
+            return Outcome(
+                claims: nil, problem: "cannot fetch the JWKS from \(config.cognito.jwksURL): \(error)", skippedKeys: [])
         }
         let keys: JWKSet
         let skipped: [String]
         do {
             (keys, skipped) = try JWKSet.parse(body)
         } catch {
-            return Outcome(claims: nil, problem: "the JWKS at \(config.cognito.jwksURL) was refused: \(error)", skippedKeys: [])
+            return Outcome(
+                claims: nil, problem: "the JWKS at \(config.cognito.jwksURL) was refused: \(error)", skippedKeys: [])
         }
         let verifier = TokenVerifier(rules: TokenRules(config.cognito))
         do {

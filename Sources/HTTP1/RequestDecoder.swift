@@ -72,7 +72,8 @@ public struct RequestDecoder: Sendable {
             state = .head(scanner)
             return (.needMore, skipped)
         case .complete(let skipped, let length):
-            return try finishHead(UnsafeRawBufferPointer(rebasing: buffer[skipped..<(skipped + length)]), skipped: skipped)
+            return try finishHead(
+                UnsafeRawBufferPointer(rebasing: buffer[skipped..<(skipped + length)]), skipped: skipped)
         }
     }
 

@@ -23,7 +23,8 @@ enum RequestHeadParser {
         while position < end, ByteClass.token[Int(raw[position])] { position += 1 }
         guard position > methodStart else { throw HTTPParseError(.invalidMethod) }
         guard raw[position] == ByteClass.sp else {
-            throw HTTPParseError(position < end && raw[position] == ByteClass.cr ? .malformedRequestLine : .invalidMethod)
+            throw HTTPParseError(
+                position < end && raw[position] == ByteClass.cr ? .malformedRequestLine : .invalidMethod)
         }
         let methodRange = methodStart..<position
         position += 1
@@ -278,7 +279,9 @@ enum RequestHeadParser {
             while elementStart < elementEnd, raw[elementStart] == ByteClass.sp || raw[elementStart] == ByteClass.htab {
                 elementStart += 1
             }
-            while elementEnd > elementStart, raw[elementEnd - 1] == ByteClass.sp || raw[elementEnd - 1] == ByteClass.htab {
+            while elementEnd > elementStart,
+                raw[elementEnd - 1] == ByteClass.sp || raw[elementEnd - 1] == ByteClass.htab
+            {
                 elementEnd -= 1
             }
             if elementEnd > elementStart { body(elementStart..<elementEnd) }

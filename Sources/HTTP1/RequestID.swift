@@ -19,7 +19,9 @@ public enum RequestID {
 
     /// The client's id when acceptable, else a new random (version 4) UUID.
     public static func forRequest(_ head: RequestHead) -> String {
-        let field = head.bytes.withUnsafeBytes { raw in head.fields.first { raw.equalsLowercase($0.name, "x-request-id") } }
+        let field = head.bytes.withUnsafeBytes { raw in
+            head.fields.first { raw.equalsLowercase($0.name, "x-request-id") }
+        }
         if let field, isAcceptable(head.bytes[field.value]) { return head.string(field.value) }
         return makeUUID()
     }

@@ -24,7 +24,9 @@ public struct ResponseHead: Sendable {
 
     public func firstValue(_ lowercaseName: StaticString) -> String? {
         bytes.withUnsafeBytes { raw in
-            fields.first { raw.equalsLowercase($0.name, lowercaseName) }.map { String(decoding: bytes[$0.value], as: UTF8.self) }
+            fields.first { raw.equalsLowercase($0.name, lowercaseName) }.map {
+                String(decoding: bytes[$0.value], as: UTF8.self)
+            }
         }
     }
 }
@@ -81,7 +83,8 @@ public struct ResponseDecoder: Sendable {
                 state = .head(scanner)
                 return (.needMore, skipped)
             case .complete(let skipped, let length):
-                let head = try Self.parseHead(Array(buffer[skipped..<(skipped + length)]), requestWasHead: requestWasHead, limits: limits)
+                let head = try Self.parseHead(
+                    Array(buffer[skipped..<(skipped + length)]), requestWasHead: requestWasHead, limits: limits)
                 if head.isInformational {
                     state = .head(HeadScanner())
                 } else {
@@ -114,9 +117,13 @@ public struct ResponseDecoder: Sendable {
         return wasEnded ? .needMore : .end
     }
 
-    static func parseHead(_ head: [UInt8], requestWasHead: Bool, limits: HTTPLimits) throws(HTTPParseError) -> ResponseHead {
+    static func parseHead(_ head: [UInt8], requestWasHead: Bool, limits: HTTPLimits) throws(HTTPParseError)
+        -> ResponseHead
+    {
         let result = head.withUnsafeBytes { raw in
-            Result { () throws(HTTPParseError) -> ResponseHead in try parseHead(raw, bytes: head, requestWasHead: requestWasHead, limits: limits) }
+            Result { () throws(HTTPParseError) -> ResponseHead in
+                try parseHead(raw, bytes: head, requestWasHead: requestWasHead, limits: limits)
+            }
         }
         return try result.get()
     }
@@ -164,7 +171,9 @@ public struct ResponseDecoder: Sendable {
 
         var fields: [HeaderField] = []
         while raw[position] != ByteClass.cr {
-            if raw[position] == ByteClass.sp || raw[position] == ByteClass.htab { throw HTTPParseError(.obsoleteLineFolding) }
+            if raw[position] == ByteClass.sp || raw[position] == ByteClass.htab {
+                throw HTTPParseError(.obsoleteLineFolding)
+            }
             if fields.count == limits.maxHeaderFields { throw HTTPParseError(.tooManyHeaders) }
             fields.append(try RequestHeadParser.parseField(raw, at: &position))
         }

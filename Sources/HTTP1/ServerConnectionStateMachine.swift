@@ -97,7 +97,9 @@ public struct ServerConnectionStateMachine: Sendable {
                     consumedTotal += consumed
                     continue
                 }
-                return (.body(range.lowerBound + consumedTotal..<range.upperBound + consumedTotal), consumedTotal + consumed)
+                return (
+                    .body(range.lowerBound + consumedTotal..<range.upperBound + consumedTotal), consumedTotal + consumed
+                )
             case .end:
                 guard case .exchange(var exchange) = phase else { preconditionFailure("end outside an exchange") }
                 exchange.bodyEnded = true
@@ -115,7 +117,11 @@ public struct ServerConnectionStateMachine: Sendable {
 
     private mutating func fail(_ error: HTTPParseError) -> Action {
         let responseStarted: Bool
-        if case .exchange(let exchange) = phase { responseStarted = exchange.responseStarted } else { responseStarted = false }
+        if case .exchange(let exchange) = phase {
+            responseStarted = exchange.responseStarted
+        } else {
+            responseStarted = false
+        }
         phase = .closed
         return responseStarted ? .close : .respondWithErrorAndClose(error)
     }

@@ -1,9 +1,10 @@
-public import Dispatch
 internal import CCurl
 import Cryptography
+public import Dispatch
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A request to the control plane (JWKS, Cognito, credential endpoints).
@@ -92,7 +93,9 @@ public final class ControlPlaneClient: @unchecked Sendable {
         }
     }
 
-    private func start(_ request: ControlRequest, completion: @escaping @Sendable (Result<ControlResponse, ControlError>) -> Void) {
+    private func start(
+        _ request: ControlRequest, completion: @escaping @Sendable (Result<ControlResponse, ControlError>) -> Void
+    ) {
         dispatchPrecondition(condition: .onQueue(queue))
         guard let easy = curl_easy_init() else {
             completion(.failure(ControlError(code: .transport, description: "curl_easy_init failed")))
@@ -107,7 +110,10 @@ public final class ControlPlaneClient: @unchecked Sendable {
         ok = ok && ccurl_easy_setopt_long(easy, CURLOPT_FOLLOWLOCATION, 0) == CURLE_OK
         ok = ok && ccurl_easy_setopt_long(easy, CURLOPT_NOSIGNAL, 1) == CURLE_OK
         ok = ok && ccurl_easy_setopt_long(easy, CURLOPT_TIMEOUT_MS, request.timeoutMilliseconds) == CURLE_OK
-        ok = ok && ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(request.timeoutMilliseconds, 5000)) == CURLE_OK
+        ok =
+            ok
+            && ccurl_easy_setopt_long(easy, CURLOPT_CONNECTTIMEOUT_MS, min(request.timeoutMilliseconds, 5000))
+                == CURLE_OK
         ok = ok && ccurl_easy_setopt_data_callback(easy, CURLOPT_WRITEFUNCTION, controlBodyCallback) == CURLE_OK
         ok = ok && ccurl_easy_setopt_pointer(easy, CURLOPT_WRITEDATA, transferContext) == CURLE_OK
         ok = ok && ccurl_easy_setopt_data_callback(easy, CURLOPT_HEADERFUNCTION, controlHeaderCallback) == CURLE_OK
@@ -122,9 +128,11 @@ public final class ControlPlaneClient: @unchecked Sendable {
             let body = request.body ?? []
             // COPYPOSTFIELDS copies the bytes, so the buffer need not outlive this call.
             let bytes = body.map { CChar(bitPattern: $0) } + [0]
-            ok = ok && bytes.withUnsafeBufferPointer {
-                ccurl_easy_setopt_postfields(easy, $0.baseAddress, body.count) == CURLE_OK
-            }
+            ok =
+                ok
+                && bytes.withUnsafeBufferPointer {
+                    ccurl_easy_setopt_postfields(easy, $0.baseAddress, body.count) == CURLE_OK
+                }
         case "PUT":
             // Bodiless PUTs only (IMDSv2's token request): a custom method with no upload.
             ok = ok && ccurl_easy_setopt_string(easy, CURLOPT_CUSTOMREQUEST, "PUT") == CURLE_OK
@@ -211,14 +219,16 @@ public final class ControlPlaneClient: @unchecked Sendable {
             let status = Int(ccurl_easy_response_code(easy))
             let outcome: Result<ControlResponse, ControlError>
             if transfer.tooLarge {
-                outcome = .failure(ControlError(code: .responseTooLarge, description: "answer larger than \(transfer.maxBytes) bytes"))
+                outcome = .failure(
+                    ControlError(code: .responseTooLarge, description: "answer larger than \(transfer.maxBytes) bytes"))
             } else if result == CURLE_OPERATION_TIMEDOUT {
                 outcome = .failure(ControlError(code: .timeout, description: "timed out"))
             } else if result != CURLE_OK {
                 let message = curl_easy_strerror(result).map { String(cString: $0) } ?? "error \(result.rawValue)"
                 outcome = .failure(ControlError(code: .transport, description: message))
             } else {
-                outcome = .success(ControlResponse(status: status, headers: transfer.responseHeaders, body: transfer.body))
+                outcome = .success(
+                    ControlResponse(status: status, headers: transfer.responseHeaders, body: transfer.body))
             }
             transfer.release()
             transfer.completion(outcome)
@@ -237,7 +247,10 @@ final class Transfer {
     var responseHeaders: [(String, String)] = []
     var tooLarge = false
 
-    init(easy: UnsafeMutableRawPointer, maxBytes: Int, completion: @escaping @Sendable (Result<ControlResponse, ControlError>) -> Void) {
+    init(
+        easy: UnsafeMutableRawPointer, maxBytes: Int,
+        completion: @escaping @Sendable (Result<ControlResponse, ControlError>) -> Void
+    ) {
         self.easy = easy
         self.maxBytes = maxBytes
         self.completion = completion
@@ -314,7 +327,9 @@ private func controlSocketCallback(
     return 0
 }
 
-private func controlTimerCallback(_ multi: UnsafeMutableRawPointer?, _ milliseconds: Int, _ context: UnsafeMutableRawPointer?) -> Int32 {
+private func controlTimerCallback(
+    _ multi: UnsafeMutableRawPointer?, _ milliseconds: Int, _ context: UnsafeMutableRawPointer?
+) -> Int32 {
     guard let context else { return 0 }
     Unmanaged<ControlPlaneClient>.fromOpaque(context).takeUnretainedValue().timerChanged(milliseconds)
     return 0

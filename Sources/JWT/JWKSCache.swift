@@ -104,7 +104,10 @@ public final class JWKSCache: @unchecked Sendable {
     /// not allowed yet.
     public func refetch(forUnknownKeyID keyID: String, then: @escaping @Sendable (JWKSet) -> Void) {
         let now = Self.monotonicSeconds()
-        enum Decision { case answerNow(JWKSet), waitForRunning, startFetch }
+        enum Decision {
+            case answerNow(JWKSet)
+            case waitForRunning, startFetch
+        }
         let decision: Decision = state.withLock { state in
             if state.keys.keys[keyID] != nil { return .answerNow(state.keys) }
             if state.fetching {
@@ -124,7 +127,10 @@ public final class JWKSCache: @unchecked Sendable {
 
     private func beginFetch(waiter: (@Sendable (JWKSet) -> Void)?) {
         let now = Self.monotonicSeconds()
-        enum Start { case fetch, joined, stopped(JWKSet) }
+        enum Start {
+            case fetch, joined
+            case stopped(JWKSet)
+        }
         let start: Start = state.withLock { state in
             if state.stopped { return .stopped(state.keys) }
             if let waiter { state.waiters.append(waiter) }
@@ -155,7 +161,8 @@ public final class JWKSCache: @unchecked Sendable {
         case .failure(let error):
             failure = error.description
         }
-        let (keys, waiters, failures, stopped): (JWKSet, [@Sendable (JWKSet) -> Void], Int, Bool) = state.withLock { state in
+        let (keys, waiters, failures, stopped): (JWKSet, [@Sendable (JWKSet) -> Void], Int, Bool) = state.withLock {
+            state in
             if let parsed {
                 state.keys = parsed.set
                 state.everLoaded = true
@@ -202,5 +209,5 @@ public final class JWKSCache: @unchecked Sendable {
 }
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif

@@ -41,7 +41,10 @@ public struct JWKSet: Sendable {
             let label = kid.map { "kid \"\($0)\"" } ?? "key \(index)"
             switch signingKey(entry) {
             case .success(let key):
-                guard let kid else { skipped.append("\(label): no kid"); continue }
+                guard let kid else {
+                    skipped.append("\(label): no kid")
+                    continue
+                }
                 if keys[kid] != nil || duplicated.contains(kid) {
                     // Two keys under one kid: which one signed a token would be a guess.
                     duplicated.insert(kid)

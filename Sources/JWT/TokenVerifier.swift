@@ -113,7 +113,8 @@ struct DecodedToken {
         else { throw .malformed("not base64url") }
         let header = try jsonObject(headerBytes, "header")
         let signingInput = Array(token[token.startIndex..<parts[1].endIndex])
-        return DecodedToken(header: header, payloadBytes: payloadBytes, signingInput: signingInput, signature: signature)
+        return DecodedToken(
+            header: header, payloadBytes: payloadBytes, signingInput: signingInput, signature: signature)
     }
 }
 
@@ -131,7 +132,9 @@ func jsonObject(_ bytes: [UInt8], _ part: String) throws(TokenRejection) -> [Str
 /// The signature half of verification: a compact JWS signed with RS256 by a key of the set.
 public enum JWSSignature {
     /// Returns the payload bytes once the header says RS256 with a known kid and the signature verifies.
-    public static func verify(_ token: [UInt8], keys: JWKSet) throws(TokenRejection) -> (keyID: String, payload: [UInt8]) {
+    public static func verify(_ token: [UInt8], keys: JWKSet) throws(TokenRejection) -> (
+        keyID: String, payload: [UInt8]
+    ) {
         let decoded = try DecodedToken.decode(token)
         // No critical extension is understood, so none may be required of us (RFC 7515 §4.1.11).
         guard decoded.header["crit"] == nil else { throw .malformed("crit header") }
@@ -229,6 +232,7 @@ public struct TokenVerifier: Sendable {
     }
 
     private func isHeaderSafe(_ text: String) -> Bool {
-        !text.isEmpty && text.utf8.count <= 1024 && !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
+        !text.isEmpty && text.utf8.count <= 1024
+            && !text.unicodeScalars.contains { $0.value < 0x20 || $0.value == 0x7F }
     }
 }

@@ -1,12 +1,15 @@
-@testable import AWS
 import Foundation
 import HTTPClient
-import Testing
 import TestSupport
+import Testing
+
+@testable import AWS
 
 /// Each source of the chain against a local server speaking its protocol (Tests/Fixtures/fixture_server.py).
 @Suite struct CredentialChainTests {
-    func resolve(_ environment: [String: String], now: @escaping @Sendable () -> Int = UnixTime.now) async -> Result<AWSCredentials, CredentialError> {
+    func resolve(_ environment: [String: String], now: @escaping @Sendable () -> Int = UnixTime.now) async -> Result<
+        AWSCredentials, CredentialError
+    > {
         let provider = CredentialProvider(environment: environment, client: ControlPlaneClientForTests.shared, now: now)
         return await resolve(provider)
     }
@@ -18,22 +21,32 @@ import TestSupport
     /// How many requests of each credential protocol the server answered.
     func stats(_ server: FixtureServer) async throws -> [String: Int] {
         let result = await withCheckedContinuation { continuation in
-            ControlPlaneClientForTests.shared.execute(ControlRequest(url: "\(server.url)/stats")) { continuation.resume(returning: $0) }
+            ControlPlaneClientForTests.shared.execute(ControlRequest(url: "\(server.url)/stats")) {
+                continuation.resume(returning: $0)
+            }
         }
         return try JSONSerialization.jsonObject(with: Data(result.get().body)) as! [String: Int]
     }
 
     /// No source but the ones a test sets: a closed port stands in for the instance metadata address.
     func isolated(_ extra: [String: String]) throws -> [String: String] {
-        var environment = ["HOME": "/nonexistent", "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(try FixtureServer.freePort())"]
+        var environment = [
+            "HOME": "/nonexistent",
+            "AWS_EC2_METADATA_SERVICE_ENDPOINT": "http://127.0.0.1:\(try FixtureServer.freePort())",
+        ]
         environment.merge(extra) { $1 }
         return environment
     }
 
     @Test func environmentVariables() async throws {
-        let result = await resolve(try isolated(["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret", "AWS_SESSION_TOKEN": "env-token"]))
+        let result = await resolve(
+            try isolated([
+                "AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret", "AWS_SESSION_TOKEN": "env-token",
+            ]))
         let credentials = try result.get()
-        #expect(credentials.accessKeyID == "AKIDENV" && credentials.secretAccessKey == "env-secret" && credentials.sessionToken == "env-token")
+        #expect(
+            credentials.accessKeyID == "AKIDENV" && credentials.secretAccessKey == "env-secret"
+                && credentials.sessionToken == "env-token")
         #expect(credentials.source == "environment")
         #expect(!credentials.description.contains("env-secret"))
 
@@ -45,48 +58,57 @@ import TestSupport
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("credentials-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: file) }
         try """
-            # comment
-            [default]
-            aws_access_key_id = AKIDDEFAULT
-            aws_secret_access_key = default-secret
+        # comment
+        [default]
+        aws_access_key_id = AKIDDEFAULT
+        aws_secret_access_key = default-secret
 
-            ; another comment
-            [work]
-            aws_access_key_id=AKIDWORK
-            aws_secret_access_key=work-secret
-            aws_session_token = work-token
-            [broken]
-            aws_access_key_id = AKIDBROKEN
-            """.write(to: file, atomically: true, encoding: .utf8)
+        ; another comment
+        [work]
+        aws_access_key_id=AKIDWORK
+        aws_secret_access_key=work-secret
+        aws_session_token = work-token
+        [broken]
+        aws_access_key_id = AKIDBROKEN
+        """.write(to: file, atomically: true, encoding: .utf8)
         let base = try isolated(["AWS_SHARED_CREDENTIALS_FILE": file.path])
 
         #expect(try await resolve(base).get().accessKeyID == "AKIDDEFAULT")
         let work = try await resolve(base.merging(["AWS_PROFILE": "work"]) { $1 }).get()
-        #expect(work.accessKeyID == "AKIDWORK" && work.sessionToken == "work-token" && work.source == "shared file profile work")
+        #expect(
+            work.accessKeyID == "AKIDWORK" && work.sessionToken == "work-token"
+                && work.source == "shared file profile work")
         let missing = await resolve(base.merging(["AWS_PROFILE": "nobody"]) { $1 })
         #expect(throws: CredentialError.self) { try missing.get() }
         let broken = await resolve(base.merging(["AWS_PROFILE": "broken"]) { $1 })
         #expect(throws: CredentialError.self) { try broken.get() }
         // The environment comes first.
-        let both = try await resolve(base.merging(["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "s"]) { $1 }).get()
+        let both = try await resolve(
+            base.merging(["AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "s"]) { $1 }
+        ).get()
         #expect(both.accessKeyID == "AKIDENV")
     }
 
     @Test func containerEndpointWithAuthorization() async throws {
         let server = try FixtureServer()
         let uri = "\(server.url)/ecs/credentials"
-        let credentials = try await resolve(try isolated([
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI": uri, "AWS_CONTAINER_AUTHORIZATION_TOKEN": "ecs-authorization-token",
-        ])).get()
+        let credentials = try await resolve(
+            try isolated([
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI": uri,
+                "AWS_CONTAINER_AUTHORIZATION_TOKEN": "ecs-authorization-token",
+            ])
+        ).get()
         #expect(credentials.accessKeyID == "ASIAECS1" && credentials.sessionToken == "session-ecs-1")
         #expect(credentials.expiration.map { $0 > UnixTime.now() + 3000 } == true)
 
         let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("ecs-token-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: tokenFile) }
         try "ecs-authorization-token\n".write(to: tokenFile, atomically: true, encoding: .utf8)
-        let fromFile = try await resolve(try isolated([
-            "AWS_CONTAINER_CREDENTIALS_FULL_URI": uri, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": tokenFile.path,
-        ])).get()
+        let fromFile = try await resolve(
+            try isolated([
+                "AWS_CONTAINER_CREDENTIALS_FULL_URI": uri, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": tokenFile.path,
+            ])
+        ).get()
         #expect(fromFile.accessKeyID == "ASIAECS2")
 
         let unauthorized = await resolve(try isolated(["AWS_CONTAINER_CREDENTIALS_FULL_URI": uri]))
@@ -122,7 +144,8 @@ import TestSupport
 
     @Test func instanceMetadataWithSessionToken() async throws {
         let server = try FixtureServer()
-        let credentials = try await resolve(["HOME": "/nonexistent", "AWS_EC2_METADATA_SERVICE_ENDPOINT": server.url]).get()
+        let credentials = try await resolve(["HOME": "/nonexistent", "AWS_EC2_METADATA_SERVICE_ENDPOINT": server.url])
+            .get()
         #expect(credentials.accessKeyID == "ASIAIMDSCREDENTIALS1" && credentials.source == "instance metadata")
         let counts = try await stats(server)
         #expect(counts["imds_token"] == 1 && counts["imds_role"] == 1 && counts["imds_credentials"] == 1)

@@ -1,7 +1,8 @@
-@testable import AWS
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
+@testable import AWS
 
 /// One case of the SigV4 test suite: the request (`.req`) and what signing it must produce.
 struct SigV4Case: CustomStringConvertible, Sendable {
@@ -46,7 +47,8 @@ struct SigV4Case: CustomStringConvertible, Sendable {
         }
         let body = (bodyLines ?? []).joined(separator: "\n")
         return SigV4Case(
-            name: name, directory: directory, method: method, path: path, query: query, headers: headers, body: Array(body.utf8)
+            name: name, directory: directory, method: method, path: path, query: query, headers: headers,
+            body: Array(body.utf8)
         )
     }
 
@@ -79,7 +81,8 @@ let suiteCredentials = AWSCredentials(
     func suiteCase(_ test: SigV4Case) throws {
         let signer = SigV4Signer(region: "us-east-1", service: "service")
         let amzDate = try #require(test.headers.first { $0.0.lowercased() == "x-amz-date" }?.1)
-        var request = SigV4Signer.Request(method: test.method, path: test.path, query: test.query, headers: test.headers, body: test.body)
+        var request = SigV4Signer.Request(
+            method: test.method, path: test.path, query: test.query, headers: test.headers, body: test.body)
         if test.name == "post-x-www-form-urlencoded-parameters" {
             // This case's expected files sign the form body's parameters as the query string with an empty
             // payload (a client that sent them in the URL); authgate only signs JSON bodies, so the request is given so.
@@ -92,7 +95,9 @@ let suiteCredentials = AWSCredentials(
         case "post-x-www-form-urlencoded":
             // Known defect of the suite: its .creq lists `host;x-amz-date` as the signed headers, while its .sts
             // and .authz were made with `content-type;host;x-amz-date`. Checked against the corrected line.
-            #expect(signature.canonicalRequest == creq.replacingOccurrences(of: "\nhost;x-amz-date\n", with: "\ncontent-type;host;x-amz-date\n"))
+            #expect(
+                signature.canonicalRequest
+                    == creq.replacingOccurrences(of: "\nhost;x-amz-date\n", with: "\ncontent-type;host;x-amz-date\n"))
         case "double-encode-path", "double-url-encode":
             // Added by the Rust SDK with a date other than their .req's: only the canonical path is comparable.
             let lines = creq.components(separatedBy: "\n")
@@ -117,9 +122,11 @@ let suiteCredentials = AWSCredentials(
 
     func signedHeaders(operation: String, body: [UInt8]) -> [(String, String)] {
         let http = ControlPlaneClientForTests.shared
-        let client = CognitoClient(endpoint: "https://cognito-idp.us-east-1.amazonaws.com", region: "us-east-1", http: http, credentials: nil)
+        let client = CognitoClient(
+            endpoint: "https://cognito-idp.us-east-1.amazonaws.com", region: "us-east-1", http: http, credentials: nil)
         return SigV4Signer(region: "us-east-1", service: "cognito-idp").signedHeaders(
-            method: "POST", path: CognitoClient.path(of: client.endpoint), headers: client.headers(operation: operation), body: body,
+            method: "POST", path: CognitoClient.path(of: client.endpoint),
+            headers: client.headers(operation: operation), body: body,
             credentials: suiteCredentials, secondsSince1970: 1_440_938_160
         )
     }
@@ -139,7 +146,8 @@ let suiteCredentials = AWSCredentials(
 
     @Test func adminInitiateAuth() throws {
         let (operation, body) = CognitoClient.authenticationBody(
-            userPoolID: "us-east-1_EXAMPLE", clientID: "1example23456789", username: "alice", password: "Example-Passw0rd!",
+            userPoolID: "us-east-1_EXAMPLE", clientID: "1example23456789", username: "alice",
+            password: "Example-Passw0rd!",
             secretHash: "R6KaQQpH5HqwB6/eGkjeyvOKUG9Fj8yv1hPn2Nuel8s="
         )
         #expect(operation == "AdminInitiateAuth")
@@ -153,10 +161,12 @@ let suiteCredentials = AWSCredentials(
 
     @Test func temporaryCredentialsSignTheirToken() {
         let temporary = AWSCredentials(
-            accessKeyID: "ASIAEXAMPLE", secretAccessKey: "secret", sessionToken: "token-value", expiration: 2_000_000_000, source: "test"
+            accessKeyID: "ASIAEXAMPLE", secretAccessKey: "secret", sessionToken: "token-value",
+            expiration: 2_000_000_000, source: "test"
         )
         let headers = SigV4Signer(region: "us-east-1", service: "cognito-idp").signedHeaders(
-            method: "POST", path: "/", headers: [("Host", "cognito-idp.us-east-1.amazonaws.com")], body: [], credentials: temporary,
+            method: "POST", path: "/", headers: [("Host", "cognito-idp.us-east-1.amazonaws.com")], body: [],
+            credentials: temporary,
             secondsSince1970: 1_440_938_160
         )
         #expect(headers.contains { $0 == ("X-Amz-Security-Token", "token-value") })
@@ -169,7 +179,8 @@ let suiteCredentials = AWSCredentials(
         let vectors = root["vectors"] as! [[String: String]]
         #expect(vectors.count == 5)
         for vector in vectors {
-            let hash = SecretHash.compute(username: vector["username"]!, clientID: vector["client_id"]!, clientSecret: vector["client_secret"]!)
+            let hash = SecretHash.compute(
+                username: vector["username"]!, clientID: vector["client_id"]!, clientSecret: vector["client_secret"]!)
             #expect(hash == vector["secret_hash"], "username \(vector["username"]!)")
         }
     }

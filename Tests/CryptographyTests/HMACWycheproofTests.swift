@@ -1,7 +1,7 @@
-import Foundation
-import Testing
-import TestSupport
 import Cryptography
+import Foundation
+import TestSupport
+import Testing
 
 struct HMACVector: CustomStringConvertible, Sendable {
     let id: Int
@@ -17,10 +17,12 @@ struct HMACVector: CustomStringConvertible, Sendable {
         var vectors: [HMACVector] = []
         for group in root["testGroups"] as! [[String: Any]] {
             for test in group["tests"] as! [[String: Any]] {
-                vectors.append(HMACVector(
-                    id: test["tcId"] as! Int, key: hexBytes(test["key"] as! String), message: hexBytes(test["msg"] as! String),
-                    tag: hexBytes(test["tag"] as! String), valid: test["result"] as! String == "valid"
-                ))
+                vectors.append(
+                    HMACVector(
+                        id: test["tcId"] as! Int, key: hexBytes(test["key"] as! String),
+                        message: hexBytes(test["msg"] as! String),
+                        tag: hexBytes(test["tag"] as! String), valid: test["result"] as! String == "valid"
+                    ))
             }
         }
         return vectors

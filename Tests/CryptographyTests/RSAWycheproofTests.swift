@@ -1,7 +1,7 @@
-import Foundation
-import Testing
-import TestSupport
 import Cryptography
+import Foundation
+import TestSupport
+import Testing
 
 func hexBytes(_ text: String) -> [UInt8] {
     var bytes: [UInt8] = []
@@ -33,11 +33,12 @@ struct RSAVector: CustomStringConvertible, Sendable {
             let modulus = hexBytes(key["modulus"] as! String)
             let exponent = hexBytes(key["publicExponent"] as! String)
             for test in group["tests"] as! [[String: Any]] {
-                vectors.append(RSAVector(
-                    id: test["tcId"] as! Int, modulus: modulus, exponent: exponent,
-                    message: hexBytes(test["msg"] as! String), signature: hexBytes(test["sig"] as! String),
-                    result: test["result"] as! String, comment: test["comment"] as! String
-                ))
+                vectors.append(
+                    RSAVector(
+                        id: test["tcId"] as! Int, modulus: modulus, exponent: exponent,
+                        message: hexBytes(test["msg"] as! String), signature: hexBytes(test["sig"] as! String),
+                        result: test["result"] as! String, comment: test["comment"] as! String
+                    ))
             }
         }
         return vectors
@@ -65,8 +66,9 @@ struct RSAVector: CustomStringConvertible, Sendable {
 
     @Test func sha256MatchesTheKnownDigest() {
         let digest = SHA256.hash(Array("abc".utf8))
-        #expect(digest.map { String(format: "%02x", $0) }.joined()
-            == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(
+            digest.map { String(format: "%02x", $0) }.joined()
+                == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
     }
 
     @Test(arguments: [[UInt8]([2]), [1], [0, 1], [], [0, 0]])

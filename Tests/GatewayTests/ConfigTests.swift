@@ -1,6 +1,7 @@
+import EventLoop
 import Foundation
 import Testing
-import EventLoop
+
 @testable import Gateway
 
 private let minimal = """
@@ -40,9 +41,12 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
         #expect(config.log.format == .json && config.log.level == .info)
         #expect(config.cognito.endpointURL == "https://cognito-idp.eu-west-1.amazonaws.com")
         #expect(config.cognito.issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool1")
-        #expect(config.cognito.jwksURL == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool1/.well-known/jwks.json")
+        #expect(
+            config.cognito.jwksURL
+                == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool1/.well-known/jwks.json")
         #expect(config.cognito.tokenUse == .id && config.cognito.clockSkew == 60_000_000_000)
-        #expect(config.cognito.jwksRefresh == 3_600_000_000_000 && config.cognito.jwksMinRefetchInterval == 10_000_000_000)
+        #expect(
+            config.cognito.jwksRefresh == 3_600_000_000_000 && config.cognito.jwksMinRefetchInterval == 10_000_000_000)
         #expect(config.cognito.tokenCacheSize == 10000)
         #expect(config.signin.enabled && config.signin.path == "/signin" && config.signin.clientID == "client1")
         #expect(config.signin.signUp && config.signin.autoConfirm && config.signin.authFlow == .admin)
@@ -65,20 +69,24 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
             user_pool_id = "us-east-2_X"
             client_ids = ["c"]
             """
-        let config = try parse(text, environment: ["AWS_REGION": "us-east-2", "AWS_ENDPOINT_URL": "http://127.0.0.1:5000/"])
+        let config = try parse(
+            text, environment: ["AWS_REGION": "us-east-2", "AWS_ENDPOINT_URL": "http://127.0.0.1:5000/"])
         #expect(config.cognito.region == "us-east-2")
         #expect(config.cognito.endpointURL == "http://127.0.0.1:5000")
         #expect(config.cognito.jwksURL == "http://127.0.0.1:5000/us-east-2_X/.well-known/jwks.json")
         #expect(config.cognito.issuer == "https://cognito-idp.us-east-2.amazonaws.com/us-east-2_X")
-        let specific = try parse(text, environment: [
-            "AWS_REGION": "us-east-2", "AWS_ENDPOINT_URL": "http://a:1",
-            "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": "http://b:2",
-        ])
+        let specific = try parse(
+            text,
+            environment: [
+                "AWS_REGION": "us-east-2", "AWS_ENDPOINT_URL": "http://a:1",
+                "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": "http://b:2",
+            ])
         #expect(specific.cognito.endpointURL == "http://b:2")
     }
 
     @Test func sizesAndDurationsAcceptTheirUnits() throws {
-        let config = try parse("""
+        let config = try parse(
+            """
             [server]
             max_header_bytes = "16KiB"
             max_body_bytes = 0
@@ -96,29 +104,31 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
     }
 
     @Test func routesParseTheirUpstreams() throws {
-        let config = try parse(minimal + """
+        let config = try parse(
+            minimal + """
 
-            [[route]]
-            prefix = "/api"
-            upstream = "http://10.0.0.1:9000/base/"
-            [[route]]
-            prefix = "/"
-            upstream = "https://svc.internal/v1"
-            auth = "none"
-            [[route]]
-            prefix = "/local"
-            upstream = "unix:/run/svc.sock"
-            [[route]]
-            prefix = "/v6"
-            upstream = "http://[::1]:7000"
-            groups = ["admins"]
-            """)
-        #expect(config.routes.map(\.upstream) == [
-            .http(host: "10.0.0.1", port: 9000, basePath: "/base"),
-            .https(host: "svc.internal", port: 443, basePath: "/v1"),
-            .unix(path: "/run/svc.sock"),
-            .http(host: "::1", port: 7000, basePath: ""),
-        ])
+                [[route]]
+                prefix = "/api"
+                upstream = "http://10.0.0.1:9000/base/"
+                [[route]]
+                prefix = "/"
+                upstream = "https://svc.internal/v1"
+                auth = "none"
+                [[route]]
+                prefix = "/local"
+                upstream = "unix:/run/svc.sock"
+                [[route]]
+                prefix = "/v6"
+                upstream = "http://[::1]:7000"
+                groups = ["admins"]
+                """)
+        #expect(
+            config.routes.map(\.upstream) == [
+                .http(host: "10.0.0.1", port: 9000, basePath: "/base"),
+                .https(host: "svc.internal", port: 443, basePath: "/v1"),
+                .unix(path: "/run/svc.sock"),
+                .http(host: "::1", port: 7000, basePath: ""),
+            ])
         #expect(config.routes[3].groups == ["admins"])
     }
 
@@ -148,7 +158,9 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
         BadValue(text: "[server]\nidle_timeout = \"10d\"", key: "server.idle_timeout"),
         BadValue(text: "[server]\nheader_timeout = \"0s\"", key: "server.header_timeout"),
         BadValue(text: "[server]\nspeed = 1", key: "server.speed"),
-        BadValue(text: "[server.tls]\ncert_file = \"/nonexistent.pem\"\nkey_file = \"/nonexistent.key\"", key: "server.tls.cert_file"),
+        BadValue(
+            text: "[server.tls]\ncert_file = \"/nonexistent.pem\"\nkey_file = \"/nonexistent.key\"",
+            key: "server.tls.cert_file"),
         BadValue(text: "[admin]\nlisten = \"127.0.0.1:8080\"", key: "admin.listen"),
         BadValue(text: "[admin]\nlisten = \"nowhere\"", key: "admin.listen"),
         BadValue(text: "[log]\nformat = \"xml\"", key: "log.format"),
@@ -172,13 +184,27 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
         BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1/x?y=1\"", key: "route[0].upstream"),
         BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:0\"", key: "route[0].upstream"),
         BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"unix:sock\"", key: "route[0].upstream"),
-        BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\nca_file = \"/etc/hostname\"", key: "route[0].ca_file"),
-        BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\nauth = \"maybe\"", key: "route[0].auth"),
-        BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\nauth = \"none\"\ngroups = [\"g\"]", key: "route[0].auth"),
-        BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\ngroups = [1]", key: "route[0].groups"),
-        BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\nstrip_prefix = 1", key: "route[0].strip_prefix"),
-        BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\nupsteam = \"x\"", key: "route[0].upsteam"),
-        BadValue(text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\n[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:2\"", key: "route[1].prefix"),
+        BadValue(
+            text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\nca_file = \"/etc/hostname\"",
+            key: "route[0].ca_file"),
+        BadValue(
+            text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\nauth = \"maybe\"",
+            key: "route[0].auth"),
+        BadValue(
+            text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\nauth = \"none\"\ngroups = [\"g\"]",
+            key: "route[0].auth"),
+        BadValue(
+            text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\ngroups = [1]", key: "route[0].groups"),
+        BadValue(
+            text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\nstrip_prefix = 1",
+            key: "route[0].strip_prefix"),
+        BadValue(
+            text: "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\nupsteam = \"x\"",
+            key: "route[0].upsteam"),
+        BadValue(
+            text:
+                "[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:1\"\n[[route]]\nprefix = \"/a\"\nupstream = \"http://127.0.0.1:2\"",
+            key: "route[1].prefix"),
         BadValue(text: "[routes]\nprefix = \"/a\"", key: "routes"),
     ]
 
@@ -196,14 +222,38 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
         ("region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"", "cognito.client_ids"),
         ("region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = []", "cognito.client_ids"),
         ("region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"a b\"]", "cognito.client_ids"),
-        ("region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\nendpoint_url = \"localhost:5000\"", "cognito.endpoint_url"),
-        ("region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\njwks_url = \"file:///etc/passwd\"", "cognito.jwks_url"),
-        ("region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\ntoken_use = \"refresh\"", "cognito.token_use"),
-        ("region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\nclock_skew = \"1h\"", "cognito.clock_skew"),
-        ("region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\njwks_refresh = \"1s\"", "cognito.jwks_refresh"),
-        ("region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\ntoken_cache_size = -1", "cognito.token_cache_size"),
-        ("region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\nclient_secret_file = \"/nonexistent\"", "cognito.client_secret_file"),
-        ("region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\nsecret = \"s\"", "cognito.secret"),
+        (
+            "region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\nendpoint_url = \"localhost:5000\"",
+            "cognito.endpoint_url"
+        ),
+        (
+            "region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\njwks_url = \"file:///etc/passwd\"",
+            "cognito.jwks_url"
+        ),
+        (
+            "region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\ntoken_use = \"refresh\"",
+            "cognito.token_use"
+        ),
+        (
+            "region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\nclock_skew = \"1h\"",
+            "cognito.clock_skew"
+        ),
+        (
+            "region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\njwks_refresh = \"1s\"",
+            "cognito.jwks_refresh"
+        ),
+        (
+            "region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\ntoken_cache_size = -1",
+            "cognito.token_cache_size"
+        ),
+        (
+            "region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\nclient_secret_file = \"/nonexistent\"",
+            "cognito.client_secret_file"
+        ),
+        (
+            "region = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\nsecret = \"s\"",
+            "cognito.secret"
+        ),
     ])
     func cognitoValuesAreChecked(body: String, key: String) {
         let found = problems("[cognito]\n" + body)
@@ -241,7 +291,11 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
 }
 
 @Suite struct ConfigUnitsTests {
-    @Test(arguments: [("250ms", 250_000_000), ("30s", 30_000_000_000), ("5m", 300_000_000_000), ("1h", 3_600_000_000_000), ("0s", 0)] as [(String, UInt64)])
+    @Test(
+        arguments: [
+            ("250ms", 250_000_000), ("30s", 30_000_000_000), ("5m", 300_000_000_000), ("1h", 3_600_000_000_000),
+            ("0s", 0),
+        ] as [(String, UInt64)])
     func durations(text: String, value: UInt64) {
         #expect(ConfigUnits.duration(text) == value)
     }
@@ -251,7 +305,9 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
         #expect(ConfigUnits.duration(text) == nil)
     }
 
-    @Test(arguments: [("16KiB", 16384), ("10MiB", 10_485_760), ("1GiB", 1_073_741_824), ("512B", 512), ("1234", 1234)] as [(String, UInt64)])
+    @Test(
+        arguments: [("16KiB", 16384), ("10MiB", 10_485_760), ("1GiB", 1_073_741_824), ("512B", 512), ("1234", 1234)]
+            as [(String, UInt64)])
     func sizes(text: String, value: UInt64) {
         #expect(ConfigUnits.size(text) == value)
     }

@@ -3,6 +3,7 @@ import Foundation
 import HTTP1
 import Logging
 import Testing
+
 @testable import Gateway
 
 /// The parts of /signin that moto cannot show: Cognito errors it never sends, and the mapping of every
@@ -21,18 +22,30 @@ import Testing
             ("UnrecognizedClientException", .unavailable("authenticate: UnrecognizedClientException: m")),
         ]
         for (type, expected) in cases {
-            #expect(SignInService.authenticationFailure(.service(type: type, message: "m"), logger: logger) == expected, "\(type)")
+            #expect(
+                SignInService.authenticationFailure(.service(type: type, message: "m"), logger: logger) == expected,
+                "\(type)")
         }
-        #expect(SignInService.authenticationFailure(.unavailable("status 500"), logger: logger) == .unavailable("authenticate: Cognito unavailable: status 500"))
+        #expect(
+            SignInService.authenticationFailure(.unavailable("status 500"), logger: logger)
+                == .unavailable("authenticate: Cognito unavailable: status 500"))
     }
 
     @Test func signUpErrorsThatAreTheCallersAre400AndTheRest502() {
-        #expect(SignInService.signUpFailure(.service(type: "InvalidPasswordException", message: "too short"), logger: logger) == .signUpRefused("too short"))
-        #expect(SignInService.signUpFailure(.service(type: "InvalidParameterException", message: "bad"), logger: logger) == .signUpRefused("bad"))
+        #expect(
+            SignInService.signUpFailure(
+                .service(type: "InvalidPasswordException", message: "too short"), logger: logger)
+                == .signUpRefused("too short"))
+        #expect(
+            SignInService.signUpFailure(.service(type: "InvalidParameterException", message: "bad"), logger: logger)
+                == .signUpRefused("bad"))
         // A wrong SECRET_HASH is the gateway's configuration, not the caller's fault.
-        let secret = SignInService.signUpFailure(.service(type: "NotAuthorizedException", message: "Unable to verify secret hash"), logger: logger)
+        let secret = SignInService.signUpFailure(
+            .service(type: "NotAuthorizedException", message: "Unable to verify secret hash"), logger: logger)
         #expect(secret == .unavailable("sign-up: NotAuthorizedException: Unable to verify secret hash"))
-        #expect(SignInService.signUpFailure(.credentials("none"), logger: logger) == .unavailable("sign-up: no AWS credentials: none"))
+        #expect(
+            SignInService.signUpFailure(.credentials("none"), logger: logger)
+                == .unavailable("sign-up: no AWS credentials: none"))
     }
 
     @Test func everyRefusalHasItsStatusAndMessage() {
@@ -49,12 +62,15 @@ import Testing
             #expect(refusal?.status.code == status && refusal?.message == message, "\(outcome)")
         }
         #expect(SignInService.refusal(for: .throttled)?.headers.first?.0 == "Retry-After")
-        #expect(!(SignInService.refusal(for: .unavailable("secret detail"))?.message.contains("secret") ?? true), "causes stay in the log")
+        #expect(
+            !(SignInService.refusal(for: .unavailable("secret detail"))?.message.contains("secret") ?? true),
+            "causes stay in the log")
     }
 
     @Test func subjectIsReadFromTheIDToken() {
         let payload = Data(#"{"sub":"abc-123","token_use":"id"}"#.utf8).base64EncodedString()
-            .replacingOccurrences(of: "=", with: "").replacingOccurrences(of: "+", with: "-").replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "").replacingOccurrences(of: "+", with: "-").replacingOccurrences(
+                of: "/", with: "_")
         #expect(SignInService.subject(ofIDToken: "e30.\(payload).c2ln") == "abc-123")
         #expect(SignInService.subject(ofIDToken: "e30.e30.c2ln") == nil)
         #expect(SignInService.subject(ofIDToken: "garbage") == nil)
@@ -93,14 +109,18 @@ import Testing
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = directory.appendingPathComponent("file-secret")
         try "from-file\n".write(to: file, atomically: true, encoding: .utf8)
-        try "from-systemd\n".write(to: directory.appendingPathComponent("client_secret"), atomically: true, encoding: .utf8)
+        try "from-systemd\n".write(
+            to: directory.appendingPathComponent("client_secret"), atomically: true, encoding: .utf8)
         let environment = ["CREDENTIALS_DIRECTORY": directory.path, "AUTHGATE_CLIENT_SECRET": "from-env"]
 
         #expect(try ClientSecret.read(file: file.path, environment: environment)?.value == "from-file")
         #expect(try ClientSecret.read(file: "", environment: environment)?.value == "from-systemd")
-        #expect(try ClientSecret.read(file: "", environment: ["AUTHGATE_CLIENT_SECRET": "from-env"])?.value == "from-env")
+        #expect(
+            try ClientSecret.read(file: "", environment: ["AUTHGATE_CLIENT_SECRET": "from-env"])?.value == "from-env")
         #expect(try ClientSecret.read(file: "", environment: [:]) == nil, "no secret: a public client")
-        #expect(throws: ClientSecret.ReadError.self) { try ClientSecret.read(file: directory.appendingPathComponent("missing").path, environment: [:]) }
+        #expect(throws: ClientSecret.ReadError.self) {
+            try ClientSecret.read(file: directory.appendingPathComponent("missing").path, environment: [:])
+        }
         try "\n".write(to: file, atomically: true, encoding: .utf8)
         #expect(throws: ClientSecret.ReadError.self) { try ClientSecret.read(file: file.path, environment: [:]) }
     }

@@ -1,4 +1,5 @@
 import Foundation
+
 @testable import HTTP1
 
 /// Feeds bytes to a RequestDecoder as a connection would, collecting what it yields.

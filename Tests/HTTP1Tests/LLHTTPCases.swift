@@ -1,5 +1,5 @@
-import TestSupport
 import Foundation
+import TestSupport
 
 /// One request case of llhttp's markdown test suite.
 struct LLHTTPCase: CustomStringConvertible, Sendable {
@@ -23,7 +23,8 @@ struct LLHTTPCase: CustomStringConvertible, Sendable {
 
     private static func strictCases(kind: String) throws -> [LLHTTPCase] {
         let folder = TestData.root.appendingPathComponent("llhttp/test/\(kind)")
-        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".md") }.sorted()
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".md") }
+            .sorted()
         var cases: [LLHTTPCase] = []
         for file in files {
             let text = try String(contentsOf: folder.appendingPathComponent(file), encoding: .utf8)
@@ -68,7 +69,8 @@ struct LLHTTPCase: CustomStringConvertible, Sendable {
                             file: file, name: heading, input: decode(input),
                             // Codes 21 and 22 are llhttp pausing on request of its callbacks, not refusals.
                             expectsError: log.contains {
-                                $0.contains(" error code=") && !$0.contains("error code=21 ") && !$0.contains("error code=22 ")
+                                $0.contains(" error code=") && !$0.contains("error code=21 ")
+                                    && !$0.contains("error code=22 ")
                             },
                             messagesCompleted: log.filter { $0.hasSuffix("message complete") }.count
                         ))
@@ -97,12 +99,26 @@ struct LLHTTPCase: CustomStringConvertible, Sendable {
             if byte == UInt8(ascii: "\\"), position + 1 < bytes.count {
                 let next = bytes[position + 1]
                 switch next {
-                case UInt8(ascii: "r"): out.append(13); position += 2; continue
-                case UInt8(ascii: "n"): out.append(10); position += 2; continue
-                case UInt8(ascii: "t"): out.append(9); position += 2; continue
-                case UInt8(ascii: "f"): out.append(12); position += 2; continue
+                case UInt8(ascii: "r"):
+                    out.append(13)
+                    position += 2
+                    continue
+                case UInt8(ascii: "n"):
+                    out.append(10)
+                    position += 2
+                    continue
+                case UInt8(ascii: "t"):
+                    out.append(9)
+                    position += 2
+                    continue
+                case UInt8(ascii: "f"):
+                    out.append(12)
+                    position += 2
+                    continue
                 case UInt8(ascii: "x") where position + 3 < bytes.count:
-                    if let value = UInt8(String(decoding: bytes[(position + 2)...(position + 3)], as: UTF8.self), radix: 16) {
+                    if let value = UInt8(
+                        String(decoding: bytes[(position + 2)...(position + 3)], as: UTF8.self), radix: 16)
+                    {
                         out.append(value)
                         position += 4
                         continue

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import HTTP1
 
 /// llhttp's request suite in its strict mode: where llhttp refuses, authgate refuses; where llhttp accepts,
@@ -22,7 +23,8 @@ import TestSupport
         "POST with `chunked` as last transfer-encoding (multiple headers)":
             "transfer codings other than a lone chunked are refused, as are repeated Transfer-Encoding fields",
         "Host terminated by a query string": "an absolute-form target needs a path; authgate does not invent one",
-        "`host:port` terminated by a query string": "an absolute-form target needs a path; authgate does not invent one",
+        "`host:port` terminated by a query string":
+            "an absolute-form target needs a path; authgate does not invent one",
         "Fragment in URI": "a fragment is never sent on the wire (RFC 9110 §4.2.4); refusing avoids two readings",
         "`host:port` and basic auth": "userinfo in a request target has no meaning and is refused",
     ]
@@ -47,9 +49,11 @@ import TestSupport
         // llhttp refuses some heads mid-way; authgate judges a head once it is complete, so an open head is
         // finished with an empty line before judging.
         let outcome = decodeAll(testCase.input, limits: limits, completeHeadAtEnd: testCase.expectsError)
-        let outcomeByBytes = decodeAll(testCase.input, limits: limits, chunkSize: 1, completeHeadAtEnd: testCase.expectsError)
-        #expect(outcome.completed == outcomeByBytes.completed && outcome.refused == outcomeByBytes.refused,
-                "feeding byte by byte changed the outcome")
+        let outcomeByBytes = decodeAll(
+            testCase.input, limits: limits, chunkSize: 1, completeHeadAtEnd: testCase.expectsError)
+        #expect(
+            outcome.completed == outcomeByBytes.completed && outcome.refused == outcomeByBytes.refused,
+            "feeding byte by byte changed the outcome")
         if let reason = Self.strictlyRefused[testCase.name] {
             #expect(outcome.refused, "expected refusal: \(reason)")
             return

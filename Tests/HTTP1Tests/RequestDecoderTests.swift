@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HTTP1
 
 @Suite struct RequestDecoderTests {
@@ -11,39 +12,62 @@ import Testing
 
     /// Framing ambiguities and malformed heads, after swift-nio's HTTPDecoderTest checklist and RFC 9112.
     static let refusals: [Refusal] = [
-        Refusal(name: "Content-Length with Transfer-Encoding",
-                request: "POST / HTTP/1.1\nHost: a\nContent-Length: 3\nTransfer-Encoding: chunked\n\n0\n\n",
-                code: .contentLengthWithTransferEncoding),
-        Refusal(name: "Transfer-Encoding before Content-Length",
-                request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\nContent-Length: 3\n\n0\n\n",
-                code: .contentLengthWithTransferEncoding),
-        Refusal(name: "two different Content-Lengths",
-                request: "POST / HTTP/1.1\nHost: a\nContent-Length: 3\nContent-Length: 4\n\nabcd", code: .duplicateContentLength),
-        Refusal(name: "two equal Content-Lengths", request: "POST / HTTP/1.1\nHost: a\nContent-Length: 3\nContent-Length: 3\n\nabc",
-                code: .duplicateContentLength),
-        Refusal(name: "Content-Length list", request: "POST / HTTP/1.1\nHost: a\nContent-Length: 3, 3\n\nabc",
-                code: .invalidContentLength),
-        Refusal(name: "signed Content-Length", request: "POST / HTTP/1.1\nHost: a\nContent-Length: +3\n\nabc",
-                code: .invalidContentLength),
-        Refusal(name: "hex Content-Length", request: "POST / HTTP/1.1\nHost: a\nContent-Length: 0x3\n\nabc",
-                code: .invalidContentLength),
-        Refusal(name: "Content-Length overflow", request: "POST / HTTP/1.1\nHost: a\nContent-Length: 99999999999999999999\n\n",
-                code: .invalidContentLength),
-        Refusal(name: "Transfer-Encoding gzip, chunked",
-                request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: gzip, chunked\n\n0\n\n", code: .unsupportedTransferEncoding),
-        Refusal(name: "Transfer-Encoding chunked, identity",
-                request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked, identity\n\n", code: .unsupportedTransferEncoding),
-        Refusal(name: "Transfer-Encoding twice",
-                request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\nTransfer-Encoding: chunked\n\n0\n\n",
-                code: .unsupportedTransferEncoding),
-        Refusal(name: "Transfer-Encoding xchunked", request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: xchunked\n\n",
-                code: .unsupportedTransferEncoding),
-        Refusal(name: "Transfer-Encoding in HTTP/1.0", request: "POST / HTTP/1.0\nTransfer-Encoding: chunked\n\n0\n\n",
-                code: .transferEncodingInHTTP10),
-        Refusal(name: "space before colon", request: "GET / HTTP/1.1\nHost: a\nTransfer-Encoding : chunked\n\n",
-                code: .invalidHeaderName),
-        Refusal(name: "tab before colon", request: "GET / HTTP/1.1\nHost: a\nContent-Length\t: 1\n\nx", code: .invalidHeaderName),
-        Refusal(name: "obsolete line folding", request: "GET / HTTP/1.1\nHost: a\nX-A: b\n c\n\n", code: .obsoleteLineFolding),
+        Refusal(
+            name: "Content-Length with Transfer-Encoding",
+            request: "POST / HTTP/1.1\nHost: a\nContent-Length: 3\nTransfer-Encoding: chunked\n\n0\n\n",
+            code: .contentLengthWithTransferEncoding),
+        Refusal(
+            name: "Transfer-Encoding before Content-Length",
+            request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\nContent-Length: 3\n\n0\n\n",
+            code: .contentLengthWithTransferEncoding),
+        Refusal(
+            name: "two different Content-Lengths",
+            request: "POST / HTTP/1.1\nHost: a\nContent-Length: 3\nContent-Length: 4\n\nabcd",
+            code: .duplicateContentLength),
+        Refusal(
+            name: "two equal Content-Lengths",
+            request: "POST / HTTP/1.1\nHost: a\nContent-Length: 3\nContent-Length: 3\n\nabc",
+            code: .duplicateContentLength),
+        Refusal(
+            name: "Content-Length list", request: "POST / HTTP/1.1\nHost: a\nContent-Length: 3, 3\n\nabc",
+            code: .invalidContentLength),
+        Refusal(
+            name: "signed Content-Length", request: "POST / HTTP/1.1\nHost: a\nContent-Length: +3\n\nabc",
+            code: .invalidContentLength),
+        Refusal(
+            name: "hex Content-Length", request: "POST / HTTP/1.1\nHost: a\nContent-Length: 0x3\n\nabc",
+            code: .invalidContentLength),
+        Refusal(
+            name: "Content-Length overflow",
+            request: "POST / HTTP/1.1\nHost: a\nContent-Length: 99999999999999999999\n\n",
+            code: .invalidContentLength),
+        Refusal(
+            name: "Transfer-Encoding gzip, chunked",
+            request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: gzip, chunked\n\n0\n\n",
+            code: .unsupportedTransferEncoding),
+        Refusal(
+            name: "Transfer-Encoding chunked, identity",
+            request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked, identity\n\n",
+            code: .unsupportedTransferEncoding),
+        Refusal(
+            name: "Transfer-Encoding twice",
+            request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\nTransfer-Encoding: chunked\n\n0\n\n",
+            code: .unsupportedTransferEncoding),
+        Refusal(
+            name: "Transfer-Encoding xchunked", request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: xchunked\n\n",
+            code: .unsupportedTransferEncoding),
+        Refusal(
+            name: "Transfer-Encoding in HTTP/1.0", request: "POST / HTTP/1.0\nTransfer-Encoding: chunked\n\n0\n\n",
+            code: .transferEncodingInHTTP10),
+        Refusal(
+            name: "space before colon", request: "GET / HTTP/1.1\nHost: a\nTransfer-Encoding : chunked\n\n",
+            code: .invalidHeaderName),
+        Refusal(
+            name: "tab before colon", request: "GET / HTTP/1.1\nHost: a\nContent-Length\t: 1\n\nx",
+            code: .invalidHeaderName),
+        Refusal(
+            name: "obsolete line folding", request: "GET / HTTP/1.1\nHost: a\nX-A: b\n c\n\n",
+            code: .obsoleteLineFolding),
         Refusal(name: "folding as first field", request: "GET / HTTP/1.1\n Host: a\n\n", code: .obsoleteLineFolding),
         Refusal(name: "NUL in value", request: "GET / HTTP/1.1\nHost: a\nX-A: b\u{0}c\n\n", code: .invalidHeaderValue),
         Refusal(name: "DEL in value", request: "GET / HTTP/1.1\nHost: a\nX-A: b\u{7F}c\n\n", code: .invalidHeaderValue),
@@ -65,20 +89,33 @@ import Testing
         Refusal(name: "relative target", request: "GET a/b HTTP/1.1\nHost: a\n\n", code: .invalidTarget),
         Refusal(name: "asterisk for GET", request: "GET * HTTP/1.1\nHost: a\n\n", code: .invalidTarget),
         Refusal(name: "CONNECT authority-form", request: "CONNECT a:443 HTTP/1.1\nHost: a\n\n", code: .invalidTarget),
-        Refusal(name: "absolute-form with userinfo", request: "GET http://u@a/ HTTP/1.1\nHost: a\n\n", code: .invalidTarget),
-        Refusal(name: "unknown expectation", request: "GET / HTTP/1.1\nHost: a\nExpect: 200-ok\n\n", code: .unsupportedExpectation),
-        Refusal(name: "chunk size with space", request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n3 \nabc\n0\n\n",
-                code: .invalidChunk),
-        Refusal(name: "chunk size negative", request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n-3\nabc\n0\n\n",
-                code: .invalidChunk),
-        Refusal(name: "chunk data longer than its size",
-                request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n3\nabcd\n0\n\n", code: .invalidChunk),
-        Refusal(name: "chunk size overflow",
-                request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n10000000000000000\nx\n0\n\n", code: .invalidChunk),
-        Refusal(name: "chunk extension with space",
-                request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n3; a=b\nabc\n0\n\n", code: .invalidChunk),
-        Refusal(name: "trailer with bad name",
-                request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n0\nBad Name: x\n\n", code: .invalidTrailer),
+        Refusal(
+            name: "absolute-form with userinfo", request: "GET http://u@a/ HTTP/1.1\nHost: a\n\n", code: .invalidTarget),
+        Refusal(
+            name: "unknown expectation", request: "GET / HTTP/1.1\nHost: a\nExpect: 200-ok\n\n",
+            code: .unsupportedExpectation),
+        Refusal(
+            name: "chunk size with space",
+            request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n3 \nabc\n0\n\n",
+            code: .invalidChunk),
+        Refusal(
+            name: "chunk size negative",
+            request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n-3\nabc\n0\n\n",
+            code: .invalidChunk),
+        Refusal(
+            name: "chunk data longer than its size",
+            request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n3\nabcd\n0\n\n", code: .invalidChunk),
+        Refusal(
+            name: "chunk size overflow",
+            request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n10000000000000000\nx\n0\n\n",
+            code: .invalidChunk),
+        Refusal(
+            name: "chunk extension with space",
+            request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n3; a=b\nabc\n0\n\n", code: .invalidChunk),
+        Refusal(
+            name: "trailer with bad name",
+            request: "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n0\nBad Name: x\n\n", code: .invalidTrailer
+        ),
     ]
 
     @Test(arguments: refusals)
@@ -101,7 +138,8 @@ import Testing
     }
 
     @Test func chunkedBodyWithExtensionsAndTrailersIsDecoded() {
-        let request = "POST /u HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n"
+        let request =
+            "POST /u HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n"
             + "3;name=value;flag\nabc\n2;q=\"x;y\\\"z\"\nde\n0\nX-Trailer: t\n\n"
         for chunkSize in [Int.max, 1, 2, 7] {
             let outcome = decodeAll(request.crlf, chunkSize: chunkSize)
@@ -151,9 +189,11 @@ import Testing
     }
 
     @Test func expectContinueIsIgnoredOnHTTP10() throws {
-        let head11 = try #require(decodeAll("POST / HTTP/1.1\nHost: a\nExpect: 100-Continue\nContent-Length: 1\n\n".crlf).heads.first)
+        let head11 = try #require(
+            decodeAll("POST / HTTP/1.1\nHost: a\nExpect: 100-Continue\nContent-Length: 1\n\n".crlf).heads.first)
         #expect(head11.expectsContinue)
-        let head10 = try #require(decodeAll("POST / HTTP/1.0\nExpect: 100-continue\nContent-Length: 1\n\n".crlf).heads.first)
+        let head10 = try #require(
+            decodeAll("POST / HTTP/1.0\nExpect: 100-continue\nContent-Length: 1\n\n".crlf).heads.first)
         #expect(!head10.expectsContinue)
     }
 
@@ -171,7 +211,8 @@ import Testing
         #expect(decodeAll(bigBody.crlf, limits: limits).error?.status == .contentTooLarge)
         let bigChunked = "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n6\nhello \n5\nworld\n0\n\n"
         #expect(decodeAll(bigChunked.crlf, limits: limits).error?.status == .contentTooLarge)
-        let longChunkLine = "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n1;" + String(repeating: "x", count: 5000)
+        let longChunkLine =
+            "POST / HTTP/1.1\nHost: a\nTransfer-Encoding: chunked\n\n1;" + String(repeating: "x", count: 5000)
         #expect(decodeAll(longChunkLine.crlf).error?.code == .chunkLineTooLong)
     }
 

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import HTTP1
 
 struct ResponseOutcome {
@@ -90,8 +91,10 @@ func decodeResponses(
         "ICE response": "only HTTP/1.0 and HTTP/1.1 are spoken",
         "HTTP version 0.9": "only HTTP/1.0 and HTTP/1.1 are spoken",
         "`chunked` before other transfer-encoding": "a transfer coding other than a lone chunked cannot be decoded",
-        "multiple transfer-encoding where chunked is not the last one": "a transfer coding other than a lone chunked cannot be decoded",
-        "`chunkedchunked` transfer-encoding does not enable chunked enconding": "a transfer coding other than a lone chunked cannot be decoded",
+        "multiple transfer-encoding where chunked is not the last one":
+            "a transfer coding other than a lone chunked cannot be decoded",
+        "`chunkedchunked` transfer-encoding does not enable chunked enconding":
+            "a transfer coding other than a lone chunked cannot be decoded",
     ]
 
     @Test func suiteIsPresent() {
@@ -123,13 +126,17 @@ func decodeResponses(
     @Test func contentLengthChunkedAndCloseDelimitedBodies() {
         let length = decodeResponses(text("HTTP/1.1 200 OK\nContent-Length: 5\n\nhello"))
         #expect(length.completed == 1 && length.body == Array("hello".utf8) && length.heads[0].keepAlive)
-        let chunked = decodeResponses(text("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n5\nhello\n0\n\n"), chunkSize: 3)
+        let chunked = decodeResponses(
+            text("HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n5\nhello\n0\n\n"), chunkSize: 3)
         #expect(chunked.completed == 1 && chunked.body == Array("hello".utf8))
         let untilClose = decodeResponses(text("HTTP/1.1 200 OK\n\nhello world"), closeAtEnd: true)
-        #expect(untilClose.completed == 1 && untilClose.body == Array("hello world".utf8) && !untilClose.heads[0].keepAlive)
+        #expect(
+            untilClose.completed == 1 && untilClose.body == Array("hello world".utf8) && !untilClose.heads[0].keepAlive)
     }
 
-    @Test(arguments: ["HTTP/1.1 204 No Content\nContent-Length: 5\n\n", "HTTP/1.1 304 Not Modified\nTransfer-Encoding: chunked\n\n"])
+    @Test(arguments: [
+        "HTTP/1.1 204 No Content\nContent-Length: 5\n\n", "HTTP/1.1 304 Not Modified\nTransfer-Encoding: chunked\n\n",
+    ])
     func bodilessStatusesHaveNoBody(response: String) {
         let outcome = decodeResponses(text(response))
         #expect(outcome.completed == 1 && outcome.body.isEmpty && outcome.error == nil)
@@ -141,21 +148,28 @@ func decodeResponses(
     }
 
     @Test func informationalHeadsPrecedeTheFinalOne() {
-        let outcome = decodeResponses(text("HTTP/1.1 100 Continue\n\nHTTP/1.1 103 Early Hints\nLink: </a>\n\nHTTP/1.1 200 OK\nContent-Length: 2\n\nok"))
+        let outcome = decodeResponses(
+            text(
+                "HTTP/1.1 100 Continue\n\nHTTP/1.1 103 Early Hints\nLink: </a>\n\nHTTP/1.1 200 OK\nContent-Length: 2\n\nok"
+            ))
         #expect(outcome.heads.map(\.status) == [100, 103, 200])
         #expect(outcome.body == Array("ok".utf8))
     }
 
-    @Test(arguments: [
-        ("HTTP/1.1 200 OK\nContent-Length: 3\nTransfer-Encoding: chunked\n\n", HTTPParseError.Code.contentLengthWithTransferEncoding),
-        ("HTTP/1.1 200 OK\nContent-Length: 3\nContent-Length: 4\n\n", .duplicateContentLength),
-        ("HTTP/1.1 200 OK\nTransfer-Encoding: gzip\n\n", .unsupportedTransferEncoding),
-        ("HTTP/1.1 200 OK\nX: a\n b\n\n", .obsoleteLineFolding),
-        ("HTTP/1.1 20 OK\n\n", .malformedStatusLine),
-        ("HTTP/2 200 OK\n\n", .malformedStatusLine),
-        ("HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\n\n", .malformedStatusLine),
-        ("HTTP/1.1 200 OK\nBad Name: x\n\n", .invalidHeaderName),
-    ] as [(String, HTTPParseError.Code)])
+    @Test(
+        arguments: [
+            (
+                "HTTP/1.1 200 OK\nContent-Length: 3\nTransfer-Encoding: chunked\n\n",
+                HTTPParseError.Code.contentLengthWithTransferEncoding
+            ),
+            ("HTTP/1.1 200 OK\nContent-Length: 3\nContent-Length: 4\n\n", .duplicateContentLength),
+            ("HTTP/1.1 200 OK\nTransfer-Encoding: gzip\n\n", .unsupportedTransferEncoding),
+            ("HTTP/1.1 200 OK\nX: a\n b\n\n", .obsoleteLineFolding),
+            ("HTTP/1.1 20 OK\n\n", .malformedStatusLine),
+            ("HTTP/2 200 OK\n\n", .malformedStatusLine),
+            ("HTTP/1.1 101 Switching Protocols\nUpgrade: websocket\n\n", .malformedStatusLine),
+            ("HTTP/1.1 200 OK\nBad Name: x\n\n", .invalidHeaderName),
+        ] as [(String, HTTPParseError.Code)])
     func ambiguousAnswersAreRefused(response: String, code: HTTPParseError.Code) {
         #expect(decodeResponses(text(response)).error?.code == code)
     }
@@ -169,7 +183,9 @@ func decodeResponses(
         var decoder = ResponseDecoder(limits: HTTPLimits(maxBodyBytes: 0))
         decoder.expectResponse(toHead: false)
         let bytes = Array("HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc".utf8)
-        _ = try? bytes.withUnsafeBytes { raw in try Result { () throws(HTTPParseError) in try decoder.decode(raw) }.get() }
+        _ = try? bytes.withUnsafeBytes { raw in
+            try Result { () throws(HTTPParseError) in try decoder.decode(raw) }.get()
+        }
         #expect(throws: HTTPParseError.self) { try decoder.peerClosed() }
     }
 }

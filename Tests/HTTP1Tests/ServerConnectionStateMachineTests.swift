@@ -1,4 +1,5 @@
 import Testing
+
 @testable import HTTP1
 
 /// Drives the connection state machine the way the connection does, without sockets.
@@ -20,13 +21,21 @@ private struct Harness {
             let slice = buffer
             buffer.removeFirst(consumed)
             switch action {
-            case .readMore: actions.append("readMore"); break loop
+            case .readMore:
+                actions.append("readMore")
+                break loop
             case .head(let head): actions.append("head \(head.target)")
             case .body(let range): actions.append("body \(String(decoding: slice[range], as: UTF8.self))")
             case .bodyEnd: actions.append("end")
-            case .awaitResponse: actions.append("await"); break loop
-            case .respondWithErrorAndClose(let error): actions.append("error \(error.status.code)"); break loop
-            case .close: actions.append("close"); break loop
+            case .awaitResponse:
+                actions.append("await")
+                break loop
+            case .respondWithErrorAndClose(let error):
+                actions.append("error \(error.status.code)")
+                break loop
+            case .close:
+                actions.append("close")
+                break loop
             }
         }
         return actions
@@ -52,14 +61,20 @@ private struct Harness {
 
     @Test func bodyIsDeliveredThenTheNextRequest() {
         var harness = Harness()
-        #expect(harness.receive("POST /1 HTTP/1.1\nHost: a\nContent-Length: 5\n\nhel") == ["head /1", "body hel", "readMore"])
+        #expect(
+            harness.receive("POST /1 HTTP/1.1\nHost: a\nContent-Length: 5\n\nhel") == [
+                "head /1", "body hel", "readMore",
+            ])
         #expect(harness.receive("lo") == ["body lo", "end", "await"])
         #expect(harness.respond() == .continueReading)
     }
 
     @Test func earlyAnswerDiscardsTheRestOfTheBody() {
         var harness = Harness()
-        #expect(harness.receive("POST /1 HTTP/1.1\nHost: a\nContent-Length: 10\n\nabc") == ["head /1", "body abc", "readMore"])
+        #expect(
+            harness.receive("POST /1 HTTP/1.1\nHost: a\nContent-Length: 10\n\nabc") == [
+                "head /1", "body abc", "readMore",
+            ])
         #expect(harness.respond() == .continueReading)
         #expect(harness.receive("defghijGET /2 HTTP/1.1\nHost: a\n\n") == ["head /2", "end", "await"])
     }
@@ -79,7 +94,10 @@ private struct Harness {
 
     @Test func continueIsSentOnceWhenTheHandlerReadsTheBody() {
         var harness = Harness()
-        #expect(harness.receive("PUT /1 HTTP/1.1\nHost: a\nExpect: 100-continue\nContent-Length: 2\n\n") == ["head /1", "readMore"])
+        #expect(
+            harness.receive("PUT /1 HTTP/1.1\nHost: a\nExpect: 100-continue\nContent-Length: 2\n\n") == [
+                "head /1", "readMore",
+            ])
         let first = harness.machine.handlerWillReadBody()
         let second = harness.machine.handlerWillReadBody()
         #expect(first && !second)

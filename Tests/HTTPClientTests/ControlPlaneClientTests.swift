@@ -1,10 +1,13 @@
 import Dispatch
 import Foundation
-import Testing
-@testable import HTTPClient
 import TestSupport
+import Testing
 
-private func perform(_ client: ControlPlaneClient, _ request: ControlRequest) async -> Result<ControlResponse, ControlError> {
+@testable import HTTPClient
+
+private func perform(_ client: ControlPlaneClient, _ request: ControlRequest) async -> Result<
+    ControlResponse, ControlError
+> {
     await withCheckedContinuation { continuation in
         client.execute(request) { continuation.resume(returning: $0) }
     }
@@ -45,7 +48,10 @@ private func perform(_ client: ControlPlaneClient, _ request: ControlRequest) as
         let body = Array(#"{"AuthFlow":"x"}"#.utf8)
         let request = ControlRequest(
             method: "POST", url: server.url + "/",
-            headers: [("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "AWSCognitoIdentityProviderService.InitiateAuth")],
+            headers: [
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("X-Amz-Target", "AWSCognitoIdentityProviderService.InitiateAuth"),
+            ],
             body: body
         )
         let response = try await perform(client, request).get()
@@ -67,13 +73,21 @@ private func perform(_ client: ControlPlaneClient, _ request: ControlRequest) as
     @Test func slowAnswerTimesOut() async throws {
         let server = try FixtureServer()
         let result = await perform(client, ControlRequest(url: server.url + "/slow", timeoutMilliseconds: 500))
-        if case .failure(let error) = result { #expect(error.code == .timeout) } else { Issue.record("expected a timeout") }
+        if case .failure(let error) = result {
+            #expect(error.code == .timeout)
+        } else {
+            Issue.record("expected a timeout")
+        }
     }
 
     @Test func refusedConnectionIsATransportError() async throws {
         let port = try FixtureServer.freePort()
         let result = await perform(client, ControlRequest(url: "http://127.0.0.1:\(port)/"))
-        if case .failure(let error) = result { #expect(error.code == .transport) } else { Issue.record("expected an error") }
+        if case .failure(let error) = result {
+            #expect(error.code == .transport)
+        } else {
+            Issue.record("expected an error")
+        }
     }
 
     @Test(arguments: ["file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1/"])
@@ -84,7 +98,12 @@ private func perform(_ client: ControlPlaneClient, _ request: ControlRequest) as
 
     @Test func headerWithANewlineIsRefused() async throws {
         let server = try FixtureServer()
-        let result = await perform(client, ControlRequest(url: server.url + "/stats", headers: [("X-A", "b\r\nX-Injected: 1")]))
-        if case .failure(let error) = result { #expect(error.code == .invalidRequest) } else { Issue.record("expected a refusal") }
+        let result = await perform(
+            client, ControlRequest(url: server.url + "/stats", headers: [("X-A", "b\r\nX-Injected: 1")]))
+        if case .failure(let error) = result {
+            #expect(error.code == .invalidRequest)
+        } else {
+            Issue.record("expected a refusal")
+        }
     }
 }

@@ -1,10 +1,11 @@
-import Foundation
-import Testing
 import Cryptography
+import Foundation
 import JWT
 import TestSupport
+import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Signs Cognito-shaped tokens with a key the test controls and publishes it as a JWKS.
@@ -75,7 +76,9 @@ func routes(upstream: String) -> String {
     """
 }
 
-private func get(_ gateway: RunningGateway, _ path: String, token: String? = nil, scheme: String = "Bearer ") throws -> RawResponse {
+private func get(_ gateway: RunningGateway, _ path: String, token: String? = nil, scheme: String = "Bearer ") throws
+    -> RawResponse
+{
     let authorization = token.map { "Authorization: \(scheme)\($0)\r\n" } ?? ""
     return try RawClient(port: gateway.publicPort).exchange("GET \(path) HTTP/1.1\r\nHost: a\r\n\(authorization)\r\n")
 }
@@ -84,7 +87,9 @@ private func get(_ gateway: RunningGateway, _ path: String, token: String? = nil
 func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) throws -> Bool {
     let deadline = Date().addingTimeInterval(seconds)
     while Date() < deadline {
-        if try RawClient(port: gateway.adminPort).exchange("GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n").status == 200 { return true }
+        if try RawClient(port: gateway.adminPort).exchange("GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n").status == 200 {
+            return true
+        }
         usleep(100_000)
     }
     return false
@@ -95,7 +100,8 @@ func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) throws -> B
 
     @Test func tokenRulesDecideEveryRequest() throws {
         let jwks = try FixtureServer(jwks: TestSigner.jwks([signer]))
-        let gateway = try RunningGateway(extra: routes(upstream: jwks.url), cognito: cognitoBlock(jwksURL: jwks.url + "/pool/jwks.json"))
+        let gateway = try RunningGateway(
+            extra: routes(upstream: jwks.url), cognito: cognitoBlock(jwksURL: jwks.url + "/pool/jwks.json"))
         #expect(try waitUntilReady(gateway))
 
         let good = signer.token(TestSigner.claims())
@@ -109,7 +115,9 @@ func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) throws -> B
         #expect(none.bodyText == #"{"message":"Unauthorized"}"#)
         #expect(none.header("WWW-Authenticate") == "Bearer")
 
-        let expired = try get(gateway, "/api", token: signer.token(TestSigner.claims { $0["exp"] = Int(Date().timeIntervalSince1970) - 120 }))
+        let expired = try get(
+            gateway, "/api",
+            token: signer.token(TestSigner.claims { $0["exp"] = Int(Date().timeIntervalSince1970) - 120 }))
         #expect(expired.status == 401)
         #expect(expired.bodyText == #"{"message":"The incoming token has expired"}"#)
         #expect(expired.header("WWW-Authenticate") == #"Bearer error="invalid_token""#)
@@ -120,9 +128,14 @@ func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) throws -> B
         let tampered = Base64URL.encode(Array(#"{"sub":"mallory","iss":"\#(TestSigner.issuer)"}"#.utf8))
         let stranger = TestSigner(keyID: "key-1")
         for bad in [
-            signer.token(TestSigner.claims { $0["iss"] = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other" }),
+            signer.token(
+                TestSigner.claims { $0["iss"] = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Other" }),
             signer.token(TestSigner.claims { $0["aud"] = "otherclient" }),
-            signer.token(TestSigner.claims { $0["token_use"] = "access"; $0["client_id"] = "testclient" }),
+            signer.token(
+                TestSigner.claims {
+                    $0["token_use"] = "access"
+                    $0["client_id"] = "testclient"
+                }),
             "\(forged).\(parts[1]).\(parts[2])",
             "\(noneAlg).\(parts[1]).",
             "\(parts[0]).\(tampered).\(parts[2])",
@@ -136,7 +149,9 @@ func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) throws -> B
         let forbidden = try get(gateway, "/admin/users", token: good)
         #expect(forbidden.status == 403)
         #expect(forbidden.bodyText == #"{"message":"Forbidden"}"#)
-        #expect(try get(gateway, "/admin", token: signer.token(TestSigner.claims { $0["cognito:groups"] = ["admins"] })).status == 200)
+        #expect(
+            try get(gateway, "/admin", token: signer.token(TestSigner.claims { $0["cognito:groups"] = ["admins"] }))
+                .status == 200)
 
         #expect(try get(gateway, "/open/x").status == 200, "auth = none needs no token")
         #expect(try get(gateway, "/apix", token: good).status == 404, "prefixes match on segment boundaries")
@@ -151,7 +166,8 @@ func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) throws -> B
 
     @Test func twoAuthorizationFieldsAreRefused() throws {
         let jwks = try FixtureServer(jwks: TestSigner.jwks([signer]))
-        let gateway = try RunningGateway(extra: routes(upstream: jwks.url), cognito: cognitoBlock(jwksURL: jwks.url + "/jwks.json"))
+        let gateway = try RunningGateway(
+            extra: routes(upstream: jwks.url), cognito: cognitoBlock(jwksURL: jwks.url + "/jwks.json"))
         #expect(try waitUntilReady(gateway))
         let good = signer.token(TestSigner.claims())
         let response = try RawClient(port: gateway.publicPort).exchange(
@@ -180,7 +196,8 @@ func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) throws -> B
 
     @Test func unknownKidTriggersOneCoalescedRefetchAndRotationWorks() throws {
         let jwks = try FixtureServer(jwks: TestSigner.jwks([signer]))
-        let gateway = try RunningGateway(extra: routes(upstream: jwks.url), cognito: cognitoBlock(jwksURL: jwks.url + "/jwks.json"))
+        let gateway = try RunningGateway(
+            extra: routes(upstream: jwks.url), cognito: cognitoBlock(jwksURL: jwks.url + "/jwks.json"))
         #expect(try waitUntilReady(gateway))
         let fetchesAtStart = try jwks.jwksRequests()
 
@@ -190,7 +207,9 @@ func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) throws -> B
         let token = rotated.token(TestSigner.claims())
         // Many requests with the new kid at once: one fetch serves them all.
         let clients = try (0..<10).map { _ in try RawClient(port: gateway.publicPort) }
-        for client in clients { try client.send("GET /api HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(token)\r\n\r\n") }
+        for client in clients {
+            try client.send("GET /api HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(token)\r\n\r\n")
+        }
         for client in clients { #expect(try client.readResponse().status == 200) }
         #expect(try jwks.jwksRequests() == fetchesAtStart + 1)
 
@@ -205,7 +224,9 @@ func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) throws -> B
 
     @Test func refusedOrFailingJWKSKeepsTheKeysHeld() throws {
         let jwks = try FixtureServer(jwks: TestSigner.jwks([signer]))
-        let gateway = try RunningGateway(extra: routes(upstream: jwks.url), cognito: cognitoBlock(jwksURL: jwks.url + "/jwks.json", extra: "jwks_refresh = \"10s\""))
+        let gateway = try RunningGateway(
+            extra: routes(upstream: jwks.url),
+            cognito: cognitoBlock(jwksURL: jwks.url + "/jwks.json", extra: "jwks_refresh = \"10s\""))
         #expect(try waitUntilReady(gateway))
         let token = signer.token(TestSigner.claims())
         #expect(try get(gateway, "/api", token: token).status == 200)
@@ -224,13 +245,16 @@ func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) throws -> B
     @Test func jwksGoingDownKeepsTheKeysHeld() throws {
         let jwks = try FixtureServer(jwks: TestSigner.jwks([signer]))
         let upstream = try FixtureServer()
-        let gateway = try RunningGateway(extra: routes(upstream: upstream.url), cognito: cognitoBlock(jwksURL: jwks.url + "/jwks.json"))
+        let gateway = try RunningGateway(
+            extra: routes(upstream: upstream.url), cognito: cognitoBlock(jwksURL: jwks.url + "/jwks.json"))
         #expect(try waitUntilReady(gateway))
         jwks.stop()
         sleep(1)
         // The unknown kid forces a fetch that fails; tokens of the key held still pass.
         #expect(try get(gateway, "/api", token: TestSigner(keyID: "key-7").token(TestSigner.claims())).status == 401)
-        #expect(try get(gateway, "/api", token: signer.token(TestSigner.claims { $0["jti"] = "after-outage" })).status == 200)
+        #expect(
+            try get(gateway, "/api", token: signer.token(TestSigner.claims { $0["jti"] = "after-outage" })).status
+                == 200)
         #expect(try waitUntilReady(gateway, seconds: 1))
         usleep(200_000)
         #expect(gateway.log.contains("jwks fetch failed"))
@@ -238,7 +262,8 @@ func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) throws -> B
 
     @Test func hugeJWKSAnswerIsRefused() throws {
         let jwks = try FixtureServer()
-        let gateway = try RunningGateway(extra: routes(upstream: jwks.url), cognito: cognitoBlock(jwksURL: jwks.url + "/big"))
+        let gateway = try RunningGateway(
+            extra: routes(upstream: jwks.url), cognito: cognitoBlock(jwksURL: jwks.url + "/big"))
         usleep(500_000)
         let ready = try RawClient(port: gateway.adminPort).exchange("GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(ready.status == 503)
@@ -248,7 +273,9 @@ func waitUntilReady(_ gateway: RunningGateway, seconds: Double = 10) throws -> B
 
     @Test func jwksComingUpLateMakesTheGatewayReady() throws {
         let port = try FixtureServer.freePort()
-        let gateway = try RunningGateway(extra: routes(upstream: "http://127.0.0.1:\(port)"), cognito: cognitoBlock(jwksURL: "http://127.0.0.1:\(port)/jwks.json"))
+        let gateway = try RunningGateway(
+            extra: routes(upstream: "http://127.0.0.1:\(port)"),
+            cognito: cognitoBlock(jwksURL: "http://127.0.0.1:\(port)/jwks.json"))
         #expect(try get(gateway, "/api", token: signer.token(TestSigner.claims())).status == 503)
         // Nothing listens yet: the first fetch failed. Start a JWKS server on that port now.
         let script = Repository.root.appendingPathComponent("Tests/Fixtures/fixture_server.py").path

@@ -1,10 +1,11 @@
-import Foundation
-import Testing
 import Cryptography
+import Foundation
 import JWT
 import TestSupport
+import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// What the fixture's /upstream echo saw.
@@ -38,7 +39,9 @@ private func openEchoRoute(_ upstream: FixtureServer) -> String {
 @Suite(.serialized) struct ForwardingTests {
     let signer = TestSigner(keyID: "fwd-key")
 
-    private func gateway(_ upstream: FixtureServer, server: String = "", extraRoutes: String = "") throws -> RunningGateway {
+    private func gateway(_ upstream: FixtureServer, server: String = "", extraRoutes: String = "") throws
+        -> RunningGateway
+    {
         try upstream.setJWKS(TestSigner.jwks([signer]))
         let gateway = try RunningGateway(
             server: server,
@@ -78,7 +81,8 @@ private func openEchoRoute(_ upstream: FixtureServer) -> String {
         let response = try RawClient(port: gateway.publicPort).exchange(
             "GET /api/orders?limit=2 HTTP/1.1\r\nHost: public.example\r\nAuthorization: Bearer \(token)\r\n"
                 + "X-Auth-Sub: forged\r\nx-auth-groups: admins\r\nX-Forwarded-For: 10.1.1.1\r\nX-Request-Id: trace-42\r\n"
-                + "Connection: X-Secret\r\nX-Secret: hop\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nProxy-Authorization: x\r\n\r\n")
+                + "Connection: X-Secret\r\nX-Secret: hop\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nProxy-Authorization: x\r\n\r\n"
+        )
         #expect(response.status == 200)
         #expect(response.header("X-Request-Id") == "trace-42")
         let seen = try echo(response)
@@ -159,7 +163,8 @@ private func openEchoRoute(_ upstream: FixtureServer) -> String {
         let upstream = try FixtureServer()
         let gateway = try gateway(upstream, extraRoutes: openEchoRoute(upstream))
         // Connection: close lets this test read the chunked answer to the end without decoding it.
-        let response = try RawClient(port: gateway.publicPort).exchange("GET /upstream/chunked HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
+        let response = try RawClient(port: gateway.publicPort).exchange(
+            "GET /upstream/chunked HTTP/1.1\r\nHost: a\r\nConnection: close\r\n\r\n")
         #expect(response.status == 200)
         #expect(response.header("Transfer-Encoding") == "chunked")
         let text = String(decoding: response.body, as: UTF8.self)
@@ -185,12 +190,14 @@ private func openEchoRoute(_ upstream: FixtureServer) -> String {
     @Test func deadAndSlowUpstreamsGive502And504() throws {
         let upstream = try FixtureServer()
         let dead = try FixtureServer.freePort()
-        let gateway = try gateway(upstream, server: "upstream_timeout = \"1s\"", extraRoutes: """
-            [[route]]
-            prefix = "/dead"
-            upstream = "http://127.0.0.1:\(dead)"
-            auth = "none"
-            """ + openEchoRoute(upstream))
+        let gateway = try gateway(
+            upstream, server: "upstream_timeout = \"1s\"",
+            extraRoutes: """
+                [[route]]
+                prefix = "/dead"
+                upstream = "http://127.0.0.1:\(dead)"
+                auth = "none"
+                """ + openEchoRoute(upstream))
         let refused = try RawClient(port: gateway.publicPort).exchange("GET /dead/x HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(refused.status == 502)
         #expect(refused.bodyText == #"{"message":"Bad Gateway"}"#)
@@ -205,15 +212,18 @@ private func openEchoRoute(_ upstream: FixtureServer) -> String {
     @Test func unixSocketUpstreamServes() throws {
         let upstream = try FixtureServer(unixSocket: true)
         let socket = try #require(upstream.unixSocket)
-        let gateway = try gateway(upstream, extraRoutes: """
-            [[route]]
-            prefix = "/upstream/local"
-            upstream = "unix:\(socket)"
-            auth = "none"
-            """)
+        let gateway = try gateway(
+            upstream,
+            extraRoutes: """
+                [[route]]
+                prefix = "/upstream/local"
+                upstream = "unix:\(socket)"
+                auth = "none"
+                """)
         var seen: Echo?
         for _ in 0..<20 where seen == nil {
-            let response = try RawClient(port: gateway.publicPort).exchange("GET /upstream/local/x HTTP/1.1\r\nHost: a\r\n\r\n")
+            let response = try RawClient(port: gateway.publicPort).exchange(
+                "GET /upstream/local/x HTTP/1.1\r\nHost: a\r\n\r\n")
             if response.status == 200 { seen = try echo(response) } else { usleep(100_000) }
         }
         #expect(seen?.path == "/upstream/local/x")
@@ -227,7 +237,9 @@ private func openEchoRoute(_ upstream: FixtureServer) -> String {
             try client.send("GET /upstream/big/\(64 * 1024 * 1024) HTTP/1.1\r\nHost: a\r\n\r\n")
             usleep(50_000)
         }
-        #expect(try RawClient(port: gateway.publicPort).exchange("GET /upstream/z HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
+        #expect(
+            try RawClient(port: gateway.publicPort).exchange("GET /upstream/z HTTP/1.1\r\nHost: a\r\n\r\n").status
+                == 200)
     }
 
     @Test func httpsUpstreamIsVerifiedAgainstItsCA() throws {
@@ -237,17 +249,19 @@ private func openEchoRoute(_ upstream: FixtureServer) -> String {
         let (cert, key) = try makeCertificate(in: directory)
         let secure = try FixtureServer(tls: (cert, key))
         let upstream = try FixtureServer()
-        let gateway = try gateway(upstream, extraRoutes: """
-            [[route]]
-            prefix = "/secure"
-            upstream = "https://localhost:\(secure.port)/upstream"
-            ca_file = "\(cert)"
-            auth = "none"
-            [[route]]
-            prefix = "/untrusted"
-            upstream = "https://localhost:\(secure.port)/upstream"
-            auth = "none"
-            """)
+        let gateway = try gateway(
+            upstream,
+            extraRoutes: """
+                [[route]]
+                prefix = "/secure"
+                upstream = "https://localhost:\(secure.port)/upstream"
+                ca_file = "\(cert)"
+                auth = "none"
+                [[route]]
+                prefix = "/untrusted"
+                upstream = "https://localhost:\(secure.port)/upstream"
+                auth = "none"
+                """)
         let client = try RawClient(port: gateway.publicPort)
         for _ in 0..<3 {
             let response = try client.exchange("GET /secure/x HTTP/1.1\r\nHost: a\r\n\r\n")

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The gateway against moto as the user pool: real Cognito-shaped tokens, signed by moto's key and checked
 /// against the JWKS moto serves at /{pool_id}/.well-known/jwks.json.
@@ -33,7 +33,9 @@ import TestSupport
         #expect(try waitUntilReady(gateway))
         func status(_ path: String, _ token: String?) throws -> Int {
             let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
-            return try RawClient(port: gateway.publicPort).exchange("GET \(path) HTTP/1.1\r\nHost: a\r\n\(authorization)\r\n").status
+            return try RawClient(port: gateway.publicPort).exchange(
+                "GET \(path) HTTP/1.1\r\nHost: a\r\n\(authorization)\r\n"
+            ).status
         }
         #expect(try status("/api/orders", idToken) == 200)
         #expect(try status("/api/orders", nil) == 401)
@@ -42,15 +44,17 @@ import TestSupport
 
         let config = FileManager.default.temporaryDirectory.appendingPathComponent("moto-\(UUID().uuidString).toml")
         try """
-            [cognito]
-            region = "\(pool.region)"
-            user_pool_id = "\(pool.user_pool_id)"
-            client_ids = ["\(pool.client_id)"]
-            endpoint_url = "\(moto.endpoint)"
-            """.write(to: config, atomically: true, encoding: .utf8)
+        [cognito]
+        region = "\(pool.region)"
+        user_pool_id = "\(pool.user_pool_id)"
+        client_ids = ["\(pool.client_id)"]
+        endpoint_url = "\(moto.endpoint)"
+        """.write(to: config, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: config) }
         let verified = try runCommand(["verify-token", "--config", config.path, idToken])
         #expect(verified.status == 0)
-        #expect(verified.stdout.contains("\"cognito:username\":\"alice\"") || verified.stdout.contains("\"cognito:username\": \"alice\""))
+        #expect(
+            verified.stdout.contains("\"cognito:username\":\"alice\"")
+                || verified.stdout.contains("\"cognito:username\": \"alice\""))
     }
 }

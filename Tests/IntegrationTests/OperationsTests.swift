@@ -1,8 +1,10 @@
 import Foundation
-import Testing
+import Synchronization
 import TestSupport
+import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Systemd's side of `$NOTIFY_SOCKET`: a datagram socket the test binds and reads.
@@ -11,7 +13,9 @@ final class NotifySocket {
     private let fd: Int32
 
     init() throws {
-        path = FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString.prefix(8)).sock").path
+        path =
+            FileManager.default.temporaryDirectory.appendingPathComponent("notify-\(UUID().uuidString.prefix(8)).sock")
+            .path
         fd = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue), 0)
         var address = sockaddr_un()
         address.sun_family = sa_family_t(AF_UNIX)
@@ -19,7 +23,9 @@ final class NotifySocket {
             for (index, byte) in path.utf8.enumerated() { bytes[index] = byte }
         }
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard bound == 0 else { throw TestFailure("bind \(path): errno \(errno)") }
         var timeout = timeval(tv_sec: 0, tv_usec: 200_000)
@@ -116,8 +122,10 @@ private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
         #expect(throws: (any Error).self, "server.listen is not bound when systemd passed a socket") {
             try RawClient(port: gateway.publicPort)
         }
-        #expect(try RawClient(port: gateway.adminPort).exchange("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
-        #expect(gateway.log.contains("socket_activation=true") || gateway.log.contains("\"socket_activation\":\"true\""))
+        #expect(
+            try RawClient(port: gateway.adminPort).exchange("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
+        #expect(
+            gateway.log.contains("socket_activation=true") || gateway.log.contains("\"socket_activation\":\"true\""))
         #expect(gateway.log.contains("(fd 3 web)") && gateway.log.contains("(fd 4 admin)"))
     }
 
@@ -135,7 +143,9 @@ private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
         gateway.signal(SIGHUP)
         #expect(gateway.waitForLog("reloaded"))
         #expect(try slow.readResponse().status == 200, "the request in flight during the reload finished")
-        #expect(try kept.exchange("GET /one HTTP/1.1\r\nHost: a\r\n\r\n").status == 404, "the kept-alive connection sees the new routes")
+        #expect(
+            try kept.exchange("GET /one HTTP/1.1\r\nHost: a\r\n\r\n").status == 404,
+            "the kept-alive connection sees the new routes")
         #expect(try kept.exchange("GET /two HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
 
         // A bad file is refused and the running configuration stays.
@@ -145,7 +155,8 @@ private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
         #expect(try kept.exchange("GET /two HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
         // So is a change that needs a restart.
         try gateway.rewriteConfig {
-            $0.replacingOccurrences(of: "\n[bogus]\n", with: "").replacingOccurrences(of: "workers = 2", with: "workers = 1")
+            $0.replacingOccurrences(of: "\n[bogus]\n", with: "").replacingOccurrences(
+                of: "workers = 2", with: "workers = 1")
         }
         gateway.signal(SIGHUP)
         #expect(gateway.waitForLog("server.workers cannot change without a restart"))
@@ -182,7 +193,8 @@ private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
         #expect(failures.withLock { $0 }.isEmpty, "\(failures.withLock { $0 }.prefix(5))")
         #expect(answered.withLock { $0 } == 600)
         #expect(gateway.waitForLog("reloaded"))
-        #expect(try RawClient(port: gateway.publicPort).exchange("GET /extra4 HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
+        #expect(
+            try RawClient(port: gateway.publicPort).exchange("GET /extra4 HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
     }
 
     @Test func sigtermLetsTheRequestInFlightFinishThenExitsZero() throws {
@@ -204,8 +216,6 @@ private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
     }
 }
 
-import Synchronization
-
 @Suite struct MetricsTests {
     @Test func metricsCountWhatHappenedWithBoundedLabels() throws {
         let signer = TestSigner(keyID: "metrics-key")
@@ -225,7 +235,9 @@ import Synchronization
         let expired = signer.token(TestSigner.claims { $0["exp"] = Int(Date().timeIntervalSince1970) - 3600 })
         func get(_ path: String, _ token: String? = nil, method: String = "GET") throws -> Int {
             let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
-            return try RawClient(port: gateway.publicPort).exchange("\(method) \(path) HTTP/1.1\r\nHost: a\r\n\(authorization)\r\n").status
+            return try RawClient(port: gateway.publicPort).exchange(
+                "\(method) \(path) HTTP/1.1\r\nHost: a\r\n\(authorization)\r\n"
+            ).status
         }
         #expect(try get("/api/orders/12345/random-segment", token) == 200)
         #expect(try get("/api/orders", token) == 200)
@@ -265,7 +277,8 @@ import Synchronization
         // Every family is announced, every sample line is well formed.
         for family in [
             "requests_total", "request_duration_seconds", "authorization_failures_total", "upstream_errors_total",
-            "jwks_refreshes_total", "signins_total", "open_connections", "jwks_keys", "jwks_last_success_timestamp_seconds",
+            "jwks_refreshes_total", "signins_total", "open_connections", "jwks_keys",
+            "jwks_last_success_timestamp_seconds",
             "token_cache_hits_total", "token_cache_misses_total",
         ] {
             #expect(text.contains("# TYPE authgate_\(family) "), "\(family)")

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Limits that must hold under pressure: bounded memory per connection, no spinning when out of descriptors.
@@ -18,7 +19,9 @@ import Glibc
         sending: while sent < cap {
             var offset = 0
             while offset < chunk.count {
-                let count = chunk[offset...].withUnsafeBytes { Glibc.send(client.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+                let count = chunk[offset...].withUnsafeBytes {
+                    Glibc.send(client.fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL))
+                }
                 if count <= 0 { break sending }
                 offset += count
                 sent += count
@@ -70,6 +73,8 @@ private func cpuTicks(_ pid: Int32) throws -> Int {
     guard let close = stat.lastIndex(of: ")") else { throw TestFailure("bad /proc stat") }
     let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
     // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the name.
-    guard fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) else { throw TestFailure("bad /proc stat") }
+    guard fields.count > 13, let user = Int(fields[11]), let system = Int(fields[12]) else {
+        throw TestFailure("bad /proc stat")
+    }
     return user + system
 }

@@ -1,7 +1,8 @@
 import Foundation
 import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The real binary on loopback, spoken to in raw bytes.
@@ -95,7 +96,8 @@ import Glibc
         let bigBody = "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 101\r\n\r\n"
         let tooLarge = try RawClient(port: gateway.publicPort).exchange(bigBody)
         #expect(tooLarge.status == 413 && tooLarge.bodyText == #"{"message":"Content Too Large"}"#)
-        let chunks = "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" + String(repeating: "x", count: 64)
+        let chunks =
+            "POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n40\r\n" + String(repeating: "x", count: 64)
             + "\r\n40\r\n" + String(repeating: "y", count: 64) + "\r\n0\r\n\r\n"
         // Answered 404 early (nobody reads the body yet); the body over the limit is then refused on the wire.
         let client = try RawClient(port: gateway.publicPort)
@@ -148,7 +150,8 @@ import Glibc
         try? third.send("GET / HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(try third.isClosedByPeer())
         // The admin listener has its own budget and still answers.
-        #expect(try RawClient(port: gateway.adminPort).exchange("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
+        #expect(
+            try RawClient(port: gateway.adminPort).exchange("GET /healthz HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
         withExtendedLifetime((first, second)) {}
     }
 
@@ -184,7 +187,8 @@ import Glibc
         let gateway = try RunningGateway()
         let client = try RawClient(port: gateway.publicPort)
         _ = try client.exchange(
-            "GET /logged?q=1 HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer secret.token.value\r\nX-Request-Id: log-1\r\n\r\n")
+            "GET /logged?q=1 HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer secret.token.value\r\nX-Request-Id: log-1\r\n\r\n"
+        )
         _ = try client.exchange("GET / HTTP/1.1\r\nHost: a\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n")
         usleep(200_000)
         let lines = gateway.log.split(separator: "\n").map(String.init)
@@ -217,14 +221,18 @@ import Glibc
     }
 
     @Test func checkConfigAcceptsTheExample() throws {
-        let result = try runCommand(["check-config", "--config", Repository.root.appendingPathComponent("config/authgate.example.toml").path])
+        let result = try runCommand([
+            "check-config", "--config", Repository.root.appendingPathComponent("config/authgate.example.toml").path,
+        ])
         #expect(result.status == 0)
         #expect(result.stdout.contains("configuration ok"))
     }
 
     @Test func checkConfigRefusesWithOneLinePerProblem() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("authgate-bad-\(UUID().uuidString).toml")
-        try "[server]\nworkers = -1\nspeed = 2\n[cognito]\nregion = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\n"
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "authgate-bad-\(UUID().uuidString).toml")
+        try
+            "[server]\nworkers = -1\nspeed = 2\n[cognito]\nregion = \"us-east-1\"\nuser_pool_id = \"us-east-1_X\"\nclient_ids = [\"c\"]\n"
             .write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let result = try runCommand(["check-config", "--config", file.path])
@@ -252,7 +260,8 @@ import Glibc
     }
 
     @Test func serveRefusesAnInvalidConfigWithExitOne() throws {
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("authgate-bad-\(UUID().uuidString).toml")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "authgate-bad-\(UUID().uuidString).toml")
         try "[server]\nworkers = -1\n".write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         #expect(try runCommand(["serve", "--config", file.path]).status == 1)
@@ -268,20 +277,23 @@ import Glibc
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         address.sin_port = port.bigEndian
         _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(blocker, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(blocker, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         listen(blocker, 1)
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("authgate-bind-\(UUID().uuidString).toml")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "authgate-bind-\(UUID().uuidString).toml")
         try """
-            [server]
-            listen = ["127.0.0.1:\(port)"]
-            [admin]
-            listen = ""
-            [cognito]
-            region = "us-east-1"
-            user_pool_id = "us-east-1_X"
-            client_ids = ["c"]
-            """.write(to: file, atomically: true, encoding: .utf8)
+        [server]
+        listen = ["127.0.0.1:\(port)"]
+        [admin]
+        listen = ""
+        [cognito]
+        region = "us-east-1"
+        user_pool_id = "us-east-1_X"
+        client_ids = ["c"]
+        """.write(to: file, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: file) }
         let result = try runCommand(["serve", "--config", file.path])
         #expect(result.status == 1)

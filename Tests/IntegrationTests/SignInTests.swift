@@ -1,14 +1,16 @@
 import Foundation
 import JWT
-import Testing
 import TestSupport
+import Testing
 
 /// POST /signin against moto as the user pool. moto checks neither SigV4 nor SECRET_HASH and lets unconfirmed
 /// users sign in: the AWSTests prove those parts against the published vectors.
 @Suite(.serialized) struct SignInTests {
     static let password = "Correct-Horse-9"
     /// moto accepts any signature, but the admin calls must still find credentials in the chain.
-    static let awsEnvironment = ["AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true"]
+    static let awsEnvironment = [
+        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
+    ]
 
     struct Answer {
         let status: Int
@@ -17,7 +19,9 @@ import TestSupport
         var message: String? { json["msg"] as? String }
     }
 
-    func signIn(_ gateway: RunningGateway, body: String, method: String = "POST", path: String = "/signin") throws -> Answer {
+    func signIn(_ gateway: RunningGateway, body: String, method: String = "POST", path: String = "/signin") throws
+        -> Answer
+    {
         let response = try RawClient(port: gateway.publicPort).exchange(
             "\(method) \(path) HTTP/1.1\r\nHost: a\r\nContent-Type: application/json\r\nContent-Length: \(body.utf8.count)\r\n\r\n\(body)"
         )
@@ -67,7 +71,8 @@ import TestSupport
         let userID = try #require(first.json["user_id"] as? String)
         #expect(userID == claims["sub"] as? String)
 
-        #expect(try moto.userStatus(pool: pool, username: "dana") == "CONFIRMED", "auto_confirm sent AdminConfirmSignUp")
+        #expect(
+            try moto.userStatus(pool: pool, username: "dana") == "CONFIRMED", "auto_confirm sent AdminConfirmSignUp")
 
         let second = try signIn(gateway, body: credentials("dana"))
         #expect(second.status == 200)
@@ -87,7 +92,8 @@ import TestSupport
         let echo = try #require(try JSONSerialization.jsonObject(with: Data(allowed.body)) as? [String: Any])
         let seen = (echo["headers"] as? [[String]] ?? []).filter { $0[0].lowercased() == "x-auth-sub" }.map { $0[1] }
         #expect(seen == [userID])
-        #expect(try RawClient(port: gateway.publicPort).exchange("GET /api/me HTTP/1.1\r\nHost: a\r\n\r\n").status == 401)
+        #expect(
+            try RawClient(port: gateway.publicPort).exchange("GET /api/me HTTP/1.1\r\nHost: a\r\n\r\n").status == 401)
 
         let log = gateway.log
         #expect(!log.contains(Self.password) && !log.contains("Wrong-Horse-9"), "passwords are never logged")
@@ -117,7 +123,10 @@ import TestSupport
             (#"{"username":"erin"}"#, "password is missing"),
             (#"{"username":7,"password":"x"}"#, "username must be a string"),
             (#"{"username":"","password":"x"}"#, "username must not be empty"),
-            (#"{"username":"\#(String(repeating: "u", count: 129))","password":"x"}"#, "username is longer than 128 characters"),
+            (
+                #"{"username":"\#(String(repeating: "u", count: 129))","password":"x"}"#,
+                "username is longer than 128 characters"
+            ),
             (#"{"username":"a","username":"b","password":"x"}"#, "body is not JSON"),
         ]
         for (body, message) in badBodies {
@@ -128,7 +137,8 @@ import TestSupport
         let get = try signIn(gateway, body: "", method: "GET")
         #expect(get.status == 405)
         #expect(get.response.header("Allow") == "POST")
-        let large = try signIn(gateway, body: #"{"username":"erin","password":"\#(String(repeating: "p", count: 300))"}"#)
+        let large = try signIn(
+            gateway, body: #"{"username":"erin","password":"\#(String(repeating: "p", count: 300))"}"#)
         #expect(large.status == 413)
 
         // 12 per minute: the 10 attempts above took 10 (GET is refused before counting); two more pass, then 429.
@@ -167,7 +177,8 @@ import TestSupport
         let moto = try MotoServer()
         let pool = try moto.createPool()
         let gateway = try RunningGateway(
-            extra: "[signin]\nauto_confirm = false\n", cognito: cognitoSection(pool, moto), environment: Self.awsEnvironment
+            extra: "[signin]\nauto_confirm = false\n", cognito: cognitoSection(pool, moto),
+            environment: Self.awsEnvironment
         )
         // moto lets unconfirmed users sign in (Cognito answers 403 "User is not confirmed"; see SignInMappingTests).
         let answer = try signIn(gateway, body: credentials("ivy"))

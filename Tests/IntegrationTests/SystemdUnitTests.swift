@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The unit files in systemd/: checked by systemd's own parser, and the hardening they ask for checked
 /// against the real binary where this machine can (no systemd runs here as PID 1).
@@ -9,11 +9,13 @@ import TestSupport
     func unitsForVerification() throws -> URL {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("units-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        let service = try String(contentsOf: Repository.root.appendingPathComponent("systemd/authgate.service"), encoding: .utf8)
+        let service = try String(
+            contentsOf: Repository.root.appendingPathComponent("systemd/authgate.service"), encoding: .utf8)
         try service.replacingOccurrences(of: "/usr/local/bin/authgate", with: Repository.binary)
             .write(to: directory.appendingPathComponent("authgate.service"), atomically: true, encoding: .utf8)
         try FileManager.default.copyItem(
-            at: Repository.root.appendingPathComponent("systemd/authgate.socket"), to: directory.appendingPathComponent("authgate.socket")
+            at: Repository.root.appendingPathComponent("systemd/authgate.socket"),
+            to: directory.appendingPathComponent("authgate.socket")
         )
         return directory
     }
@@ -26,15 +28,19 @@ import TestSupport
         let directory = try unitsForVerification()
         defer { try? FileManager.default.removeItem(at: directory) }
         let result = try systemdAnalyze([
-            "verify", directory.appendingPathComponent("authgate.service").path, directory.appendingPathComponent("authgate.socket").path,
+            "verify", directory.appendingPathComponent("authgate.service").path,
+            directory.appendingPathComponent("authgate.socket").path,
         ])
         // verify exits 0 even for lines it ignores ("Failed to parse … ignoring"): any output is a failure.
         #expect(result.status == 0 && result.output.isEmpty, "\(result.output)")
         let service = try String(contentsOf: directory.appendingPathComponent("authgate.service"), encoding: .utf8)
         for line in [
-            "Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "WatchdogSec=", "Restart=on-failure", "DynamicUser=yes",
-            "LoadCredential=client_secret:", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes", "NoNewPrivileges=yes",
-            "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "CapabilityBoundingSet=\n", "SystemCallFilter=@system-service",
+            "Type=notify", "ExecReload=/bin/kill -HUP $MAINPID", "WatchdogSec=", "Restart=on-failure",
+            "DynamicUser=yes",
+            "LoadCredential=client_secret:", "ProtectSystem=strict", "ProtectHome=yes", "PrivateTmp=yes",
+            "NoNewPrivileges=yes",
+            "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "CapabilityBoundingSet=\n",
+            "SystemCallFilter=@system-service",
             "MemoryDenyWriteExecute=yes",
         ] {
             #expect(service.contains(line), "authgate.service lacks \(line)")
@@ -44,7 +50,9 @@ import TestSupport
     @Test func exposureScoreIsLow() throws {
         let directory = try unitsForVerification()
         defer { try? FileManager.default.removeItem(at: directory) }
-        let result = try systemdAnalyze(["security", "--offline=true", directory.appendingPathComponent("authgate.service").path])
+        let result = try systemdAnalyze([
+            "security", "--offline=true", directory.appendingPathComponent("authgate.service").path,
+        ])
         let line = try #require(result.output.split(separator: "\n").first { $0.contains("Overall exposure level") })
         let score = Double(line.split(separator: ":")[1].split(separator: " ")[0]) ?? 10
         #expect(score <= 2.0, "\(line)")
@@ -71,7 +79,8 @@ import TestSupport
         let status = try String(contentsOfFile: "/proc/\(gateway.process.processIdentifier)/status", encoding: .utf8)
         #expect(status.contains("authgate"), "the exec'd process is authgate")
         let token = signer.token(TestSigner.claims())
-        let answer = try RawClient(port: gateway.publicPort).exchange("GET /api/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(token)\r\n\r\n")
+        let answer = try RawClient(port: gateway.publicPort).exchange(
+            "GET /api/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(token)\r\n\r\n")
         #expect(answer.status == 200)
         #expect(gateway.process.isRunning)
     }
@@ -106,12 +115,18 @@ import TestSupport
         )
         #expect(try waitUntilReady(gateway))
         let token = signer.token(TestSigner.claims())
-        #expect(try RawClient(port: gateway.publicPort).exchange("GET /api/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(token)\r\n\r\n").status == 200)
-        #expect(try RawClient(port: gateway.adminPort).exchange("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
+        #expect(
+            try RawClient(port: gateway.publicPort).exchange(
+                "GET /api/x HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(token)\r\n\r\n"
+            ).status == 200)
+        #expect(
+            try RawClient(port: gateway.adminPort).exchange("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
         let body = #"{"username":"a","password":"b"}"#
-        _ = try RawClient(port: gateway.publicPort).exchange("POST /signin HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.count)\r\n\r\n\(body)")
+        _ = try RawClient(port: gateway.publicPort).exchange(
+            "POST /signin HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.count)\r\n\r\n\(body)")
         // The gateway is strace's child: signals go to it, not to strace.
-        let child = try shell(["pgrep", "-P", "\(gateway.process.processIdentifier)"]).output.trimmingCharacters(in: .whitespacesAndNewlines)
+        let child = try shell(["pgrep", "-P", "\(gateway.process.processIdentifier)"]).output.trimmingCharacters(
+            in: .whitespacesAndNewlines)
         let pid = try #require(Int32(child))
         kill(pid, SIGHUP)
         #expect(gateway.waitForLog("reloaded"))

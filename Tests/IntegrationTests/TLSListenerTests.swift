@@ -1,7 +1,7 @@
 import Cryptography
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `[server.tls]`: the listeners speak HTTPS, checked with curl and openssl s_client against a certificate the
 /// test makes.
@@ -65,7 +65,10 @@ import TestSupport
         #expect(up.output.contains(digest), "\(up.output.prefix(300))")
 
         // Several requests on one TLS connection (curl reuses it for URLs given together).
-        let reused = try curl(["--cacert", cert, "-w", "%{num_connects}\n", "-o", "/dev/null", "-o", "/dev/null", "\(base)/upstream/a", "\(base)/upstream/b"])
+        let reused = try curl([
+            "--cacert", cert, "-w", "%{num_connects}\n", "-o", "/dev/null", "-o", "/dev/null", "\(base)/upstream/a",
+            "\(base)/upstream/b",
+        ])
         #expect(reused.output.split(separator: "\n") == ["1", "0"], "\(reused.output)")
     }
 
@@ -75,13 +78,18 @@ import TestSupport
         let upstream = try FixtureServer()
         let gateway = try gateway(upstream, cert: cert, key: key)
         let connect = "127.0.0.1:\(gateway.publicPort)"
-        let http11 = try shell(["openssl", "s_client", "-connect", connect, "-CAfile", cert, "-alpn", "http/1.1"], input: "")
+        let http11 = try shell(
+            ["openssl", "s_client", "-connect", connect, "-CAfile", cert, "-alpn", "http/1.1"], input: "")
         #expect(http11.output.contains("ALPN protocol: http/1.1"), "\(http11.output)")
         #expect(http11.output.contains("Verify return code: 0 (ok)"), "\(http11.output)")
         let onlyH2 = try shell(["openssl", "s_client", "-connect", connect, "-alpn", "h2"], input: "")
-        #expect(onlyH2.output.contains("no application protocol"), "a client offering only h2 is refused, not served HTTP/1.1")
+        #expect(
+            onlyH2.output.contains("no application protocol"),
+            "a client offering only h2 is refused, not served HTTP/1.1")
         let old = try shell(["openssl", "s_client", "-connect", connect, "-tls1_1"], input: "")
-        #expect(old.output.contains("alert protocol version") || old.output.contains("no protocols available"), "\(old.output)")
+        #expect(
+            old.output.contains("alert protocol version") || old.output.contains("no protocols available"),
+            "\(old.output)")
         let tls12 = try shell(["openssl", "s_client", "-connect", connect, "-tls1_2", "-CAfile", cert], input: "")
         #expect(tls12.output.contains("Protocol  : TLSv1.2") || tls12.output.contains("TLSv1.2"), "\(tls12.output)")
     }
@@ -110,10 +118,13 @@ import TestSupport
         let gateway = try gateway(upstream, cert: cert, key: key)
         func servedFingerprint() throws -> String {
             let chain = try shell(["openssl", "s_client", "-connect", "127.0.0.1:\(gateway.publicPort)"], input: "")
-            let pem = chain.output.components(separatedBy: "-----BEGIN CERTIFICATE-----").dropFirst().first?
+            let pem =
+                chain.output.components(separatedBy: "-----BEGIN CERTIFICATE-----").dropFirst().first?
                 .components(separatedBy: "-----END CERTIFICATE-----").first ?? ""
-            return try shell(["openssl", "x509", "-noout", "-fingerprint", "-sha256"],
-                input: "-----BEGIN CERTIFICATE-----\(pem)-----END CERTIFICATE-----\n").output
+            return try shell(
+                ["openssl", "x509", "-noout", "-fingerprint", "-sha256"],
+                input: "-----BEGIN CERTIFICATE-----\(pem)-----END CERTIFICATE-----\n"
+            ).output
         }
         let before = try servedFingerprint()
         #expect(before.contains("Fingerprint"))

@@ -1,7 +1,8 @@
+import Cryptography
 import Foundation
 import Synchronization
 import Testing
-import Cryptography
+
 @testable import JWT
 
 private func key(_ text: String) -> VerifiedTokenCache.Key {
@@ -9,7 +10,9 @@ private func key(_ text: String) -> VerifiedTokenCache.Key {
 }
 
 private func token(kid: String = "k1", expiresAt: Double = 2_000_000_000) -> VerifiedToken {
-    VerifiedToken(keyID: kid, subject: "s", username: nil, groups: [], scopes: [], tokenUse: "id", expiresAt: expiresAt, payload: [])
+    VerifiedToken(
+        keyID: kid, subject: "s", username: nil, groups: [], scopes: [], tokenUse: "id", expiresAt: expiresAt,
+        payload: [])
 }
 
 @Suite struct VerifiedTokenCacheTests {
@@ -90,7 +93,8 @@ private final class ManualFetcher: Sendable {
 
     @Test func unknownKidFetchesAreCoalescedAndRateLimited() {
         let fetcher = ManualFetcher()
-        let cache = JWKSCache(settings: .init(refreshSeconds: 3600, minRefetchSeconds: 3600), fetch: fetcher.fetch, observer: { _ in })
+        let cache = JWKSCache(
+            settings: .init(refreshSeconds: 3600, minRefetchSeconds: 3600), fetch: fetcher.fetch, observer: { _ in })
         cache.start()
         #expect(fetcher.fetchCount == 1)
         // Asking while the first fetch runs joins it.
@@ -129,12 +133,16 @@ private final class ManualFetcher: Sendable {
         cache.refetch(forUnknownKeyID: "k2") { _ in }
         fetcher.answer(.failure(.init("timed out")))
         #expect(cache.keys.keys.keys.sorted() == ["k1"])
-        #expect(events.withLock { $0 } == ["failed retry=1.0 held=0", "loaded [\"k1\"]", "failed retry=1.0 held=1", "failed retry=2.0 held=1"])
+        #expect(
+            events.withLock { $0 } == [
+                "failed retry=1.0 held=0", "loaded [\"k1\"]", "failed retry=1.0 held=1", "failed retry=2.0 held=1",
+            ])
     }
 
     @Test func rotationReplacesTheKeys() {
         let fetcher = ManualFetcher()
-        let cache = JWKSCache(settings: .init(refreshSeconds: 3600, minRefetchSeconds: 0), fetch: fetcher.fetch, observer: { _ in })
+        let cache = JWKSCache(
+            settings: .init(refreshSeconds: 3600, minRefetchSeconds: 0), fetch: fetcher.fetch, observer: { _ in })
         cache.start()
         fetcher.answer(.success(Self.document([("k1", Self.first)])))
         cache.refetch(forUnknownKeyID: "k2") { keys in #expect(keys.keys["k2"] != nil && keys.keys["k1"] == nil) }

@@ -1,7 +1,8 @@
-import Foundation
-import Testing
-import TestSupport
 import Cryptography
+import Foundation
+import TestSupport
+import Testing
+
 @testable import JWT
 
 @Suite struct Base64URLTests {
@@ -21,7 +22,8 @@ import Cryptography
 @Suite struct StrictJSONTests {
     @Test(arguments: [
         #"{"a":1,"a":2}"#, #"{"a":1} x"#, #"{"a":01}"#, #"{"a":"\ud800"}"#, #"{"a":"\udc00"}"#, #"{"a":.5}"#,
-        #"{"a":1.}"#, #"{"a":tru}"#, #"{'a':1}"#, #"{"a":1,}"#, #"[1,]"#, "{\"a\":\"\u{1}\"}", #"{"a":"\x"}"#, #"{"a":1e}"#,
+        #"{"a":1.}"#, #"{"a":tru}"#, #"{'a':1}"#, #"{"a":1,}"#, #"[1,]"#, "{\"a\":\"\u{1}\"}", #"{"a":"\x"}"#,
+        #"{"a":1e}"#,
         #"{"a":1e999}"#, "",
     ])
     func refusesWhatCouldBeReadTwoWays(text: String) {
@@ -34,7 +36,8 @@ import Cryptography
     }
 
     @Test func parsesTheUsualShapes() throws {
-        let value = try StrictJSON.parse(Array(#" {"s":"a\"b\u00e9\ud83d\ude00","n":-1.5e2,"t":true,"f":false,"z":null,"a":[1,{}]} "#.utf8))
+        let value = try StrictJSON.parse(
+            Array(#" {"s":"a\"b\u00e9\ud83d\ude00","n":-1.5e2,"t":true,"f":false,"z":null,"a":[1,{}]} "#.utf8))
         let object = try #require(value.object)
         #expect(object["s"] == .string("a\"bé😀"))
         #expect(object["n"] == .number(-150))
@@ -62,11 +65,15 @@ import Cryptography
         var ec = ["kty": "EC", "kid": "ec", "crv": "P-256", "x": "AA", "y": "AA"]
         ec["use"] = "sig"
         let small = RSAPrivateKey(generatingBits: 1024)
-        let smallKey: [String: Any] = ["kty": "RSA", "kid": "small", "n": Base64URL.encode(small.modulus), "e": Base64URL.encode(small.exponent)]
+        let smallKey: [String: Any] = [
+            "kty": "RSA", "kid": "small", "n": Base64URL.encode(small.modulus), "e": Base64URL.encode(small.exponent),
+        ]
         var wrongAlg = factory.jwk
         wrongAlg["kid"] = "ps"
         wrongAlg["alg"] = "PS256"
-        let (set, skipped) = try parse([factory.jwk, encryption, ec, smallKey, wrongAlg, ["kty": "RSA", "kid": "broken", "n": "!!", "e": "AQAB"]])
+        let (set, skipped) = try parse([
+            factory.jwk, encryption, ec, smallKey, wrongAlg, ["kty": "RSA", "kid": "broken", "n": "!!", "e": "AQAB"],
+        ])
         #expect(Array(set.keys.keys) == ["test-key-1"])
         #expect(skipped.count == 5)
         #expect(skipped.contains { $0.contains("small") && $0.contains("1024-bit") })
@@ -114,17 +121,23 @@ import Cryptography
         for group in root["testGroups"] as! [[String: Any]] {
             let publicKey = group["public"] as? [String: Any]
             let keySet = try! JSONSerialization.data(withJSONObject: ["keys": publicKey.map { [$0] } ?? []])
-            let isRS256Key = publicKey?["kty"] as? String == "RSA" && (publicKey?["alg"] as? String).map { $0 == "RS256" } ?? true
+            let isRS256Key =
+                publicKey?["kty"] as? String == "RSA" && (publicKey?["alg"] as? String).map { $0 == "RS256" } ?? true
             for test in group["tests"] as! [[String: Any]] {
                 guard let jws = test["jws"] as? String else { continue }  // JSON serialization: not a JWT
                 let id = test["tcId"] as! Int
                 let header = jws.split(separator: ".").first.flatMap { Base64URL.decode(Array($0.utf8)) }
                 let saysRS256 = header.map { String(decoding: $0, as: UTF8.self).contains("\"RS256\"") } ?? false
                 // An empty payload is not a JSON object, so not a JWT, whatever its signature.
-                let hasPayload = jws.split(separator: ".", omittingEmptySubsequences: false).dropFirst().first?.isEmpty == false
-                let valid = test["result"] as! String == "valid" && isRS256Key && saysRS256 && hasPayload
+                let hasPayload =
+                    jws.split(separator: ".", omittingEmptySubsequences: false).dropFirst().first?.isEmpty == false
+                let valid =
+                    test["result"] as! String == "valid" && isRS256Key && saysRS256 && hasPayload
                     && !invalidDespiteLabel.contains(id)
-                vectors.append(Vector(id: id, jws: jws, expectedValid: valid, keySetJSON: Array(keySet), comment: test["comment"] as! String))
+                vectors.append(
+                    Vector(
+                        id: id, jws: jws, expectedValid: valid, keySetJSON: Array(keySet),
+                        comment: test["comment"] as! String))
             }
         }
         return vectors
@@ -146,11 +159,14 @@ import Cryptography
     @Test func base64CasesFollowTheStrictAlphabet() throws {
         let url = TestData.root.appendingPathComponent("wycheproof/json_web_signature_test.json")
         let root = try JSONSerialization.jsonObject(with: Data(contentsOf: url)) as! [String: Any]
-        let group = try #require((root["testGroups"] as! [[String: Any]]).first { $0["comment"] as? String == "base64" })
+        let group = try #require(
+            (root["testGroups"] as! [[String: Any]]).first { $0["comment"] as? String == "base64" })
         for test in group["tests"] as! [[String: Any]] {
             let id = test["tcId"] as! Int
             let jws = test["jws"] as! String
-            let decodes = jws.split(separator: ".", omittingEmptySubsequences: false).allSatisfy { Base64URL.decode(Array($0.utf8)) != nil }
+            let decodes = jws.split(separator: ".", omittingEmptySubsequences: false).allSatisfy {
+                Base64URL.decode(Array($0.utf8)) != nil
+            }
             let comment = test["comment"] as! String
             // 367 and 370 ("invalid padding") are byte for byte the valid case 357 in this copy of the file.
             if id == 367 || id == 370 { continue }

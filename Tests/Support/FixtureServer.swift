@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Tests/Fixtures/fixture_server.py on a free loopback port, stopped with the value.
@@ -13,7 +14,9 @@ public final class FixtureServer: @unchecked Sendable {
     /// A unix socket the server also answers on, when asked for.
     public let unixSocket: String?
 
-    public init(jwks: String = #"{"keys":[]}"#, unixSocket: Bool = false, tls: (cert: String, key: String)? = nil) throws {
+    public init(jwks: String = #"{"keys":[]}"#, unixSocket: Bool = false, tls: (cert: String, key: String)? = nil)
+        throws
+    {
         port = try Self.freePort()
         jwksFile = FileManager.default.temporaryDirectory.appendingPathComponent("jwks-\(UUID().uuidString).json")
         try jwks.write(to: jwksFile, atomically: true, encoding: .utf8)
@@ -21,9 +24,11 @@ public final class FixtureServer: @unchecked Sendable {
             .appendingPathComponent("Fixtures/fixture_server.py")
         self.script = script.path
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        let socketPath = unixSocket ? FileManager.default.temporaryDirectory.appendingPathComponent("up-\(port).sock").path : nil
+        let socketPath =
+            unixSocket ? FileManager.default.temporaryDirectory.appendingPathComponent("up-\(port).sock").path : nil
         self.unixSocket = socketPath
-        process.arguments = ["python3", script.path, "--port", "\(port)", "--jwks-file", jwksFile.path]
+        process.arguments =
+            ["python3", script.path, "--port", "\(port)", "--jwks-file", jwksFile.path]
             + (socketPath.map { ["--unix", $0] } ?? [])
             + (tls.map { ["--tls-cert", $0.cert, "--tls-key", $0.key] } ?? [])
         let output = Pipe()
@@ -73,7 +78,9 @@ public final class FixtureServer: @unchecked Sendable {
         address.sin_family = sa_family_t(AF_INET)
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         _ = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
@@ -94,7 +101,9 @@ extension FixtureServer {
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             address.sin_port = port.bigEndian
             let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                    connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+                }
             }
             close(fd)
             if connected == 0 { return }

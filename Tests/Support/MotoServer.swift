@@ -1,6 +1,7 @@
 import Foundation
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A real moto server (Cognito's local stand-in, from PyPI's moto[server]) on a free loopback port,
@@ -33,7 +34,9 @@ public final class MotoServer: @unchecked Sendable {
 
     /// `clientSecret` gives the app client a secret; `forceChangeUser` is created with a temporary password
     /// (`Correct-Horse-9`), so that signing in asks for NEW_PASSWORD_REQUIRED.
-    public func createPool(user: String? = nil, groups: [String] = [], clientSecret: Bool = false, forceChangeUser: String? = nil) throws -> Pool {
+    public func createPool(
+        user: String? = nil, groups: [String] = [], clientSecret: Bool = false, forceChangeUser: String? = nil
+    ) throws -> Pool {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/moto_pool.py")
         let helper = Process()
