@@ -13,8 +13,14 @@ private struct Echo: Decodable {
     let method: String
     let path: String
     let headers: [[String]]
-    let body_length: Int
-    let body_sha256: String
+    let bodyLength: Int
+    let bodySHA256: String
+
+    enum CodingKeys: String, CodingKey {
+        case method, path, headers
+        case bodyLength = "body_length"
+        case bodySHA256 = "body_sha256"
+    }
 
     func values(_ name: String) -> [String] {
         headers.filter { $0[0].lowercased() == name.lowercased() }.map { $0[1] }
@@ -125,8 +131,8 @@ private func openEchoRoute(_ upstream: FixtureServer) -> String {
         try client.send("POST /upstream/echo HTTP/1.1\r\nHost: a\r\nContent-Length: \(body.count)\r\n\r\n")
         try client.send(body)
         let posted = try echo(client.readResponse())
-        #expect(posted.body_length == body.count)
-        #expect(posted.body_sha256 == hex(SHA256.hash(body)))
+        #expect(posted.bodyLength == body.count)
+        #expect(posted.bodySHA256 == hex(SHA256.hash(body)))
 
         // The same body chunked, in uneven chunks.
         var chunked: [UInt8] = []
@@ -142,8 +148,8 @@ private func openEchoRoute(_ upstream: FixtureServer) -> String {
         try client.send("PUT /upstream/echo HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n")
         try client.send(chunked)
         let put = try echo(client.readResponse())
-        #expect(put.body_length == body.count)
-        #expect(put.body_sha256 == hex(SHA256.hash(body)))
+        #expect(put.bodyLength == body.count)
+        #expect(put.bodySHA256 == hex(SHA256.hash(body)))
 
         // 8 MB down, and the upstream's hop-by-hop fields stay behind.
         let size8 = 8 * 1024 * 1024

@@ -9,8 +9,8 @@ import Testing
         let moto = try MotoServer()
         let upstream = try FixtureServer()
         let pool = try moto.createPool(user: "alice", groups: ["staff"])
-        let idToken = try #require(pool.id_token)
-        let accessToken = try #require(pool.access_token)
+        let idToken = try #require(pool.idToken)
+        let accessToken = try #require(pool.accessToken)
         let gateway = try RunningGateway(
             extra: """
                 [[route]]
@@ -25,8 +25,8 @@ import Testing
             cognito: """
                 [cognito]
                 region = "\(pool.region)"
-                user_pool_id = "\(pool.user_pool_id)"
-                client_ids = ["\(pool.client_id)"]
+                user_pool_id = "\(pool.userPoolID)"
+                client_ids = ["\(pool.clientID)"]
                 endpoint_url = "\(moto.endpoint)"
                 """
         )
@@ -46,8 +46,8 @@ import Testing
         try """
         [cognito]
         region = "\(pool.region)"
-        user_pool_id = "\(pool.user_pool_id)"
-        client_ids = ["\(pool.client_id)"]
+        user_pool_id = "\(pool.userPoolID)"
+        client_ids = ["\(pool.clientID)"]
         endpoint_url = "\(moto.endpoint)"
         """.write(to: config, atomically: true, encoding: .utf8)
         defer { try? FileManager.default.removeItem(at: config) }

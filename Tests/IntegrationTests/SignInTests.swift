@@ -37,8 +37,8 @@ import Testing
         """
         [cognito]
         region = "\(pool.region)"
-        user_pool_id = "\(pool.user_pool_id)"
-        client_ids = ["\(pool.client_id)"]
+        user_pool_id = "\(pool.userPoolID)"
+        client_ids = ["\(pool.clientID)"]
         endpoint_url = "\(moto.endpoint)"
         """
     }
@@ -54,7 +54,7 @@ import Testing
                 upstream = "\(upstream.url)/upstream"
                 """,
             cognito: cognitoSection(pool, moto),
-            environment: Self.awsEnvironment.merging(["AUTHGATE_CLIENT_SECRET": pool.client_secret]) { $1 }
+            environment: Self.awsEnvironment.merging(["AUTHGATE_CLIENT_SECRET": pool.clientSecret]) { $1 }
         )
         #expect(try waitUntilReady(gateway))
 
@@ -97,7 +97,7 @@ import Testing
 
         let log = gateway.log
         #expect(!log.contains(Self.password) && !log.contains("Wrong-Horse-9"), "passwords are never logged")
-        #expect(!log.contains(idToken) && !log.contains(pool.client_secret), "tokens and the secret are never logged")
+        #expect(!log.contains(idToken) && !log.contains(pool.clientSecret), "tokens and the secret are never logged")
         #expect(log.contains("signin: signed_up") && log.contains("signin: wrong_credentials"))
     }
 

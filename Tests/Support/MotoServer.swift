@@ -25,11 +25,20 @@ public final class MotoServer: @unchecked Sendable {
     /// A user pool with an app client; with `user`, a confirmed user in `groups` and that user's tokens.
     public struct Pool: Decodable, Sendable {
         public let region: String
-        public let user_pool_id: String
-        public let client_id: String
-        public let client_secret: String
-        public let id_token: String?
-        public let access_token: String?
+        public let userPoolID: String
+        public let clientID: String
+        public let clientSecret: String
+        public let idToken: String?
+        public let accessToken: String?
+
+        enum CodingKeys: String, CodingKey {
+            case region
+            case userPoolID = "user_pool_id"
+            case clientID = "client_id"
+            case clientSecret = "client_secret"
+            case idToken = "id_token"
+            case accessToken = "access_token"
+        }
     }
 
     /// `clientSecret` gives the app client a secret; `forceChangeUser` is created with a temporary password
@@ -69,7 +78,7 @@ public final class MotoServer: @unchecked Sendable {
                              aws_access_key_id="testing", aws_secret_access_key="testing")
             print(c.admin_get_user(UserPoolId=sys.argv[3], Username=sys.argv[4])["UserStatus"])
             """,
-            endpoint, pool.region, pool.user_pool_id, username,
+            endpoint, pool.region, pool.userPoolID, username,
         ]
         let output = Pipe()
         helper.standardOutput = output
