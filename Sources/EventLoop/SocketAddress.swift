@@ -142,7 +142,8 @@ func peerAddressText(_ storage: UnsafePointer<sockaddr_storage>) -> String {
 }
 
 /// The text of a NUL-terminated C buffer.
-func cStringText(_ buffer: [CChar]) -> String {
+/// The text of a NUL-terminated C string held in an array (what inet_ntop and getnameinfo fill).
+public func cStringText(_ buffer: [CChar]) -> String {
     let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
     return String(decoding: bytes, as: UTF8.self)
 }

@@ -197,11 +197,9 @@ struct SocketActivation: Sendable {
                 }
             }
             guard found == 0 else { return "unknown" }
-            func text(_ characters: [CChar]) -> String {
-                String(decoding: characters.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-            }
-            let hostText = text(host)
-            return hostText.contains(":") ? "[\(hostText)]:\(text(service))" : "\(hostText):\(text(service))"
+            let hostText = cStringText(host)
+            return hostText.contains(":")
+                ? "[\(hostText)]:\(cStringText(service))" : "\(hostText):\(cStringText(service))"
         }
     }
 }
