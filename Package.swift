@@ -33,7 +33,8 @@ let package = Package(
         // Pure Swift HTTP/1.1: strict parser, connection state machine, response serializer. No I/O.
         .target(name: "HTTP1", dependencies: ["CSystem"], swiftSettings: strictSettings),
         // SigV4, the AWS credential chain and the Cognito Identity Provider client (control plane, over libcurl).
-        .target(name: "AWS", dependencies: ["Cryptography", "HTTPClient", "JWT"], swiftSettings: strictSettings),
+        .target(
+            name: "AWS", dependencies: ["Cryptography", "HTTPClient", "HTTP1", "JWT"], swiftSettings: strictSettings),
         // Dispatch event loops, sockets, listeners and client connections.
         .target(name: "EventLoop", dependencies: ["HTTP1", "CSystem", "Cryptography"], swiftSettings: strictSettings),
         // Configuration, routing of local answers, admin endpoints, access log.

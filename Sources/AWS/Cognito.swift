@@ -161,18 +161,11 @@ public struct CognitoClient: Sendable {
         ]
     }
 
-    /// The Host field curl sends for `url`: the authority without user info.
-    static func hostField(of url: String) -> String {
-        let afterScheme = url.components(separatedBy: "://").dropFirst().first ?? url
-        return String(afterScheme.prefix { $0 != "/" && $0 != "?" && $0 != "#" })
-    }
+    /// The Host field curl sends for `url` (validated: no user info, query or fragment): its authority.
+    static func hostField(of url: String) -> String { String(URLParts(url).authority) }
 
     /// The path the request goes to: the endpoint's path, or `/`.
-    static func path(of url: String) -> String {
-        let afterScheme = url.components(separatedBy: "://").dropFirst().first ?? url
-        guard let slash = afterScheme.firstIndex(of: "/") else { return "/" }
-        return String(afterScheme[slash...])
-    }
+    static func path(of url: String) -> String { URLParts(url).path }
 
     func call(
         _ operation: String, body: [UInt8], signed: Bool,

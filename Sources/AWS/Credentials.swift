@@ -190,15 +190,9 @@ public final class CredentialProvider: @unchecked Sendable {
     }
 
     static func isAllowedPlainHTTPHost(_ url: String) -> Bool {
-        let afterScheme = url.dropFirst("http://".count)
-        let authority = afterScheme.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        guard !authority.contains("@") else { return false }
-        var host = String(authority)
-        if host.hasPrefix("[") {
-            host = String(host.dropFirst().prefix { $0 != "]" })
-        } else if let colon = host.lastIndex(of: ":") {
-            host = String(host[..<colon])
-        }
+        let parts = URLParts(url)
+        guard !parts.authority.contains("@") else { return false }
+        let host = parts.host
         if host == "localhost" || host == "::1" || host == "169.254.170.2" || host == "169.254.170.23"
             || host == "fd00:ec2::23"
         {

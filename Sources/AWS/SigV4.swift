@@ -1,4 +1,5 @@
 import Cryptography
+import HTTP1
 
 #if canImport(Glibc)
     import Glibc
@@ -168,8 +169,8 @@ enum URIEncoding {
                 out.append(byte)
             default:
                 out.append(UInt8(ascii: "%"))
-                out.append(Hex.upperDigits[Int(byte >> 4)])
-                out.append(Hex.upperDigits[Int(byte & 0xF)])
+                out.append(Hex.uppercaseDigits[Int(byte >> 4)])
+                out.append(Hex.uppercaseDigits[Int(byte & 0xF)])
             }
         }
         return String(decoding: out, as: UTF8.self)
@@ -192,30 +193,6 @@ enum URIEncoding {
             }
         }
         return String(decoding: out, as: UTF8.self)
-    }
-}
-
-enum Hex {
-    static let lowerDigits: [UInt8] = Array("0123456789abcdef".utf8)
-    static let upperDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
-
-    static func lowercase(_ bytes: [UInt8]) -> String {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(lowerDigits[Int(byte >> 4)])
-            out.append(lowerDigits[Int(byte & 0xF)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
-
-    static func value(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - UInt8(ascii: "A") + 10
-        default: return nil
-        }
     }
 }
 

@@ -193,7 +193,7 @@ public final class ClientConnection: @unchecked Sendable {
                 closeNow()
                 return
             }
-        } while !closed && !lingering && readingWanted && tls.pendingBytes > 0
+        } while !closed && !lingering && sources.isReading && tls.pendingBytes > 0
     }
 
     private func processInbound() {
@@ -248,17 +248,14 @@ public final class ClientConnection: @unchecked Sendable {
     private func setReading(_ wanted: Bool) {
         let enabled = wanted && !handlerPausedReading
         guard !closed else { return }
-        readingWanted = enabled
         sources.setReading(enabled)
         // Bytes OpenSSL decrypted while reading was paused will not make the socket readable again.
         if enabled, !handshaking, let tls, tls.pendingBytes > 0 {
             loop.queue.async { [self] in
-                if readingWanted && !closed, let tls = self.tls { readableTLS(tls) }
+                if sources.isReading && !closed, let tls = self.tls { readableTLS(tls) }
             }
         }
     }
-
-    private var readingWanted = true
 
     private func startExchange(_ head: RequestHead) {
         requestStart = MonotonicClock.now()

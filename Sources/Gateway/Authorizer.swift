@@ -53,7 +53,7 @@ final class Authorizer: Sendable {
         case .success(let verified):
             completion(decide(verified, route: route))
         case .failure(.unknownKeyID), .failure(.noSigningKeys):
-            let keyID = Self.keyID(of: token) ?? ""
+            let keyID = UnverifiedToken.header(token)?["kid"]?.string ?? ""
             jwks.refetch(forUnknownKeyID: keyID) { [self] keys in
                 switch self.verify(token, keys: keys, now: Self.now(), key: key) {
                 case .success(let verified): completion(self.decide(verified, route: route))
@@ -106,13 +106,6 @@ final class Authorizer: Sendable {
             guard !token.contains(0x20) else { return .failure(.malformed("not a bearer token")) }
             return .success(Array(token))
         }
-    }
-
-    static func keyID(of token: [UInt8]) -> String? {
-        guard let headerPart = token.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false).first,
-            let header = Base64URL.decode(headerPart), let object = try? StrictJSON.parse(header, maxDepth: 8).object
-        else { return nil }
-        return object["kid"]?.string
     }
 
     static func now() -> Double {

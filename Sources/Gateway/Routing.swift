@@ -1,3 +1,5 @@
+import HTTP1
+
 /// The configured routes, longest prefix first; a prefix matches on segment boundaries only.
 struct RouteTable: Sendable {
     let routes: [RouteSettings]
@@ -36,7 +38,9 @@ enum PathSafety {
             }
             var byte = bytes[index]
             if byte == UInt8(ascii: "%") {
-                guard index + 2 < bytes.count, let high = hex(bytes[index + 1]), let low = hex(bytes[index + 2]) else {
+                guard index + 2 < bytes.count, let high = Hex.value(bytes[index + 1]),
+                    let low = Hex.value(bytes[index + 2])
+                else {
                     return false
                 }
                 byte = high << 4 | low
@@ -49,12 +53,4 @@ enum PathSafety {
         return true
     }
 
-    private static func hex(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - 48
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - 87
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return byte - 55
-        default: return nil
-        }
-    }
 }

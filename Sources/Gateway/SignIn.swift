@@ -286,10 +286,9 @@ final class SignInService: Sendable {
 
     /// The `sub` of an ID token Cognito just issued over the control plane; read, not verified.
     static func subject(ofIDToken token: String) -> String? {
-        let parts = token.utf8.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count == 3, let payload = Base64URL.decode(parts[1]), let claims = try? StrictJSON.parse(payload),
-            let subject = claims.object?["sub"]?.string, !subject.isEmpty
-        else { return nil }
+        guard let subject = UnverifiedToken.payload(Array(token.utf8))?["sub"]?.string, !subject.isEmpty else {
+            return nil
+        }
         return subject
     }
 

@@ -69,7 +69,7 @@ struct ChunkedDecoder: Sendable {
         switch state {
         case .size(let value, let digits):
             try countLineByte()
-            if let digit = ByteClass.hexValue(byte) {
+            if let digit = Hex.value(byte) {
                 // 15 hex digits cannot overflow UInt64; leading zeros beyond that are refused too.
                 guard digits < 15 else { throw HTTPParseError(.invalidChunk) }
                 state = .size(value: value << 4 | UInt64(digit), digits: digits + 1)

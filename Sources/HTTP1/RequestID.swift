@@ -33,7 +33,6 @@ public enum RequestID {
         let high = (random.0 & ~0xF000) | 0x4000  // version 4
         let low = (random.1 & ~(0xC000 << 48)) | (0x8000 << 48)  // RFC 4122 variant
         return String(unsafeUninitializedCapacity: 36) { out in
-            let hex = "0123456789abcdef".utf8
             var index = 0
             for word in [high, low] {
                 var shift = 60
@@ -42,7 +41,7 @@ public enum RequestID {
                         out[index] = UInt8(ascii: "-")
                         index += 1
                     }
-                    out[index] = hex[hex.index(hex.startIndex, offsetBy: Int((word >> UInt64(shift)) & 0xF))]
+                    out[index] = Hex.lowercaseDigits[Int((word >> UInt64(shift)) & 0xF)]
                     index += 1
                     shift -= 4
                 }

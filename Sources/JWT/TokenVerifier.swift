@@ -118,6 +118,19 @@ struct DecodedToken {
     }
 }
 
+/// A token read without any check of its signature or claims: only to find the key it names, or to read
+/// what Cognito itself just handed over. Nothing read here may decide what a request is allowed to do.
+public enum UnverifiedToken {
+    public static func header(_ token: [UInt8]) -> [String: JSONValue]? {
+        try? DecodedToken.decode(token).header
+    }
+
+    public static func payload(_ token: [UInt8]) -> [String: JSONValue]? {
+        guard let decoded = try? DecodedToken.decode(token) else { return nil }
+        return try? jsonObject(decoded.payloadBytes, "payload")
+    }
+}
+
 func jsonObject(_ bytes: [UInt8], _ part: String) throws(TokenRejection) -> [String: JSONValue] {
     let value: JSONValue
     do {

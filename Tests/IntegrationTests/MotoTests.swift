@@ -31,16 +31,11 @@ import Testing
                 """
         )
         #expect(try waitUntilReady(gateway))
-        func status(_ path: String, _ token: String?) throws -> Int {
-            let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
-            return try RawClient(port: gateway.publicPort).exchange(
-                "GET \(path) HTTP/1.1\r\nHost: a\r\n\(authorization)\r\n"
-            ).status
-        }
-        #expect(try status("/api/orders", idToken) == 200)
-        #expect(try status("/api/orders", nil) == 401)
-        #expect(try status("/api/orders", accessToken) == 401, "token_use = \"id\" refuses access tokens")
-        #expect(try status("/admin", idToken) == 403, "alice is in staff, not admins")
+        #expect(try gateway.status("/api/orders", token: idToken) == 200)
+        #expect(try gateway.status("/api/orders") == 401)
+        #expect(
+            try gateway.status("/api/orders", token: accessToken) == 401, "token_use = \"id\" refuses access tokens")
+        #expect(try gateway.status("/admin", token: idToken) == 403, "alice is in staff, not admins")
 
         let config = FileManager.default.temporaryDirectory.appendingPathComponent("moto-\(UUID().uuidString).toml")
         try """

@@ -233,20 +233,14 @@ private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
         #expect(try waitUntilReady(gateway))
         let token = signer.token(TestSigner.claims())
         let expired = signer.token(TestSigner.claims { $0["exp"] = Int(Date().timeIntervalSince1970) - 3600 })
-        func get(_ path: String, _ token: String? = nil, method: String = "GET") throws -> Int {
-            let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
-            return try RawClient(port: gateway.publicPort).exchange(
-                "\(method) \(path) HTTP/1.1\r\nHost: a\r\n\(authorization)\r\n"
-            ).status
-        }
-        #expect(try get("/api/orders/12345/random-segment", token) == 200)
-        #expect(try get("/api/orders", token) == 200)
-        #expect(try get("/api/orders") == 401)
-        #expect(try get("/api/orders", expired) == 401)
-        #expect(try get("/admin", token) == 403)
-        #expect(try get("/nowhere/abc") == 404)
-        #expect(try get("/dead") == 502)
-        #expect(try get("/signin") == 405)
+        #expect(try gateway.status("/api/orders/12345/random-segment", token: token) == 200)
+        #expect(try gateway.status("/api/orders", token: token) == 200)
+        #expect(try gateway.status("/api/orders") == 401)
+        #expect(try gateway.status("/api/orders", token: expired) == 401)
+        #expect(try gateway.status("/admin", token: token) == 403)
+        #expect(try gateway.status("/nowhere/abc") == 404)
+        #expect(try gateway.status("/dead") == 502)
+        #expect(try gateway.status("/signin") == 405)
 
         let response = try RawClient(port: gateway.adminPort).exchange("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(response.status == 200)

@@ -129,6 +129,13 @@ final class RunningGateway {
 
     var configFile: URL { directory.appendingPathComponent("authgate.toml") }
 
+    /// The status of one GET on a new connection to the public listener, with `token` as a bearer token.
+    func status(_ path: String, token: String? = nil) throws -> Int {
+        let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
+        return try RawClient(port: publicPort).exchange("GET \(path) HTTP/1.1\r\nHost: a\r\n\(authorization)\r\n")
+            .status
+    }
+
     /// Replaces the configuration file (for a reload); `transform` gets the current text.
     func rewriteConfig(_ transform: (String) -> String) throws {
         let text = try String(contentsOf: configFile, encoding: .utf8)

@@ -48,46 +48,38 @@ public final class MotoServer: @unchecked Sendable {
     ) throws -> Pool {
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/moto_pool.py")
-        let helper = Process()
-        helper.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        var arguments = ["python3", script.path, "--endpoint", endpoint]
+        var arguments = [script.path, "--endpoint", endpoint]
         if let user { arguments += ["--user", user] }
         for group in groups { arguments += ["--group", group] }
         if clientSecret { arguments.append("--client-secret") }
         if let forceChangeUser { arguments += ["--force-change-user", forceChangeUser] }
-        helper.arguments = arguments
-        let output = Pipe()
-        helper.standardOutput = output
-        helper.standardError = FileHandle.nullDevice
-        try helper.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        var status: Int32 = 0
-        waitpid(helper.processIdentifier, &status, 0)
-        return try JSONDecoder().decode(Pool.self, from: data)
+        return try JSONDecoder().decode(Pool.self, from: python(arguments))
     }
 
     /// The pool's view of a user: CONFIRMED, UNCONFIRMED, FORCE_CHANGE_PASSWORD… (boto3 admin_get_user).
     public func userStatus(pool: Pool, username: String) throws -> String {
-        let helper = Process()
-        helper.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        helper.arguments = [
-            "python3", "-c",
-            """
+        let script = """
             import boto3, sys
             c = boto3.client("cognito-idp", endpoint_url=sys.argv[1], region_name=sys.argv[2],
                              aws_access_key_id="testing", aws_secret_access_key="testing")
             print(c.admin_get_user(UserPoolId=sys.argv[3], Username=sys.argv[4])["UserStatus"])
-            """,
-            endpoint, pool.region, pool.userPoolID, username,
-        ]
+            """
+        let output = try python(["-c", script, endpoint, pool.region, pool.userPoolID, username])
+        return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Runs python3 with `arguments` (boto3 talking to this moto) and returns what it printed.
+    private func python(_ arguments: [String]) throws -> Data {
+        let helper = Process()
+        helper.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        helper.arguments = ["python3"] + arguments
         let output = Pipe()
         helper.standardOutput = output
         helper.standardError = FileHandle.nullDevice
         try helper.run()
         let data = output.fileHandleForReading.readDataToEndOfFile()
-        var status: Int32 = 0
-        waitpid(helper.processIdentifier, &status, 0)
-        return String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        helper.waitUntilExit()
+        return data
     }
 
     deinit {
