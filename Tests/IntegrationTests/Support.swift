@@ -249,16 +249,7 @@ final class RawClient {
 
     init(unixPath: String, timeoutSeconds: Int = 5) throws {
         fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { bytes in
-            for (index, byte) in unixPath.utf8.enumerated() { bytes[index] = byte }
-        }
-        let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-            }
-        }
+        let connected = withUnixAddress(unixPath) { connect(fd, $0, $1) }
         guard connected == 0 else {
             let code = errno
             close(fd)
@@ -395,4 +386,16 @@ func shell(_ arguments: [String], input: String? = nil) throws -> (status: Int32
     // Killed by a signal: 128 + the signal, as shells report it, never 0.
     let code = process.terminationReason == .exit ? process.terminationStatus : 128 + process.terminationStatus
     return (code, String(decoding: data, as: UTF8.self))
+}
+
+/// Calls `body` with a C socket address for the unix socket at `path`.
+func withUnixAddress<Result>(_ path: String, _ body: (UnsafePointer<sockaddr>, socklen_t) -> Result) -> Result {
+    var address = sockaddr_un()
+    address.sun_family = sa_family_t(AF_UNIX)
+    withUnsafeMutableBytes(of: &address.sun_path) { bytes in
+        for (index, byte) in path.utf8.enumerated() { bytes[index] = byte }
+    }
+    return withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+    }
 }
