@@ -4,7 +4,9 @@ public import Dispatch
     import Glibc
 #endif
 
-/// One serial Dispatch queue that owns its connections, their sources and their deadlines.
+/// One serial Dispatch queue that owns an epoll set with its sockets, its connections and their deadlines.
+/// One Dispatch source on the epoll descriptor wakes the queue, which then drains every ready event in
+/// batches: a request costs no Dispatch source of its own (SPEC.md "Stack").
 /// Everything on a loop runs on its queue: no locks, no thread per connection.
 public final class EventLoop: @unchecked Sendable {
     public let queue: DispatchQueue
@@ -16,6 +18,14 @@ public final class EventLoop: @unchecked Sendable {
     private var sweepTimer: (any DispatchSourceTimer)?
     private var output: [UInt8] = []
     private var outputFlushScheduled = false
+    let readiness = ReadinessSet()
+    private var wakeSource: (any DispatchSourceRead)?
+    /// Work for after the current event (a read that resumes, a notification that must not re-enter its caller).
+    private var soon: [() -> Void] = []
+    private var soonScheduled = false
+    private var delivering = false
+    /// Rounds of ready events one wake-up delivers before other work on the queue (timers) gets its turn.
+    private static let roundsPerWakeUp = 16
 
     private static let identityKey = DispatchSpecificKey<UInt64>()
     private let identity = UInt64.random(in: 1...UInt64.max)
@@ -25,6 +35,10 @@ public final class EventLoop: @unchecked Sendable {
         self.queue = DispatchQueue(label: "authgate.loop.\(index)")
         queue.setSpecific(key: Self.identityKey, value: identity)
         self.scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+        let source = DispatchSource.makeReadSource(fileDescriptor: readiness.epollFD, queue: queue)
+        source.setEventHandler { [unowned self] in deliverEvents() }
+        source.resume()
+        wakeSource = source
     }
 
     deinit {
@@ -48,6 +62,43 @@ public final class EventLoop: @unchecked Sendable {
     public var connectionCount: Int {
         assertOnLoop()
         return connections.count
+    }
+
+    /// Drains the epoll set: batch after batch, each followed by the work it made, until no event is left.
+    private func deliverEvents() {
+        delivering = true
+        var exhausted = false
+        for _ in 0..<Self.roundsPerWakeUp {
+            let delivered = readiness.deliverReadyEvents()
+            runSoonTasks()
+            if delivered == 0 {
+                exhausted = true
+                break
+            }
+        }
+        delivering = false
+        // Events left after the last round: come back after the queue's other work instead of starving it.
+        if !exhausted { queue.async { [unowned self] in deliverEvents() } }
+    }
+
+    /// Runs `task` on the loop after the current event, before the loop waits again.
+    func runSoon(_ task: @escaping () -> Void) {
+        soon.append(task)
+        if !delivering && !soonScheduled {
+            soonScheduled = true
+            queue.async { [unowned self] in
+                soonScheduled = false
+                runSoonTasks()
+            }
+        }
+    }
+
+    private func runSoonTasks() {
+        while !soon.isEmpty {
+            let tasks = soon
+            soon = []
+            for task in tasks { task() }
+        }
     }
 
     func register(_ connection: ClientConnection) {

@@ -1,4 +1,5 @@
 internal import CSystem
+import Cryptography
 import Dispatch
 import Synchronization
 
@@ -69,13 +70,15 @@ public final class ListeningSocket: Sendable {
     }
 }
 
-/// Accepts on one listening socket from every loop: each loop has its own read source on the shared
-/// descriptor, so a connection is owned from its first byte by the loop that accepted it.
+/// Accepts on one listening socket from every loop: the socket is in each loop's epoll set, so a connection
+/// is owned from its first byte by the loop that accepted it.
 public final class Listener: @unchecked Sendable {
     public let socket: ListeningSocket
     private let currentContext: Mutex<ServerContext>
-    private var sources: [(EventLoop, AcceptSource)] = []
+    private var acceptors: [Acceptor] = []
     private let pausedAfterDescriptorExhaustion = DispatchTimeInterval.milliseconds(100)
+    /// Accepts one wake-up performs before the loop's other sockets get a turn.
+    private static let acceptsPerBurst = 64
 
     public init(socket: ListeningSocket, context: ServerContext) {
         self.socket = socket
@@ -91,23 +94,20 @@ public final class Listener: @unchecked Sendable {
     /// Starts accepting on every loop. Call once.
     public func start(on group: EventLoopGroup) {
         for loop in group.loops {
-            let source = AcceptSource(DispatchSource.makeReadSource(fileDescriptor: socket.fd, queue: loop.queue))
-            source.source.setEventHandler { [unowned self] in
-                self.acceptBurst(on: loop, source: source)
-            }
-            sources.append((loop, source))
-            source.source.resume()
+            let acceptor = Acceptor(listener: self, loop: loop)
+            acceptors.append(acceptor)
+            loop.queue.async { acceptor.start() }
         }
     }
 
-    /// Stops accepting. The descriptor is closed once every loop's source is cancelled.
+    /// Stops accepting. The descriptor is closed once every loop has taken it out of its epoll set.
     public func stop(closeSocket: Bool, then completion: @escaping @Sendable () -> Void = {}) {
         let group = DispatchGroup()
-        for (loop, source) in sources {
+        for acceptor in acceptors {
             group.enter()
-            loop.queue.async {
-                source.source.setCancelHandler { group.leave() }
-                source.source.cancel()
+            acceptor.loop.queue.async {
+                acceptor.stop()
+                group.leave()
             }
         }
         let socket = self.socket
@@ -117,16 +117,18 @@ public final class Listener: @unchecked Sendable {
         }
     }
 
-    private func acceptBurst(on loop: EventLoop, source: AcceptSource) {
+    /// Accepts until the backlog is empty (the socket is edge-triggered), a burst at a time.
+    fileprivate func acceptBurst(_ acceptor: Acceptor) {
+        let loop = acceptor.loop
         var address = sockaddr_storage()
         let context = self.context
-        // A bounded burst keeps one busy listener from starving the loop's other work.
-        for _ in 0..<64 {
+        for _ in 0..<Self.acceptsPerBurst {
+            guard acceptor.isAccepting else { return }
             let result: IOResult
             do {
                 result = try Syscall.accept(socket.fd, &address)
             } catch {
-                handleAcceptFailure(error, loop: loop, source: source)
+                handleAcceptFailure(error, acceptor: acceptor)
                 return
             }
             guard case .processed(let fd) = result else { return }
@@ -139,33 +141,74 @@ public final class Listener: @unchecked Sendable {
             if address.ss_family != sa_family_t(AF_UNIX) {
                 Syscall.setOption(clientFD, Int32(IPPROTO_TCP), TCP_NODELAY, 1)
             }
+            guard let channel = makeChannel(clientFD, loop: loop, context: context) else {
+                Syscall.close(clientFD)
+                context.limiter.release()
+                continue
+            }
             let connection = ClientConnection(
-                fd: clientFD, loop: loop, context: context, clientAddress: peerAddressText(&address)
+                channel: channel, context: context, clientAddress: peerAddressText(&address),
+                isSecure: context.tls != nil
             )
             connection.start()
         }
+        // More may be waiting, and no new edge will say so.
+        loop.runSoon { [self] in acceptBurst(acceptor) }
     }
 
-    private func handleAcceptFailure(_ error: SystemError, loop: EventLoop, source: AcceptSource) {
+    private func makeChannel(_ fd: Int32, loop: EventLoop, context: ServerContext) -> SocketChannel? {
+        var session: TLSSession?
+        if let tls = context.tls {
+            guard let made = try? TLSSession(context: tls, fd: fd) else { return nil }
+            session = made
+        }
+        return try? SocketChannel(fd: fd, loop: loop, tls: session, connecting: false)
+    }
+
+    private func handleAcceptFailure(_ error: SystemError, acceptor: Acceptor) {
         switch error.errno {
         case EMFILE, ENFILE, ENOBUFS, ENOMEM:
-            // Out of descriptors: pause this loop's accepting briefly instead of spinning on a failing accept.
-            source.source.suspend()
-            loop.queue.asyncAfter(deadline: .now() + pausedAfterDescriptorExhaustion) {
-                source.source.resume()
+            // Out of descriptors: try again shortly instead of spinning on a failing accept.
+            acceptor.loop.queue.asyncAfter(deadline: .now() + pausedAfterDescriptorExhaustion) { [self] in
+                acceptBurst(acceptor)
             }
         default:
-            // ECONNABORTED and friends concern one connection only.
-            break
+            // ECONNABORTED and friends concern one connection only: go on with the backlog.
+            acceptor.loop.runSoon { [self] in acceptBurst(acceptor) }
         }
     }
 }
 
-/// A loop's read source on a listening socket; only touched on that loop's queue.
-final class AcceptSource: @unchecked Sendable {
-    let source: any DispatchSourceRead
+/// A listening socket's place in one loop's epoll set; only touched on that loop's queue.
+private final class Acceptor: Selectable, @unchecked Sendable {
+    unowned let listener: Listener
+    let loop: EventLoop
+    private var registration: Registration?
 
-    init(_ source: any DispatchSourceRead) {
-        self.source = source
+    init(listener: Listener, loop: EventLoop) {
+        self.listener = listener
+        self.loop = loop
+    }
+
+    var isAccepting: Bool { registration != nil }
+
+    func start() {
+        do {
+            registration = try loop.readiness.register(listener.socket.fd, owner: self)
+        } catch {
+            // Only at start, with the process out of memory or descriptors: this loop accepts nothing, others do.
+            return
+        }
+        // Connections may already wait in the backlog.
+        listener.acceptBurst(self)
+    }
+
+    func stop() {
+        if let registration { loop.readiness.deregister(registration) }
+        registration = nil
+    }
+
+    func handleEvent(_ readiness: Readiness) {
+        listener.acceptBurst(self)
     }
 }

@@ -19,32 +19,21 @@ public protocol UpstreamConnectionDelegate: AnyObject {
     func upstreamDrained(connection: UpstreamConnection)
 }
 
-/// One connection to an upstream, confined to a loop: non-blocking connect, writes with backpressure, and
-/// answers parsed by the strict response decoder.
-public final class UpstreamConnection: @unchecked Sendable {
+/// One connection to an upstream, confined to a loop: it carries out what its lifecycle and the strict response
+/// decoder decide, over a socket channel (non-blocking connect, TLS, writes with backpressure).
+public final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
     public let loop: EventLoop
     public let address: SocketAddress
-    let fd: Int32
+    private let fd: Int32
     public weak var delegate: (any UpstreamConnectionDelegate)?
-    /// True once it has served a request: a failure before any answer byte may then be a stale keep-alive.
-    public private(set) var reused = false
-    public private(set) var isClosed = false
-    private var connected = false
+    private var lifecycle = UpstreamLifecycle()
     private var decoder: ResponseDecoder
-    private lazy var sources = SocketSources(
-        fd: fd, queue: loop.queue, onReadable: { [unowned self] in readable() },
-        onWritable: { [unowned self] in writable() }
-    )
-    private var outbound: [UInt8] = []
-    private var outboundOffset = 0
+    private var channel: SocketChannel?
     private var inbound: [UInt8] = []
-    private var keepAliveAfterResponse = false
     /// TLS to the upstream, when it is an https:// one: the context and the name to verify.
     private let tlsSettings: (context: TLSClientContext, host: String)?
-    private var tls: TLSSession?
-    private var handshaking = false
 
-    /// Starts connecting; the delegate hears `upstreamConnected` or `upstreamFailed`.
+    /// Opens the socket; `connect` starts connecting.
     public init(
         loop: EventLoop,
         address: SocketAddress,
@@ -61,209 +50,88 @@ public final class UpstreamConnection: @unchecked Sendable {
         if family != AF_UNIX { Syscall.setOption(fd, Int32(IPPROTO_TCP), TCP_NODELAY, 1) }
     }
 
-    /// Connects. Must run on the loop, after the delegate is set.
+    /// Whether the request in flight went on a connection that had served answers before: a failure before
+    /// any byte of its answer may then be a stale keep-alive.
+    public private(set) var reused = false
+    public var isClosed: Bool { lifecycle.state == .closed }
+
+    /// Connects. Must run on the loop, after the delegate is set; the delegate hears `upstreamConnected` or
+    /// `upstreamFailed`, never before this returns.
     public func connect() {
         loop.assertOnLoop()
         let result = address.withCSocketAddress { Glibc.connect(fd, $0, $1) }
         let code = result == 0 ? 0 : errno
-        if code == 0 {
-            loop.queue.async { [self] in if !isClosed { tcpConnected() } }
-        } else if code == EINPROGRESS || code == EAGAIN {
-            // Writable means connected (or failed: SO_ERROR says which).
-            sources.setWriting(true)
-        } else {
-            let reason = SystemError(call: "connect", errno: code).description
-            loop.queue.async { [self] in fail(reason, beforeAnswer: true) }
+        guard code == 0 || code == EINPROGRESS || code == EAGAIN else {
+            Syscall.close(fd)
+            failSoon(SystemError(call: "connect", errno: code).description)
+            return
         }
+        var session: TLSSession?
+        if let tlsSettings {
+            do {
+                session = try TLSSession(
+                    context: tlsSettings.context, fd: fd, host: tlsSettings.host,
+                    hostIsIP: SocketAddress.isIPv4(tlsSettings.host) || SocketAddress.isIPv6(tlsSettings.host)
+                )
+            } catch {
+                Syscall.close(fd)
+                failSoon(error.description)
+                return
+            }
+        }
+        do {
+            let channel = try SocketChannel(fd: fd, loop: loop, tls: session, connecting: code != 0)
+            self.channel = channel
+            channel.start(handler: self)
+        } catch {
+            Syscall.close(fd)
+            failSoon(error.description)
+        }
+    }
+
+    private func failSoon(_ reason: String) {
+        loop.runSoon { [self] in fail(reason, beforeAnswer: true) }
     }
 
     /// Prepares for the answer to the request about to be written.
     public func startRequest(isHead: Bool) {
         decoder.expectResponse(toHead: isHead)
+        reused = lifecycle.wasReused
+        lifecycle.requestStarted()
     }
 
-    public var hasPendingOutput: Bool { outboundOffset < outbound.count }
+    public var hasPendingOutput: Bool { channel?.hasPendingOutput ?? false }
 
     public func send(_ bytes: [UInt8]) {
-        guard !isClosed, !bytes.isEmpty else { return }
-        if hasPendingOutput || !connected {
-            outbound.append(contentsOf: bytes)
-            return
-        }
-        guard let offset = bytes.withUnsafeBytes({ writeNow($0) }) else { return }
-        if offset < bytes.count {
-            outbound = Array(bytes[offset...])
-            outboundOffset = 0
-            resumeWriting()
-        }
+        guard !isClosed else { return }
+        channel?.write(bytes)
     }
 
     /// Stops or restarts reading the answer (the client is slow: the upstream waits instead of memory filling).
     public func setReading(_ enabled: Bool) {
-        guard connected, !isClosed else { return }
-        sources.setReading(enabled)
+        guard !isClosed else { return }
+        channel?.setReading(enabled)
     }
 
-    /// The TCP connection is up: start TLS, or hand the connection over.
-    private func tcpConnected() {
-        activateReading()
-        if let tlsSettings {
-            do {
-                tls = try TLSSession(
-                    context: tlsSettings.context, fd: fd, host: tlsSettings.host,
-                    hostIsIP: SocketAddress.isIPv4(tlsSettings.host) || SocketAddress.isIPv6(tlsSettings.host)
-                )
-            } catch {
-                fail(error.description, beforeAnswer: true)
-                return
-            }
-            handshaking = true
-            stepHandshake()
-            return
-        }
-        becameReady()
-    }
+    // MARK: Channel events
 
-    private func stepHandshake() {
-        guard let tls else { return }
-        switch tls.handshake() {
-        case .done:
-            handshaking = false
-            becameReady()
-        case .wantRead:
-            suspendWriting()
-        case .wantWrite:
-            resumeWriting()
-        case .closed:
-            fail("TLS handshake: the upstream closed the connection", beforeAnswer: true)
-        case .failed(let reason):
-            fail("TLS handshake: \(reason)", beforeAnswer: true)
-        }
-    }
-
-    private func becameReady() {
-        connected = true
-        if hasPendingOutput { resumeWriting() } else { suspendWriting() }
+    func channelActive() {
+        lifecycle.connected()
         delegate?.upstreamConnected(self)
     }
 
-    private func activateReading() {
-        sources.setReading(true)
+    func channelDrained() {
+        delegate?.upstreamDrained(connection: self)
     }
 
-    private func suspendWriting() {
-        sources.setWriting(false)
+    func channelFailed(_ error: ChannelError) {
+        fail(lifecycle.isConnected ? "\(error)" : "connect: \(error)", beforeAnswer: decoder.isAwaitingFirstByte)
     }
 
-    private func resumeWriting() {
-        sources.setWriting(true)
-    }
-
-    private func writable() {
-        guard !isClosed else { return }
-        if handshaking {
-            stepHandshake()
-            return
-        }
-        if !connected {
-            var error: Int32 = 0
-            var length = socklen_t(MemoryLayout<Int32>.size)
-            getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length)
-            guard error == 0 else {
-                fail(SystemError(call: "connect", errno: error).description, beforeAnswer: true)
-                return
-            }
-            tcpConnected()
-            return
-        }
-        guard
-            let written = outbound.withUnsafeBytes({ writeNow(UnsafeRawBufferPointer(rebasing: $0[outboundOffset...])) }
-            )
-        else {
-            return
-        }
-        outboundOffset += written
-        if outboundOffset == outbound.count {
-            outbound.removeAll(keepingCapacity: false)
-            outboundOffset = 0
-            suspendWriting()
-            delegate?.upstreamDrained(connection: self)
-        }
-    }
-
-    /// Writes what the socket takes now; nil when the connection failed (and was closed).
-    private func writeNow(_ buffer: UnsafeRawBufferPointer) -> Int? {
-        if let tls {
-            var offset = 0
-            while offset < buffer.count {
-                let (count, progress) = tls.write(UnsafeRawBufferPointer(rebasing: buffer[offset...]))
-                offset += count
-                switch progress {
-                case .done: continue
-                case .wantRead, .wantWrite: return offset
-                case .closed, .failed:
-                    fail("TLS write failed", beforeAnswer: decoder.isAwaitingFirstByte)
-                    return nil
-                }
-            }
-            return offset
-        }
-        do {
-            return try Syscall.writeAvailable(fd, buffer)
-        } catch {
-            fail("write failed: \(error)", beforeAnswer: decoder.isAwaitingFirstByte)
-            return nil
-        }
-    }
-
-    private func readable() {
-        guard !isClosed else { return }
-        if handshaking {
-            stepHandshake()
-            return
-        }
-        if let tls {
-            // Decrypted bytes may wait inside OpenSSL with nothing left on the socket: read until it wants more.
-            while !isClosed {
-                let (count, progress) = tls.read(into: loop.scratch)
-                if count > 0 {
-                    received(UnsafeRawBufferPointer(rebasing: loop.scratch[0..<count]))
-                    continue
-                }
-                switch progress {
-                case .wantRead, .done: return
-                case .wantWrite:
-                    resumeWriting()
-                    return
-                case .closed:
-                    peerClosed()
-                    return
-                case .failed(let reason):
-                    fail("TLS read failed: \(reason)", beforeAnswer: decoder.isAwaitingFirstByte)
-                    return
-                }
-            }
-            return
-        }
-        let result: IOResult
-        do {
-            result = try Syscall.read(fd, loop.scratch)
-        } catch {
-            fail("read failed: \(error)", beforeAnswer: decoder.isAwaitingFirstByte)
-            return
-        }
-        guard case .processed(let count) = result else { return }
-        if count == 0 {
-            peerClosed()
-            return
-        }
-        received(UnsafeRawBufferPointer(rebasing: loop.scratch[0..<count]))
-    }
-
-    private func peerClosed() {
+    func channelReadEOF() {
         do {
             if case .end = try decoder.peerClosed() {
-                keepAliveAfterResponse = false
+                lifecycle.answerEnded(bytesFollowed: true)
                 delegate?.upstreamEnd(connection: self)
                 close()
                 return
@@ -274,7 +142,7 @@ public final class UpstreamConnection: @unchecked Sendable {
         }
     }
 
-    private func received(_ chunk: UnsafeRawBufferPointer) {
+    func channelRead(_ chunk: UnsafeRawBufferPointer) {
         if inbound.isEmpty {
             process(chunk)
         } else {
@@ -305,18 +173,14 @@ public final class UpstreamConnection: @unchecked Sendable {
                 }
                 return
             case .head(let head):
-                if !head.isInformational { keepAliveAfterResponse = head.keepAlive }
+                if !head.isInformational { lifecycle.answerHead(keepAlive: head.keepAlive) }
                 delegate?.upstreamHead(head, connection: self)
             case .body(let range):
                 delegate?.upstreamBody(
                     UnsafeRawBufferPointer(rebasing: buffer[(base + range.lowerBound)..<(base + range.upperBound)]),
                     connection: self)
             case .end:
-                reused = true
-                if offset < buffer.count {
-                    // Bytes after a complete answer were never asked for: the connection cannot be trusted.
-                    keepAliveAfterResponse = false
-                }
+                lifecycle.answerEnded(bytesFollowed: offset < buffer.count)
                 delegate?.upstreamEnd(connection: self)
                 return
             }
@@ -324,7 +188,7 @@ public final class UpstreamConnection: @unchecked Sendable {
     }
 
     /// Whether the connection can carry another request.
-    public var isReusable: Bool { !isClosed && keepAliveAfterResponse && decoder.hasEnded && !hasPendingOutput }
+    public var isReusable: Bool { lifecycle.isReusable && decoder.hasEnded && !hasPendingOutput }
 
     private func fail(_ reason: String, beforeAnswer: Bool) {
         guard !isClosed else { return }
@@ -335,10 +199,10 @@ public final class UpstreamConnection: @unchecked Sendable {
 
     public func close() {
         guard !isClosed else { return }
-        isClosed = true
+        lifecycle.closed()
         delegate = nil
-        tls = nil
-        sources.cancelAndClose()
+        channel?.close()
+        channel = nil
     }
 }
 

@@ -99,9 +99,7 @@ public final class GatewayServer: @unchecked Sendable {
             Int(max(10, min(500, min(config.server.headerTimeout, config.server.idleTimeout) / 4_000_000)))
         )
         for loop in group.loops { loop.queue.async { loop.startSweeping(every: sweep) } }
-        for listener in listeners { listener.start(on: group) }
-        readiness.clear("listeners")
-        generation.startFetchingKeys()
+        // Logged before the first accept: whoever got an answer can read this line.
         let publicAddresses = listeners.filter { $0.context.name == "public" }.map(\.socket.address)
         logger.info(
             "started",
@@ -114,6 +112,9 @@ public final class GatewayServer: @unchecked Sendable {
                 "open_files_limit": "\(openFiles)",
             ]
         )
+        for listener in listeners { listener.start(on: group) }
+        readiness.clear("listeners")
+        generation.startFetchingKeys()
         notifier.ready(status: "serving on \(publicAddresses.joined(separator: ", "))")
         watchdog = SystemdWatchdog(environment: environment, notifier: notifier, loops: group.loops)
         watchdog?.start()
