@@ -35,7 +35,7 @@ let package = Package(
         // SigV4, the AWS credential chain and the Cognito Identity Provider client (control plane, over libcurl).
         .target(
             name: "AWS", dependencies: ["Cryptography", "HTTPClient", "HTTP1", "JWT"], swiftSettings: strictSettings),
-        // Dispatch event loops, sockets, listeners and client connections.
+        // Dispatch event loops with their epoll sets, the socket channel, client and upstream connections, pools.
         .target(name: "EventLoop", dependencies: ["HTTP1", "CSystem", "Cryptography"], swiftSettings: strictSettings),
         // Configuration, routing of local answers, admin endpoints, access log.
         .target(
@@ -58,6 +58,8 @@ let package = Package(
         ),
 
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], swiftSettings: strictSettings),
+        // The socket channel over socketpairs, and the connection lifecycles without sockets.
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"], swiftSettings: strictSettings),
         .testTarget(
             name: "CryptographyTests", dependencies: ["Cryptography", "TestSupport"], swiftSettings: strictSettings),
         // Loopback servers the tests talk to: a JWKS and echo fixture, and moto as the user pool.

@@ -18,21 +18,36 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
     let settings: ProxySettings
     let logger: Logger
 
-    private var token: VerifiedToken?
-    private var upstream: UpstreamConnection?
-    private var upstreamReady = false
+    private enum State {
+        /// The authorizer has not decided yet; the body is held, with a small bound.
+        case authorizing
+        /// Authorized (the token, if the route needs one); the upstream connection opens, the body is held.
+        case connecting(UpstreamConnection, token: VerifiedToken?, isRetry: Bool)
+        /// The request went upstream (its body may still be streaming); no answer head yet.
+        case awaitingAnswer(UpstreamConnection, token: VerifiedToken?, isRetry: Bool)
+        /// The answer streams to the client.
+        case answering(UpstreamConnection)
+        /// Answered, refused or failed: nothing more happens.
+        case finished
+    }
+
+    /// How far the client's request body has come, independently of the upstream side.
+    private enum RequestBody {
+        case none
+        case receiving
+        case ended
+    }
+
+    private var state = State.authorizing
+    private var requestBody: RequestBody
+    /// Request body held until the upstream is connected, already framed for it.
     private var pendingBody: [UInt8] = []
-    private var clientBodyEnded = false
-    private var finished = false
-    private var retried = false
-    private var answerStarted = false
 
     /// Request body held while the upstream connection opens; past this, reading from the client pauses.
     static let maxPendingBody = 256 * 1024
     /// Held before the request is authorized (a JWKS re-fetch may be under way): an unauthenticated client
     /// must not make the gateway hold much for it.
     static let maxPendingBodyUnauthorized = 16 * 1024
-    private var authorized = false
 
     init(
         client: ClientConnection, head: RequestHead, route: RouteSettings, pool: UpstreamPool,
@@ -45,35 +60,45 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
         self.tls = tls
         self.settings = settings
         self.logger = logger
+        self.requestBody = head.framing == .none ? .none : .receiving
     }
 
-    private var hasBody: Bool { head.framing != .none }
+    private var upstream: UpstreamConnection? {
+        switch state {
+        case .connecting(let connection, _, _), .awaitingAnswer(let connection, _, _), .answering(let connection):
+            return connection
+        case .authorizing, .finished:
+            return nil
+        }
+    }
+
+    private var isFinished: Bool {
+        if case .finished = state { return true }
+        return false
+    }
 
     // MARK: Decision
 
     /// Authorization passed (or the route needs none): connect and send.
     func proceed(token: VerifiedToken?) {
-        guard !finished else { return }
-        self.token = token
-        authorized = true
-        connect()
+        guard case .authorizing = state else { return }
+        connect(token: token, isRetry: false)
     }
 
     /// The request was refused; its answer was written by the handler.
     func abandon() {
-        finished = true
+        state = .finished
         pendingBody = []
     }
 
-    private func connect() {
-        let connection: UpstreamConnection
+    private func connect(token: VerifiedToken?, isRetry: Bool) {
         if let idle = pool.takeIdle() {
-            connection = idle
-            connection.delegate = self
-            upstream = connection
-            upstreamConnected(connection)
+            idle.delegate = self
+            state = .connecting(idle, token: token, isRetry: isRetry)
+            upstreamConnected(idle)
             return
         }
+        let connection: UpstreamConnection
         do {
             connection = try UpstreamConnection(
                 loop: client.loop, address: pool.address, limits: settings.responseLimits, tls: tls)
@@ -82,37 +107,43 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
             return
         }
         connection.delegate = self
-        upstream = connection
+        state = .connecting(connection, token: token, isRetry: isRetry)
         connection.connect()
     }
 
     // MARK: Client side
 
     func bodyBytes(_ bytes: UnsafeRawBufferPointer, connection: ClientConnection) {
-        guard !finished else { return }
-        if upstreamReady, let upstream {
+        switch state {
+        case .awaitingAnswer(let upstream, _, _), .answering(let upstream):
             upstream.send(frame(bytes))
             if upstream.hasPendingOutput { client.pauseReading(true) }
-        } else {
+        case .authorizing, .connecting:
             pendingBody.append(contentsOf: frame(bytes))
-            let limit = authorized ? Self.maxPendingBody : Self.maxPendingBodyUnauthorized
+            let limit: Int
+            if case .authorizing = state { limit = Self.maxPendingBodyUnauthorized } else { limit = Self.maxPendingBody }
             if pendingBody.count > limit { client.pauseReading(true) }
+        case .finished:
+            break
         }
     }
 
     func bodyEnded(connection: ClientConnection) {
-        clientBodyEnded = true
-        guard !finished else { return }
-        if head.framing == .chunked {
-            let terminator = Array("0\r\n\r\n".utf8)
-            if upstreamReady, let upstream { upstream.send(terminator) } else { pendingBody += terminator }
+        requestBody = .ended
+        guard head.framing == .chunked else { return }
+        switch state {
+        case .awaitingAnswer(let upstream, _, _), .answering(let upstream): upstream.send(Self.lastChunk)
+        case .authorizing, .connecting: pendingBody += Self.lastChunk
+        case .finished: break
         }
     }
 
+    private static let lastChunk = Array("0\r\n\r\n".utf8)
+
     func connectionAborted(connection: ClientConnection) {
-        finished = true
+        let upstream = self.upstream
+        state = .finished
         upstream?.close()
-        upstream = nil
     }
 
     private func frame(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
@@ -127,8 +158,8 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
     // MARK: Upstream side
 
     func upstreamConnected(_ connection: UpstreamConnection) {
-        guard !finished else { return }
-        upstreamReady = true
+        guard case .connecting(let upstream, let token, let isRetry) = state, upstream === connection else { return }
+        state = .awaitingAnswer(connection, token: token, isRetry: isRetry)
         connection.startRequest(isHead: head.isHead)
         var length: UInt64?
         if case .length(let value) = head.framing { length = value }
@@ -142,19 +173,22 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
             connection.send(pendingBody)
             pendingBody = []
         }
-        if hasBody && !clientBodyEnded { client.continueIfExpected() }
+        if requestBody == .receiving { client.continueIfExpected() }
         client.pauseReading(connection.hasPendingOutput)
         armTimeout()
     }
 
     func upstreamDrained(connection: UpstreamConnection) {
-        if !finished { client.pauseReading(false) }
+        if !isFinished { client.pauseReading(false) }
     }
 
     func upstreamHead(_ response: ResponseHead, connection: UpstreamConnection) {
-        guard !finished, !response.isInformational else { return }
+        guard case .awaitingAnswer(let upstream, _, _) = state, upstream === connection, !response.isInformational
+        else {
+            return
+        }
+        state = .answering(connection)
         client.disarmHandlerDeadline()
-        answerStarted = true
         client.record.upstreamStatus = response.status
         let removed = HopByHop.namesToRemove(bytes: response.bytes, fields: response.fields)
         var headers: [(String, String)] = []
@@ -186,33 +220,32 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
     }
 
     func upstreamBody(_ bytes: UnsafeRawBufferPointer, connection: UpstreamConnection) {
-        guard !finished else { return }
+        guard case .answering(let upstream) = state, upstream === connection else { return }
         client.sendBody(bytes)
         // A slow client pauses the upstream instead of filling memory.
         if client.hasPendingOutput { connection.setReading(false) }
     }
 
     func upstreamEnd(connection: UpstreamConnection) {
-        guard !finished else { return }
-        finished = true
-        upstream = nil
-        if clientBodyEnded || !hasBody {
-            pool.giveBack(connection)
-        } else {
+        guard case .answering(let upstream) = state, upstream === connection else { return }
+        state = .finished
+        if requestBody == .receiving {
+            // The upstream answered before the request body ended: the connection is mid-request.
             connection.close()
+        } else {
+            pool.giveBack(connection)
         }
         client.endResponse()
     }
 
     func upstreamFailed(_ reason: String, beforeAnswer: Bool, connection: UpstreamConnection) {
-        guard !finished else { return }
-        upstream = nil
-        upstreamReady = false
+        guard upstream === connection else { return }
         // A kept-alive connection the upstream had closed: retry once, for requests safe to repeat.
-        if beforeAnswer && connection.reused && !retried && !hasBody && Self.idempotent.contains(head.method) {
-            retried = true
+        if case .awaitingAnswer(_, let token, isRetry: false) = state, beforeAnswer, connection.reused,
+            requestBody == .none, Self.idempotent.contains(head.method)
+        {
             client.disarmHandlerDeadline()
-            connect()
+            connect(token: token, isRetry: true)
             return
         }
         fail(reason, status: .badGateway)
@@ -222,16 +255,16 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
 
     private func armTimeout() {
         client.armHandlerDeadline(after: settings.upstreamTimeout) { [weak self] in
-            guard let self, !self.finished, !self.answerStarted else { return }
+            guard let self, case .awaitingAnswer = self.state else { return }
             self.fail("no answer head within upstream_timeout", status: .gatewayTimeout)
         }
     }
 
     private func fail(_ reason: String, status: HTTPStatus) {
-        finished = true
+        let upstream = self.upstream
+        state = .finished
         client.disarmHandlerDeadline()
         upstream?.close()
-        upstream = nil
         logger.warning(
             "upstream failed",
             metadata: [
