@@ -121,7 +121,11 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
         case .authorizing, .connecting:
             pendingBody.append(contentsOf: frame(bytes))
             let limit: Int
-            if case .authorizing = state { limit = Self.maxPendingBodyUnauthorized } else { limit = Self.maxPendingBody }
+            if case .authorizing = state {
+                limit = Self.maxPendingBodyUnauthorized
+            } else {
+                limit = Self.maxPendingBody
+            }
             if pendingBody.count > limit { client.pauseReading(true) }
         case .finished:
             break

@@ -10,29 +10,38 @@ import Testing
         #expect(lifecycle.exchange == ClientLifecycle.Exchange())
         lifecycle.responseStarted(chunked: true)
         #expect(lifecycle.exchange?.response == .streaming(chunked: true))
-        #expect(lifecycle.exchangeEnded(keepAlive: true) == .continueReading)
+        let result1 = lifecycle.exchangeEnded(keepAlive: true)
+        #expect(result1 == .continueReading)
         #expect(lifecycle.state == .serving(exchange: nil))
-        #expect(lifecycle.outputFlushed() == .resume)
+        let result2 = lifecycle.outputFlushed()
+        #expect(result2 == .resume)
     }
 
     @Test func aClosingAnswerIsWrittenThenLingers() {
         var lifecycle = ClientLifecycle()
         lifecycle.exchangeStarted()
-        #expect(lifecycle.exchangeEnded(keepAlive: false) == .closeAfterFlush)
+        let result3 = lifecycle.exchangeEnded(keepAlive: false)
+        #expect(result3 == .closeAfterFlush)
         #expect(lifecycle.state == .closingAfterFlush)
-        #expect(lifecycle.wantsToRead(bufferedBytes: 0, maxBuffered: 10, hasPendingOutput: true), "reads to see the end")
-        #expect(lifecycle.outputFlushed() == .beginLinger)
+        #expect(
+            lifecycle.wantsToRead(bufferedBytes: 0, maxBuffered: 10, hasPendingOutput: true), "reads to see the end")
+        let result4 = lifecycle.outputFlushed()
+        #expect(result4 == .beginLinger)
         #expect(lifecycle.state == .lingering)
-        #expect(lifecycle.peerEnded(hasPendingOutput: false) == .close)
-        #expect(lifecycle.outputFlushed() == .none)
+        let result5 = lifecycle.peerEnded(hasPendingOutput: false)
+        #expect(result5 == .close)
+        let result6 = lifecycle.outputFlushed()
+        #expect(result6 == .none)
     }
 
     @Test func aRefusedRequestClosesAfterItsAnswer() {
         var lifecycle = ClientLifecycle()
         lifecycle.refused()
         #expect(lifecycle.state == .closingAfterFlush)
-        #expect(lifecycle.peerEnded(hasPendingOutput: true) == .askHTTP, "the answer is still being written")
-        #expect(lifecycle.peerEnded(hasPendingOutput: false) == .close)
+        let result7 = lifecycle.peerEnded(hasPendingOutput: true)
+        #expect(result7 == .askHTTP, "the answer is still being written")
+        let result8 = lifecycle.peerEnded(hasPendingOutput: false)
+        #expect(result8 == .close)
     }
 
     @Test(arguments: [
@@ -59,12 +68,15 @@ import Testing
     @Test func drainClosesOnlyAnIdleConnection() {
         var lifecycle = ClientLifecycle()
         lifecycle.exchangeStarted()
-        #expect(!lifecycle.drain(idle: false, hasPendingOutput: false), "an answer is owed")
+        let result9 = lifecycle.drain(idle: false, hasPendingOutput: false)
+        #expect(!result9, "an answer is owed")
         #expect(lifecycle.draining)
         var idle = ClientLifecycle()
-        #expect(idle.drain(idle: true, hasPendingOutput: false))
+        let result10 = idle.drain(idle: true, hasPendingOutput: false)
+        #expect(result10)
         var writing = ClientLifecycle()
-        #expect(!writing.drain(idle: true, hasPendingOutput: true))
+        let result11 = writing.drain(idle: true, hasPendingOutput: true)
+        #expect(!result11)
     }
 
     @Test func aClosedConnectionStartsNothing() {
@@ -73,7 +85,8 @@ import Testing
         lifecycle.exchangeStarted()
         #expect(lifecycle.state == .closed)
         #expect(!lifecycle.wantsToRead(bufferedBytes: 0, maxBuffered: 10, hasPendingOutput: false))
-        #expect(lifecycle.exchangeEnded(keepAlive: true) == .closeAfterFlush)
+        let result12 = lifecycle.exchangeEnded(keepAlive: true)
+        #expect(result12 == .closeAfterFlush)
         #expect(lifecycle.state == .closed)
     }
 }

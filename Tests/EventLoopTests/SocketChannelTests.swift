@@ -43,6 +43,17 @@ private final class RecordingHandler: ChannelHandler, @unchecked Sendable {
     }
 }
 
+/// Counts the readiness events its registration delivers.
+private final class RecordingSelectable: Selectable {
+    var events: [Readiness] = []
+    var onEvent: (() -> Void)?
+
+    func handleEvent(_ readiness: Readiness) {
+        events.append(readiness)
+        onEvent?()
+    }
+}
+
 /// A connected pair of stream sockets: the channel takes one end, the test plays the peer on the other.
 private func socketPair() throws -> (channelEnd: Int32, peer: Int32) {
     var fds: [Int32] = [0, 0]
@@ -164,42 +175,38 @@ private func peerReadAll(_ fd: Int32, expecting count: Int) -> [UInt8] {
         #expect(handler.wait { $0.log.contains("failed") })
     }
 
-    @Test func aChannelClosedEarlierInTheBatchHearsNothingMore() throws {
+    @Test func anEventFetchedForARemovedSocketDoesNotReachTheSocketThatTookItsPlace() throws {
+        // A set of its own, drained by hand: both events are fetched in one batch.
+        let set = ReadinessSet()
         let first = try socketPair()
         let second = try socketPair()
+        let third = try socketPair()
         defer {
-            close(first.peer)
-            close(second.peer)
+            for fd in [first, second, third].flatMap({ [$0.peer, $0.channelEnd] }) { close(fd) }
         }
-        let firstHandler = RecordingHandler()
-        let secondHandler = RecordingHandler()
-        let firstChannel = try makeChannel(first.channelEnd, handler: firstHandler)
-        let secondChannel = try makeChannel(second.channelEnd, handler: secondHandler)
-        #expect(firstHandler.wait { $0.log.contains("active") } && secondHandler.wait { $0.log.contains("active") })
-        // Whichever is read first closes the other; its descriptor number is reused at once by a new socket,
-        // which must not receive the closed one's event.
-        let reused = Mutex<[Int32]>([])
-        firstHandler.onRead = { _ in
-            secondChannel.close()
-            reused.withLock { $0.append(socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)) }
+        let firstOwner = RecordingSelectable()
+        let secondOwner = RecordingSelectable()
+        let thirdOwner = RecordingSelectable()
+        let firstRegistration = try set.register(first.channelEnd, owner: firstOwner)
+        let secondRegistration = try set.register(second.channelEnd, owner: secondOwner)
+        peerWrite(first.peer, "a")
+        peerWrite(second.peer, "b")
+        // Whichever is delivered first removes the other and registers a new socket, which takes the freed slot.
+        let replace = { (other: Registration) in
+            firstOwner.onEvent = nil
+            secondOwner.onEvent = nil
+            set.deregister(other)
+            _ = try? set.register(third.channelEnd, owner: thirdOwner)
         }
-        secondHandler.onRead = { _ in
-            firstChannel.close()
-            reused.withLock { $0.append(socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)) }
-        }
-        loop.queue.sync {
-            // Both become ready before the loop looks: their events arrive in one batch.
-            peerWrite(first.peer, "a")
-            peerWrite(second.peer, "b")
-        }
-        #expect(firstHandler.wait { !$0.bytes.isEmpty } || secondHandler.wait { !$0.bytes.isEmpty })
-        loop.queue.sync {}
-        #expect(firstHandler.bytes.isEmpty != secondHandler.bytes.isEmpty, "exactly one of the two was read")
-        loop.queue.sync {
-            firstChannel.close()
-            secondChannel.close()
-        }
-        for fd in reused.withLock({ $0 }) { close(fd) }
+        firstOwner.onEvent = { replace(secondRegistration) }
+        secondOwner.onEvent = { replace(firstRegistration) }
+        #expect(set.deliverReadyEvents() == 2)
+        #expect(firstOwner.events.count + secondOwner.events.count == 1, "the removed one heard nothing")
+        #expect(!thirdOwner.events.contains { $0.contains(.readable) }, "the removed socket's event went nowhere")
+        // The new socket hears its own events from the next batch on.
+        peerWrite(third.peer, "c")
+        _ = set.deliverReadyEvents()
+        #expect(thirdOwner.events.contains { $0.contains(.readable) })
     }
 
     @Test func closingFreesTheDescriptorAndTheRegistrationAtOnce() throws {
