@@ -114,7 +114,7 @@ final class SocketChannel: Selectable {
         case .closed:
             return
         case .connecting:
-            connectFinished()
+            if !readiness.isDisjoint(with: [.writable, .reset]) { connectFinished() }
         case .handshaking:
             stepHandshake()
         case .active:

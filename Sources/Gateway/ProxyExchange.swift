@@ -82,6 +82,8 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
     /// Authorization passed (or the route needs none): connect and send.
     func proceed(token: VerifiedToken?) {
         guard case .authorizing = state else { return }
+        // upstream_timeout runs from here: a connect that hangs is an upstream that does not answer.
+        armTimeout()
         connect(token: token, isRetry: false)
     }
 
@@ -179,7 +181,6 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
         }
         if requestBody == .receiving { client.continueIfExpected() }
         client.pauseReading(connection.hasPendingOutput)
-        armTimeout()
     }
 
     func upstreamDrained(connection: UpstreamConnection) {
@@ -248,7 +249,6 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
         if case .awaitingAnswer(_, let token, isRetry: false) = state, beforeAnswer, connection.reused,
             requestBody == .none, Self.idempotent.contains(head.method)
         {
-            client.disarmHandlerDeadline()
             connect(token: token, isRetry: true)
             return
         }
@@ -259,7 +259,11 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
 
     private func armTimeout() {
         client.armHandlerDeadline(after: settings.upstreamTimeout) { [weak self] in
-            guard let self, case .awaitingAnswer = self.state else { return }
+            guard let self else { return }
+            switch self.state {
+            case .connecting, .awaitingAnswer: break
+            case .authorizing, .answering, .finished: return
+            }
             self.fail("no answer head within upstream_timeout", status: .gatewayTimeout)
         }
     }
