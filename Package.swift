@@ -24,24 +24,26 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CSystem"),
 
+        // Pure Swift: strict JSON, JSON text, base64url and hex. No C, no I/O.
+        .target(name: "Encoding", swiftSettings: strictSettings),
         // The only importer of COpenSSL's crypto: RSA keys, RS256 verification, SHA-256, HMAC-SHA256.
         .target(name: "Cryptography", dependencies: ["COpenSSL"], swiftSettings: strictSettings),
         // The only importer of CCurl: the control-plane client (JWKS, Cognito), curl multi on Dispatch.
         .target(name: "HTTPClient", dependencies: ["CCurl", "Cryptography"], swiftSettings: strictSettings),
         // Token decoding, Cognito claim rules, JWKS parsing, the verified-token cache.
-        .target(name: "JWT", dependencies: ["Cryptography"], swiftSettings: strictSettings),
+        .target(name: "JWT", dependencies: ["Cryptography", "Encoding"], swiftSettings: strictSettings),
         // Pure Swift HTTP/1.1: strict parser, connection state machine, response serializer. No I/O.
-        .target(name: "HTTP1", dependencies: ["CSystem"], swiftSettings: strictSettings),
+        .target(name: "HTTP1", dependencies: ["CSystem", "Encoding"], swiftSettings: strictSettings),
         // SigV4, the AWS credential chain and the Cognito Identity Provider client (control plane, over libcurl).
         .target(
-            name: "AWS", dependencies: ["Cryptography", "HTTPClient", "HTTP1", "JWT"], swiftSettings: strictSettings),
+            name: "AWS", dependencies: ["Cryptography", "HTTPClient", "Encoding"], swiftSettings: strictSettings),
         // Dispatch event loops with their epoll sets, the socket channel, client and upstream connections, pools.
         .target(name: "EventLoop", dependencies: ["HTTP1", "CSystem", "Cryptography"], swiftSettings: strictSettings),
         // Configuration, routing of local answers, admin endpoints, access log.
         .target(
             name: "Gateway",
             dependencies: [
-                "HTTP1", "EventLoop", "JWT", "HTTPClient", "AWS", "Cryptography", "COpenSSL", "CCurl",
+                "Encoding", "HTTP1", "EventLoop", "JWT", "HTTPClient", "AWS", "Cryptography", "COpenSSL", "CCurl",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -67,7 +69,8 @@ let package = Package(
         .testTarget(
             name: "HTTPClientTests", dependencies: ["HTTPClient", "TestSupport"], swiftSettings: strictSettings),
         .testTarget(
-            name: "JWTTests", dependencies: ["JWT", "Cryptography", "TestSupport"], swiftSettings: strictSettings),
+            name: "JWTTests", dependencies: ["JWT", "Encoding", "Cryptography", "TestSupport"],
+            swiftSettings: strictSettings),
         .testTarget(
             name: "AWSTests", dependencies: ["AWS", "HTTPClient", "Cryptography", "TestSupport"],
             swiftSettings: strictSettings),
@@ -77,7 +80,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["HTTP1", "JWT", "Cryptography", "TestSupport"],
+            name: "IntegrationTests", dependencies: ["HTTP1", "JWT", "Encoding", "Cryptography", "TestSupport"],
             swiftSettings: strictSettings
         ),
     ]

@@ -1,7 +1,7 @@
 import Cryptography
+import Encoding
 import Foundation
 public import HTTPClient
-import JWT
 
 /// Cognito's SECRET_HASH: base64(HMAC-SHA256(key: client secret, message: username + client id)).
 public enum SecretHash {

@@ -1,7 +1,7 @@
 import Dispatch
+import Encoding
 import Foundation
 public import HTTPClient
-import JWT
 
 /// Credentials for SigV4. Never logged: `description` names the source and the key id only.
 public struct AWSCredentials: Sendable, CustomStringConvertible {

@@ -1,5 +1,5 @@
 import Cryptography
-import HTTP1
+import Encoding
 
 #if canImport(Glibc)
     import Glibc

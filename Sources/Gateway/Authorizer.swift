@@ -1,4 +1,5 @@
 import Dispatch
+import Encoding
 import HTTP1
 import JWT
 

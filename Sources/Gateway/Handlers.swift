@@ -1,4 +1,5 @@
 import Dispatch
+import Encoding
 import EventLoop
 import HTTP1
 import JWT

@@ -1,3 +1,4 @@
+import Encoding
 import HTTP1
 
 /// The configured routes, longest prefix first; a prefix matches on segment boundaries only.

@@ -1,4 +1,5 @@
 import AWS
+import Encoding
 import EventLoop
 import Foundation
 import HTTP1

@@ -1,3 +1,5 @@
+import Encoding
+
 /// Decodes a chunked request body (RFC 9112 §7.1) byte by byte for its framing and in bulk for its data.
 /// Strict: no whitespace around the size, extensions only as `;token[=token|quoted-string]`, CRLF everywhere.
 /// Extensions and trailers are validated and then dropped: nothing after the last chunk is forwarded.

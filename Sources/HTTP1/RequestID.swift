@@ -1,4 +1,5 @@
 import CSystem
+import Encoding
 
 /// X-Request-Id rules: a client's id is kept if it is at most 128 of `[A-Za-z0-9._-]`, otherwise a UUID is made.
 public enum RequestID {

@@ -1,4 +1,5 @@
 public import Cryptography
+import Encoding
 
 /// The signing keys of a user pool, by `kid`. Immutable: a refresh builds a new set and swaps it in.
 public struct JWKSet: Sendable {

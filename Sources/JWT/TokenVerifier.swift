@@ -1,4 +1,5 @@
 import Cryptography
+public import Encoding
 import Foundation
 
 /// Which tokens the user pool's authorizer accepts (SPEC.md "Token validation").
