@@ -265,14 +265,12 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
         loop.assertOnLoop()
         guard lifecycle.exchange != nil else { return }
         let staysOpen = http.responseWillStart(keepAlive: keepAlive && !lifecycle.draining)
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(256 + body.count)
-        var allHeaders = headers
-        allHeaders.append(("X-Request-Id", currentRequestID))
-        ResponseWriter.serialize(
-            status: status, headers: allHeaders, contentLength: body.count, keepAlive: staysOpen,
-            version: currentVersion, date: loop.httpDate(), into: &bytes
-        )
+        var head = HeadWriter(capacity: 256 + body.count)
+        head.statusLine(status.code, reason: status.reason)
+        for (name, value) in headers { head.field(name: name, value: value) }
+        head.field("Content-Length", decimal: UInt64(body.count))
+        writeCommonFields(&head, keepAlive: staysOpen)
+        var bytes = head.bytes
         if !currentIsHead { bytes.append(contentsOf: body) }
         record.status = status.code
         record.bytesSent = bytes.count
@@ -280,11 +278,23 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
         finishExchange()
     }
 
+    /// The fields every answer carries, last: Date, X-Request-Id and what the connection does next.
+    private func writeCommonFields(_ head: inout HeadWriter, keepAlive: Bool) {
+        head.field("Date", loop.httpDate())
+        head.field("X-Request-Id", currentRequestID)
+        if !keepAlive {
+            head.field("Connection", "close")
+        } else if currentVersion == .http10 {
+            head.field("Connection", "keep-alive")
+        }
+        head.end()
+    }
+
     /// Answers with the JSON `{"message": …}` body of the status.
     public func respondWithMessage(_ status: HTTPStatus, headers: [(String, String)] = [], keepAlive: Bool = true) {
         var allHeaders = headers
         allHeaders.append(("Content-Type", "application/json"))
-        respond(status, headers: allHeaders, body: ResponseWriter.messageBody(status.reason), keepAlive: keepAlive)
+        respond(status, headers: allHeaders, body: status.messageBody, keepAlive: keepAlive)
     }
 
     /// How a streamed answer's body is delimited towards the client.
@@ -295,42 +305,33 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
         case unknownLength
     }
 
-    /// Starts an answer whose body follows with `sendBody` and `endResponse`.
+    /// Starts an answer whose body follows with `sendBody` and `endResponse`. `fields` writes the answer's own
+    /// fields (the upstream's, as bytes); authgate's framing and common fields follow them.
     public func beginResponse(
-        status: Int, reason: String, headers: [(String, String)], framing: StreamFraming, keepAlive: Bool = true
+        status: Int, reason: UnsafeRawBufferPointer, framing: StreamFraming, keepAlive: Bool = true,
+        fields: (inout HeadWriter) -> Void
     ) {
         loop.assertOnLoop()
         guard lifecycle.exchange?.response == .notStarted else { return }
         var wantsKeepAlive = keepAlive
-        var lengthField: (String, String)?
         var chunked = false
-        switch framing {
-        case .none:
-            break
-        case .length(let length):
-            lengthField = ("Content-Length", String(length))
-        case .unknownLength:
-            if currentVersion == .http11 {
-                chunked = !currentIsHead
-                if chunked { lengthField = ("Transfer-Encoding", "chunked") }
-            } else {
-                wantsKeepAlive = false
-            }
+        if case .unknownLength = framing {
+            chunked = currentVersion == .http11 && !currentIsHead
+            if currentVersion != .http11 { wantsKeepAlive = false }
         }
         let staysOpen = http.responseWillStart(keepAlive: wantsKeepAlive && !lifecycle.draining)
-        var allHeaders = headers
-        if let lengthField { allHeaders.append(lengthField) }
-        allHeaders.append(("X-Request-Id", currentRequestID))
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(512)
-        ResponseWriter.serialize(
-            status: HTTPStatus(code: status, reason: reason), headers: allHeaders, contentLength: nil,
-            keepAlive: staysOpen, version: currentVersion, date: loop.httpDate(), into: &bytes
-        )
+        var head = HeadWriter()
+        head.statusLine(status, reason: reason)
+        fields(&head)
+        if case .length(let length) = framing { head.field("Content-Length", decimal: length) }
+        if chunked { head.field("Transfer-Encoding", "chunked") }
+        writeCommonFields(&head, keepAlive: staysOpen)
         record.status = status
-        record.bytesSent = bytes.count
+        record.bytesSent = head.bytes.count
         lifecycle.responseStarted(chunked: chunked)
-        send(bytes)
+        // Held for the body bytes that usually arrive in the same read: one write for both.
+        guard !lifecycle.isClosed else { return }
+        channel.writeSoon(head.bytes)
     }
 
     /// Body bytes of a streamed answer (chunk-framed when the answer is chunked).
@@ -339,14 +340,9 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
             return
         }
         if chunked {
-            var out: [UInt8] = []
-            out.reserveCapacity(bytes.count + 16)
-            out.append(contentsOf: String(bytes.count, radix: 16).utf8)
-            out.append(contentsOf: [13, 10])
-            out.append(contentsOf: bytes)
-            out.append(contentsOf: [13, 10])
-            record.bytesSent += out.count
-            send(out)
+            let framed = ChunkedEncoder.chunk(bytes)
+            record.bytesSent += framed.count
+            send(framed)
         } else {
             record.bytesSent += bytes.count
             channel.write(bytes)
@@ -358,13 +354,11 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     public func endResponse() {
         guard case .streaming(let chunked)? = lifecycle.exchange?.response else { return }
         if chunked {
-            send(Self.lastChunk)
-            record.bytesSent += Self.lastChunk.count
+            send(ChunkedEncoder.lastChunk)
+            record.bytesSent += ChunkedEncoder.lastChunk.count
         }
         finishExchange()
     }
-
-    private static let lastChunk = Array("0\r\n\r\n".utf8)
 
     /// Whether a streamed answer has begun (an error can then no longer be answered, only the connection closed).
     public var hasStartedResponse: Bool {
@@ -404,13 +398,13 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
         bodyConsumer?.connectionAborted(connection: self)
         bodyConsumer = nil
         let status = error.status
-        var bytes: [UInt8] = []
-        let body = ResponseWriter.messageBody(status.reason)
-        ResponseWriter.serialize(
-            status: status,
-            headers: [("Content-Type", "application/json"), ("X-Request-Id", currentRequestID)],
-            contentLength: body.count, keepAlive: false, version: .http11, date: loop.httpDate(), into: &bytes
-        )
+        let body = status.messageBody
+        var head = HeadWriter(capacity: 256 + body.count)
+        head.statusLine(status.code, reason: status.reason)
+        head.field("Content-Type", "application/json")
+        head.field("Content-Length", decimal: UInt64(body.count))
+        writeCommonFields(&head, keepAlive: false)
+        var bytes = head.bytes
         bytes.append(contentsOf: body)
         record.status = status.code
         record.bytesSent = bytes.count

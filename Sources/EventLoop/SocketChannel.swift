@@ -71,6 +71,8 @@ final class SocketChannel: Selectable {
     private var readWaitsForWritable = false
     private var outbound: [UInt8] = []
     private var outboundOffset = 0
+    /// Output held until the end of the current event, so that what follows it goes out in the same write.
+    private var holding = false
     /// Reads one readiness event performs before the loop's other sockets get a turn.
     private static let readsPerEvent = 16
 
@@ -103,6 +105,7 @@ final class SocketChannel: Selectable {
 
     var isClosed: Bool { state == .closed }
     var isActive: Bool { state == .active }
+    /// Bytes not yet taken by the kernel, held or refused.
     var hasPendingOutput: Bool { outboundOffset < outbound.count }
     var isReading: Bool { readingEnabled }
     var hasInputEnded: Bool { inputEnded }
@@ -251,9 +254,15 @@ final class SocketChannel: Selectable {
 
     // MARK: Writing
 
-    /// Writes what the kernel takes now and queues the rest; `hasPendingOutput` tells the caller to hold back.
+    /// Writes what the kernel takes now (with anything held) and queues the rest; `hasPendingOutput` tells the
+    /// caller to hold back.
     func write(_ bytes: UnsafeRawBufferPointer) {
         guard state != .closed, !bytes.isEmpty else { return }
+        if holding {
+            outbound.append(contentsOf: bytes)
+            flush()
+            return
+        }
         guard state == .active, !hasPendingOutput else {
             outbound.append(contentsOf: bytes)
             return
@@ -270,7 +279,19 @@ final class SocketChannel: Selectable {
         bytes.withUnsafeBytes { write($0) }
     }
 
+    /// Queues bytes to go out with the next write, or at the end of the current event: a response head and the
+    /// body that arrives in the same read leave in one system call.
+    func writeSoon(_ bytes: [UInt8]) {
+        guard state != .closed, !bytes.isEmpty else { return }
+        let idle = !hasPendingOutput
+        outbound.append(contentsOf: bytes)
+        guard state == .active, idle else { return }
+        holding = true
+        loop.runSoon { [self] in if holding { flush() } }
+    }
+
     private func flush() {
+        holding = false
         let written = outbound.withUnsafeBytes { raw in
             writeNow(UnsafeRawBufferPointer(rebasing: raw[outboundOffset...]), duringCaller: false)
         }
@@ -316,6 +337,7 @@ final class SocketChannel: Selectable {
     /// Sends TLS close_notify and the TCP FIN; reading goes on (a lingering close discards what still comes).
     func shutdownOutput() {
         guard state != .closed else { return }
+        if holding { flush() }
         tls?.shutdown()
         Syscall.shutdownWrite(fd)
     }
@@ -330,6 +352,7 @@ final class SocketChannel: Selectable {
         handler = nil
         outbound = []
         outboundOffset = 0
+        holding = false
     }
 
     /// Closes, then tells the handler: at once from an event, after the caller's work from one of its writes.

@@ -138,13 +138,11 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
         requestBody = .ended
         guard head.framing == .chunked else { return }
         switch state {
-        case .awaitingAnswer(let upstream, _, _), .answering(let upstream): upstream.send(Self.lastChunk)
-        case .authorizing, .connecting: pendingBody += Self.lastChunk
+        case .awaitingAnswer(let upstream, _, _), .answering(let upstream): upstream.send(ChunkedEncoder.lastChunk)
+        case .authorizing, .connecting: pendingBody += ChunkedEncoder.lastChunk
         case .finished: break
         }
     }
-
-    private static let lastChunk = Array("0\r\n\r\n".utf8)
 
     func connectionAborted(connection: ClientConnection) {
         let upstream = self.upstream
@@ -153,12 +151,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
     }
 
     private func frame(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        guard head.framing == .chunked else { return Array(bytes) }
-        var out = Array(String(bytes.count, radix: 16).utf8)
-        out += [13, 10]
-        out += bytes
-        out += [13, 10]
-        return out
+        head.framing == .chunked ? ChunkedEncoder.chunk(bytes) : Array(bytes)
     }
 
     // MARK: Upstream side
@@ -195,33 +188,35 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
         state = .answering(connection)
         client.disarmHandlerDeadline()
         client.record.upstreamStatus = response.status
-        let removed = HopByHop.namesToRemove(bytes: response.bytes, fields: response.fields)
-        var headers: [(String, String)] = []
-        response.bytes.withUnsafeBytes { raw in
-            for field in response.fields {
-                let name = String(decoding: raw[field.name], as: UTF8.self)
-                let lower = name.lowercased()
-                if removed.contains(lower) || lower == "content-length" || lower == "x-request-id" || lower == "date" {
-                    continue
-                }
-                headers.append((name, String(decoding: raw[field.value], as: UTF8.self)))
-            }
-        }
         let framing: ClientConnection.StreamFraming
         switch response.framing {
-        case .none:
-            framing = .none
-            // A HEAD answer tells the length of what GET would send; 204 and 304 carry none.
-            if head.isHead, let length = response.firstValue("content-length") {
-                headers.append(("Content-Length", length))
-            } else if response.status != 204 && response.status != 304 && !head.isHead {
-                headers.append(("Content-Length", "0"))
-            }
+        case .none: framing = .none
         case .length(let length): framing = .length(length)
         case .chunked, .untilClose: framing = .unknownLength
         }
+        let isHead = head.isHead
         client.onOutputDrained = { [weak connection] in connection?.setReading(true) }
-        client.beginResponse(status: response.status, reason: response.reason, headers: headers, framing: framing)
+        response.bytes.withUnsafeBytes { raw in
+            let rules = HopByHop(raw, fields: response.fields)
+            client.beginResponse(
+                status: response.status, reason: UnsafeRawBufferPointer(rebasing: raw[response.reasonRange]),
+                framing: framing
+            ) { out in
+                for field in response.fields {
+                    guard rules.disposition(of: field.name, in: raw, going: .toClient) == .copy else { continue }
+                    out.field(
+                        name: UnsafeRawBufferPointer(rebasing: raw[field.name]),
+                        value: UnsafeRawBufferPointer(rebasing: raw[field.value]))
+                }
+                guard case .none = response.framing else { return }
+                // A HEAD answer tells the length of what GET would send; 204 and 304 carry none.
+                if isHead, let length = response.firstValue("content-length") {
+                    out.field("Content-Length", length)
+                } else if response.status != 204 && response.status != 304 && !isHead {
+                    out.field("Content-Length", decimal: 0)
+                }
+            }
+        }
     }
 
     func upstreamBody(_ bytes: UnsafeRawBufferPointer, connection: UpstreamConnection) {

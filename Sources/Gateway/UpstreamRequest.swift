@@ -34,66 +34,54 @@ struct UpstreamRequest {
         bodyLength: UInt64?,
         chunked: Bool
     ) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(head.bytes.count + 512)
-        func field(_ name: String, _ value: String) {
-            out.append(contentsOf: name.utf8)
-            out.append(contentsOf: ": ".utf8)
-            out.append(contentsOf: value.utf8)
-            out.append(contentsOf: "\r\n".utf8)
-        }
-        out.append(contentsOf: head.method.utf8)
-        out.append(0x20)
-        out.append(contentsOf: target(for: head, route: route).utf8)
-        out.append(contentsOf: " HTTP/1.1\r\n".utf8)
-
-        let clientHost = head.authority ?? ""
-        field("Host", route.preserveHost && !clientHost.isEmpty ? clientHost : route.upstream.hostField)
-
-        let removed = HopByHop.namesToRemove(bytes: head.bytes, fields: head.fields)
+        var out = HeadWriter(capacity: head.bytes.count + 512)
+        var clientHost: String?
         var forwardedFor: [String] = []
         head.bytes.withUnsafeBytes { raw in
-            for header in head.fields {
-                let name = String(decoding: raw[header.name], as: UTF8.self)
-                let lower = name.lowercased()
-                if removed.contains(lower) || Self.replaced.contains(lower) || lower.hasPrefix("x-auth-") { continue }
-                if lower == "authorization" && !route.forwardAuthorization { continue }
-                if lower == "x-forwarded-for" {
-                    forwardedFor.append(String(decoding: raw[header.value], as: UTF8.self))
+            out.requestLine(
+                method: UnsafeRawBufferPointer(rebasing: raw[head.methodRange]), target: target(for: head, route: route)
+            )
+            clientHost = head.authorityRange.map(head.string)
+            if route.preserveHost, let clientHost, !clientHost.isEmpty {
+                out.field("Host", clientHost)
+            } else {
+                out.field("Host", route.upstream.hostField)
+            }
+            let rules = HopByHop(raw, fields: head.fields)
+            for field in head.fields {
+                switch rules.disposition(of: field.name, in: raw, going: .toUpstream) {
+                case .drop: continue
+                case .authorization where !route.forwardAuthorization: continue
+                case .appendClient:
+                    forwardedFor.append(head.string(field.value))
                     continue
+                case .copy, .authorization:
+                    out.field(
+                        name: UnsafeRawBufferPointer(rebasing: raw[field.name]),
+                        value: UnsafeRawBufferPointer(rebasing: raw[field.value]))
                 }
-                // Copied as bytes: a token-sized value is not worth a String on every request.
-                out.append(contentsOf: raw[header.name])
-                out.append(contentsOf: ": ".utf8)
-                out.append(contentsOf: raw[header.value])
-                out.append(contentsOf: "\r\n".utf8)
             }
         }
         forwardedFor.append(clientAddress)
-        field("X-Forwarded-For", forwardedFor.joined(separator: ", "))
-        field("X-Forwarded-Proto", secure ? "https" : "http")
-        if !clientHost.isEmpty { field("X-Forwarded-Host", clientHost) }
-        field("X-Request-Id", requestID)
+        out.field("X-Forwarded-For", forwardedFor.joined(separator: ", "))
+        out.field("X-Forwarded-Proto", secure ? "https" : "http")
+        if let clientHost, !clientHost.isEmpty { out.field("X-Forwarded-Host", clientHost) }
+        out.field("X-Request-Id", requestID)
         if route.auth == .required, let token {
-            field("X-Auth-Sub", token.subject)
-            if let username = token.username { field("X-Auth-Username", username) }
-            field("X-Auth-Groups", token.groups.joined(separator: ","))
-            field("X-Auth-Token-Use", token.tokenUse)
-            field("X-Auth-Claims", token.encodedPayload)
+            out.field("X-Auth-Sub", token.subject)
+            if let username = token.username { out.field("X-Auth-Username", username) }
+            out.field("X-Auth-Groups", token.groups.joined(separator: ","))
+            out.field("X-Auth-Token-Use", token.tokenUse)
+            out.field("X-Auth-Claims", token.encodedPayload)
         }
         if chunked {
-            field("Transfer-Encoding", "chunked")
+            out.field("Transfer-Encoding", "chunked")
         } else if let bodyLength {
-            field("Content-Length", String(bodyLength))
+            out.field("Content-Length", decimal: bodyLength)
         }
-        out.append(contentsOf: "\r\n".utf8)
-        return out
+        out.end()
+        return out.bytes
     }
-
-    /// Fields authgate sets itself (or handles itself, like Expect), so the client's copies are dropped.
-    static let replaced: Set<String> = [
-        "host", "content-length", "expect", "x-forwarded-proto", "x-forwarded-host", "x-request-id",
-    ]
 }
 
 extension Upstream {

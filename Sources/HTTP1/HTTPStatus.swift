@@ -28,3 +28,10 @@ public struct HTTPStatus: Sendable, Hashable {
     public static let gatewayTimeout = HTTPStatus(code: 504, reason: "Gateway Timeout")
     public static let versionNotSupported = HTTPStatus(code: 505, reason: "HTTP Version Not Supported")
 }
+
+extension HTTPStatus {
+    /// The JSON body API Gateway uses for the responses the gateway makes itself.
+    public var messageBody: [UInt8] {
+        Array("{\"message\":\"\(reason)\"}".utf8)
+    }
+}

@@ -1,21 +1,103 @@
-/// Hop-by-hop fields (RFC 9110 §7.6.1), removed in both directions, plus those a `Connection` field names.
-public enum HopByHop {
-    public static let names: Set<String> = [
-        "connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade", "proxy-connection",
-        "proxy-authorization",
-    ]
+/// Which fields of a message cross the proxy, decided in this one place, on bytes: the hop-by-hop fields
+/// (RFC 9110 §7.6.1) and every field a `Connection` field names are removed both ways, and each direction
+/// drops the fields authgate sets itself.
+public struct HopByHop {
+    /// The direction a message travels through the proxy.
+    public enum Direction: Sendable {
+        case toUpstream
+        case toClient
+    }
 
-    /// The lowercased names of `fields` that must not cross the proxy: the fixed set and every token
-    /// listed in a `Connection` field.
-    public static func namesToRemove(bytes: [UInt8], fields: [HeaderField]) -> Set<String> {
-        var removed = names
-        bytes.withUnsafeBytes { raw in
-            for field in fields where raw.equalsLowercase(field.name, "connection") {
-                RequestHeadParser.forEachListElement(raw, field.value) { element in
-                    removed.insert(String(decoding: raw[element], as: UTF8.self).lowercased())
-                }
-            }
+    /// What becomes of one field.
+    public enum Disposition: Sendable, Equatable {
+        case copy
+        case drop
+        /// `X-Forwarded-For` going upstream: authgate appends the client to it.
+        case appendClient
+        /// `Authorization` going upstream: the route decides.
+        case authorization
+    }
+
+    /// Field names the message's `Connection` fields list, as ranges into its bytes.
+    private var listed: [Range<Int>] = []
+
+    /// Reads the `Connection` fields of a message whose head is `raw`.
+    public init(_ raw: UnsafeRawBufferPointer, fields: [HeaderField]) {
+        for field in fields where raw.equalsLowercase(field.name, "connection") {
+            RequestHeadParser.forEachListElement(raw, field.value) { listed.append($0) }
         }
-        return removed
+    }
+
+    public func disposition(of name: Range<Int>, in raw: UnsafeRawBufferPointer, going direction: Direction)
+        -> Disposition
+    {
+        if Self.isHopByHop(name, raw) || listed.contains(where: { raw.equalsIgnoringCase(name, $0) }) { return .drop }
+        switch direction {
+        case .toUpstream: return Self.towardsUpstream(name, raw)
+        case .toClient: return Self.towardsClient(name, raw)
+        }
+    }
+
+    // Switches on the length first: each field costs a comparison or two, and no table is looked up.
+
+    private static func isHopByHop(_ name: Range<Int>, _ raw: UnsafeRawBufferPointer) -> Bool {
+        switch name.count {
+        case 2: return raw.equalsLowercase(name, "te")
+        case 7: return raw.equalsLowercase(name, "trailer") || raw.equalsLowercase(name, "upgrade")
+        case 10: return raw.equalsLowercase(name, "connection") || raw.equalsLowercase(name, "keep-alive")
+        case 16: return raw.equalsLowercase(name, "proxy-connection")
+        case 17: return raw.equalsLowercase(name, "transfer-encoding")
+        case 19: return raw.equalsLowercase(name, "proxy-authorization")
+        default: return false
+        }
+    }
+
+    /// Fields authgate sets on requests it forwards (or handles itself, like `Expect`), and the forged identity.
+    private static func towardsUpstream(_ name: Range<Int>, _ raw: UnsafeRawBufferPointer) -> Disposition {
+        if raw.hasLowercasePrefix(name, "x-auth-") { return .drop }
+        let replaced: Bool
+        switch name.count {
+        case 4: replaced = raw.equalsLowercase(name, "host")
+        case 6: replaced = raw.equalsLowercase(name, "expect")
+        case 12: replaced = raw.equalsLowercase(name, "x-request-id")
+        case 13: return raw.equalsLowercase(name, "authorization") ? .authorization : .copy
+        case 14: replaced = raw.equalsLowercase(name, "content-length")
+        case 15: return raw.equalsLowercase(name, "x-forwarded-for") ? .appendClient : .copy
+        case 16: replaced = raw.equalsLowercase(name, "x-forwarded-host")
+        case 17: replaced = raw.equalsLowercase(name, "x-forwarded-proto")
+        default: replaced = false
+        }
+        return replaced ? .drop : .copy
+    }
+
+    /// Fields authgate sets on answers it passes back.
+    private static func towardsClient(_ name: Range<Int>, _ raw: UnsafeRawBufferPointer) -> Disposition {
+        let replaced: Bool
+        switch name.count {
+        case 4: replaced = raw.equalsLowercase(name, "date")
+        case 12: replaced = raw.equalsLowercase(name, "x-request-id")
+        case 14: replaced = raw.equalsLowercase(name, "content-length")
+        default: replaced = false
+        }
+        return replaced ? .drop : .copy
+    }
+}
+
+extension UnsafeRawBufferPointer {
+    /// Case-insensitive comparison of two ASCII ranges of the buffer.
+    func equalsIgnoringCase(_ left: Range<Int>, _ right: Range<Int>) -> Bool {
+        guard left.count == right.count else { return false }
+        var other = right.lowerBound
+        for position in left {
+            if ByteClass.lowercased(self[position]) != ByteClass.lowercased(self[other]) { return false }
+            other += 1
+        }
+        return true
+    }
+
+    /// Whether the range starts with a lowercase literal, case-insensitively.
+    func hasLowercasePrefix(_ range: Range<Int>, _ prefix: StaticString) -> Bool {
+        guard range.count >= prefix.utf8CodeUnitCount else { return false }
+        return equalsLowercase(range.lowerBound..<range.lowerBound + prefix.utf8CodeUnitCount, prefix)
     }
 }

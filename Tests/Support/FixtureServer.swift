@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -71,7 +72,18 @@ public final class FixtureServer: @unchecked Sendable {
         try? FileManager.default.removeItem(atPath: jwksFile.path + ".count")
     }
 
+    /// A port that was free a moment ago and that this process never handed out before: the kernel may give the
+    /// same free port to two calls in a row (a gateway's public and admin ports were once the same).
     public static func freePort() throws -> UInt16 {
+        while true {
+            let port = try anyFreePort()
+            if handedOut.withLock({ $0.insert(port).inserted }) { return port }
+        }
+    }
+
+    private static let handedOut = Mutex<Set<UInt16>>([])
+
+    private static func anyFreePort() throws -> UInt16 {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         defer { close(fd) }
         var address = sockaddr_in()
