@@ -135,7 +135,12 @@ public final class EventLoop: @unchecked Sendable {
 
     /// Appends a line to the loop's stdout buffer; it is written once the current burst of events is done.
     public func writeOutputLine(_ line: String) {
-        output.append(contentsOf: line.utf8)
+        writeOutputLine { $0.append(contentsOf: line.utf8) }
+    }
+
+    /// Appends a line that `write` puts into the buffer as bytes, with the same flushing as `writeOutputLine`.
+    public func writeOutputLine(_ write: (inout [UInt8]) -> Void) {
+        write(&output)
         output.append(10)
         if output.count >= 32 * 1024 {
             flushOutput()

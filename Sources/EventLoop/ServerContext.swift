@@ -35,6 +35,8 @@ public struct AccessRecord: Sendable {
     public var subject: String?
     /// "ok", "none", or why authorization failed, or why the request was refused.
     public var authorization = ""
+
+    public init() {}
 }
 
 /// Timeouts of the client side, in nanoseconds; 0 disables one.

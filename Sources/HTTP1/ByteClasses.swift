@@ -1,4 +1,4 @@
-/// RFC 9110 character classes as 256-entry tables: one load per byte on the hot path.
+/// RFC 9110 character classes, tested per byte on the hot path.
 enum ByteClass {
     static let cr: UInt8 = 13
     static let lf: UInt8 = 10
@@ -7,40 +7,37 @@ enum ByteClass {
     static let colon: UInt8 = 58
 
     /// tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" / "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA
-    static let token: [Bool] = {
-        var table = [Bool](repeating: false, count: 256)
-        for byte in UInt8(ascii: "0")...UInt8(ascii: "9") { table[Int(byte)] = true }
-        for byte in UInt8(ascii: "a")...UInt8(ascii: "z") { table[Int(byte)] = true }
-        for byte in UInt8(ascii: "A")...UInt8(ascii: "Z") { table[Int(byte)] = true }
-        for char in "!#$%&'*+-.^_`|~".utf8 { table[Int(char)] = true }
-        return table
-    }()
+    @inline(__always)
+    static func isToken(_ byte: UInt8) -> Bool {
+        inASCIISet(byte, low: 0x03ff_6cfa_0000_0000, high: 0x57ff_ffff_c7ff_fffe)
+    }
 
     /// field-vchar, SP and HTAB: what a header value may hold (obs-text allowed, as RFC 9110 §5.5 does).
-    static let fieldValue: [Bool] = {
-        var table = [Bool](repeating: false, count: 256)
-        table[9] = true
-        for byte in 32...126 { table[byte] = true }
-        for byte in 128...255 { table[byte] = true }
-        return table
-    }()
+    @inline(__always)
+    static func isFieldValue(_ byte: UInt8) -> Bool {
+        byte == htab || (byte >= sp && byte != 127)
+    }
 
     /// Visible ASCII: what a request-target may hold. Non-ASCII must be percent-encoded.
-    static let target: [Bool] = {
-        var table = [Bool](repeating: false, count: 256)
-        for byte in 33...126 { table[byte] = true }
-        return table
-    }()
+    @inline(__always)
+    static func isTarget(_ byte: UInt8) -> Bool {
+        byte >= 33 && byte <= 126
+    }
 
     /// reg-name / IPv4 / IP-literal characters with an optional ":port" (RFC 3986 §3.2.2).
-    static let host: [Bool] = {
-        var table = [Bool](repeating: false, count: 256)
-        for byte in UInt8(ascii: "0")...UInt8(ascii: "9") { table[Int(byte)] = true }
-        for byte in UInt8(ascii: "a")...UInt8(ascii: "z") { table[Int(byte)] = true }
-        for byte in UInt8(ascii: "A")...UInt8(ascii: "Z") { table[Int(byte)] = true }
-        for char in "-._~!$&'()*+,;=%:[]".utf8 { table[Int(char)] = true }
-        return table
-    }()
+    @inline(__always)
+    static func isHost(_ byte: UInt8) -> Bool {
+        inASCIISet(byte, low: 0x2fff_7ff2_0000_0000, high: 0x47ff_fffe_afff_fffe)
+    }
+
+    /// Membership in a set of ASCII bytes given as a 128-bit mask: constants in the code, no table to load
+    /// (a global table costs a lazy-initialization check on every byte).
+    @inline(__always)
+    private static func inASCIISet(_ byte: UInt8, low: UInt64, high: UInt64) -> Bool {
+        if byte < 64 { return (low >> UInt64(byte)) & 1 == 1 }
+        if byte < 128 { return (high >> UInt64(byte &- 64)) & 1 == 1 }
+        return false
+    }
 
     @inline(__always)
     static func lowercased(_ byte: UInt8) -> UInt8 {

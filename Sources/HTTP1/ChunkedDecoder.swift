@@ -118,14 +118,14 @@ struct ChunkedDecoder: Sendable {
             try countTrailerByte()
             if byte == ByteClass.cr {
                 state = .trailerLineFeed(final: true)
-            } else if ByteClass.token[Int(byte)] {
+            } else if ByteClass.isToken(byte) {
                 state = .trailerName(length: 1)
             } else {
                 throw HTTPParseError(.invalidTrailer)
             }
         case .trailerName(let length):
             try countTrailerByte()
-            if ByteClass.token[Int(byte)] {
+            if ByteClass.isToken(byte) {
                 state = .trailerName(length: length + 1)
             } else if byte == ByteClass.colon {
                 state = .trailerValue
@@ -136,7 +136,7 @@ struct ChunkedDecoder: Sendable {
             try countTrailerByte()
             if byte == ByteClass.cr {
                 state = .trailerLineFeed(final: false)
-            } else if !ByteClass.fieldValue[Int(byte)] {
+            } else if !ByteClass.isFieldValue(byte) {
                 throw HTTPParseError(.invalidTrailer)
             }
         case .trailerLineFeed(let final):
@@ -151,7 +151,7 @@ struct ChunkedDecoder: Sendable {
         _ extensionState: ExtensionState,
         _ byte: UInt8
     ) throws(HTTPParseError) -> ExtensionState {
-        let isToken = ByteClass.token[Int(byte)]
+        let isToken = ByteClass.isToken(byte)
         switch extensionState {
         case .nameStart:
             guard isToken else { throw HTTPParseError(.invalidChunk) }
@@ -168,10 +168,10 @@ struct ChunkedDecoder: Sendable {
         case .quoted:
             if byte == UInt8(ascii: "\"") { return .afterQuoted }
             if byte == UInt8(ascii: "\\") { return .quotedEscape }
-            guard ByteClass.fieldValue[Int(byte)] else { throw HTTPParseError(.invalidChunk) }
+            guard ByteClass.isFieldValue(byte) else { throw HTTPParseError(.invalidChunk) }
             return .quoted
         case .quotedEscape:
-            guard ByteClass.fieldValue[Int(byte)] else { throw HTTPParseError(.invalidChunk) }
+            guard ByteClass.isFieldValue(byte) else { throw HTTPParseError(.invalidChunk) }
             return .quoted
         }
     }

@@ -20,7 +20,7 @@ enum RequestHeadParser {
 
         // Request line: method SP request-target SP HTTP-version CRLF, single spaces only.
         let methodStart = position
-        while position < end, ByteClass.token[Int(raw[position])] { position += 1 }
+        while position < end, ByteClass.isToken(raw[position]) { position += 1 }
         guard position > methodStart else { throw HTTPParseError(.invalidMethod) }
         guard raw[position] == ByteClass.sp else {
             throw HTTPParseError(
@@ -30,7 +30,7 @@ enum RequestHeadParser {
         position += 1
 
         let targetStart = position
-        while position < end, ByteClass.target[Int(raw[position])] { position += 1 }
+        while position < end, ByteClass.isTarget(raw[position]) { position += 1 }
         let targetEnd = position
         guard targetEnd > targetStart else { throw HTTPParseError(.invalidTarget) }
         if targetEnd - targetStart > limits.maxTargetBytes { throw HTTPParseError(.targetTooLong) }
@@ -118,7 +118,7 @@ enum RequestHeadParser {
             raw[authorityEnd] != UInt8(ascii: "/"), raw[authorityEnd] != UInt8(ascii: "?")
         {
             // No userinfo, no fragment: neither has a meaning for a request.
-            guard ByteClass.host[Int(raw[authorityEnd])] else { throw HTTPParseError(.invalidTarget) }
+            guard ByteClass.isHost(raw[authorityEnd]) else { throw HTTPParseError(.invalidTarget) }
             authorityEnd += 1
         }
         guard authorityEnd > authorityStart else { throw HTTPParseError(.invalidTarget) }
@@ -137,7 +137,7 @@ enum RequestHeadParser {
         at position: inout Int
     ) throws(HTTPParseError) -> HeaderField {
         let nameStart = position
-        while ByteClass.token[Int(raw[position])] { position += 1 }
+        while ByteClass.isToken(raw[position]) { position += 1 }
         let nameEnd = position
         // No whitespace between name and colon (RFC 9112 §5.1): a classic smuggling vector.
         guard nameEnd > nameStart, raw[position] == ByteClass.colon else {
@@ -149,7 +149,7 @@ enum RequestHeadParser {
         var valueEnd = position
         while raw[position] != ByteClass.cr {
             let byte = raw[position]
-            guard ByteClass.fieldValue[Int(byte)] else { throw HTTPParseError(.invalidHeaderValue) }
+            guard ByteClass.isFieldValue(byte) else { throw HTTPParseError(.invalidHeaderValue) }
             position += 1
             if byte != ByteClass.sp && byte != ByteClass.htab { valueEnd = position }
         }
@@ -259,7 +259,7 @@ enum RequestHeadParser {
 
     private static func validateHost(_ raw: UnsafeRawBufferPointer, _ value: Range<Int>) throws(HTTPParseError) {
         guard !value.isEmpty else { throw HTTPParseError(.invalidHost) }
-        for position in value where !ByteClass.host[Int(raw[position])] {
+        for position in value where !ByteClass.isHost(raw[position]) {
             throw HTTPParseError(.invalidHost)
         }
     }

@@ -159,7 +159,7 @@ public struct ResponseDecoder: Sendable {
             position += 1
             reasonStart = position
             while raw[position] != ByteClass.cr {
-                guard ByteClass.fieldValue[Int(raw[position])] else { throw HTTPParseError(.malformedStatusLine) }
+                guard ByteClass.isFieldValue(raw[position]) else { throw HTTPParseError(.malformedStatusLine) }
                 position += 1
             }
         }
