@@ -372,10 +372,12 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
         onOutputDrained = nil
         record.durationNanoseconds = MonotonicClock.now() &- requestStart
         context.observer.exchangeFinished(record, loop: loop)
+        // An idle keep-alive connection holds nothing of its last exchange (its head, its token, its record).
+        record = AccessRecord()
+        bodyConsumer = nil
         let keepAlive = http.responseEnded() == .continueReading
         switch lifecycle.exchangeEnded(keepAlive: keepAlive) {
         case .closeAfterFlush:
-            bodyConsumer = nil
             closeAfterFlush()
         case .continueReading:
             armDeadlineForPhase()

@@ -298,8 +298,8 @@ final class SocketChannel: Selectable {
         guard let written else { return }
         outboundOffset += written
         guard outboundOffset == outbound.count else { return }
-        // A large answer's buffer is given back; a small one is kept for the next.
-        outbound.removeAll(keepingCapacity: outbound.count <= 64 * 1024)
+        // Given back: an idle connection holds no buffer.
+        outbound = []
         outboundOffset = 0
         handler?.channelDrained()
     }
