@@ -157,9 +157,11 @@ import Testing
         let hidden = opened.filter { $0.wholeMatch(of: processDirectory) == nil }
         #expect(hidden.isEmpty, "files ProcSubset=pid would hide: \(Set(hidden).sorted())")
 
-        // ProtectSystem=strict makes the file system read-only: the gateway opens nothing for writing.
+        // ProtectSystem=strict makes the file system read-only: the gateway opens nothing for writing. (Under
+        // scripts/sanitize thread, ThreadSanitizer's runtime maps a file of its own: not the gateway's doing.)
         let writes = text.split(separator: "\n").filter { line in
             line.contains("open") && ["O_WRONLY", "O_RDWR", "O_CREAT"].contains { line.contains($0) }
+                && !line.contains("/tsan.rodata.")
         }
         #expect(writes.isEmpty, "files opened for writing: \(writes.prefix(5))")
     }
