@@ -26,6 +26,8 @@ let package = Package(
 
         // Pure Swift: strict JSON, JSON text, base64url and hex. No C, no I/O.
         .target(name: "Encoding", swiftSettings: strictSettings),
+        // Pure Swift: the one parser of URLs and socket addresses, and their typed values. No C, no I/O.
+        .target(name: "Endpoints", swiftSettings: strictSettings),
         // The only importer of COpenSSL's crypto: RSA keys, RS256 verification, SHA-256, HMAC-SHA256.
         .target(name: "Cryptography", dependencies: ["COpenSSL"], swiftSettings: strictSettings),
         // The only importer of CCurl: the control-plane client (JWKS, Cognito), curl multi on Dispatch.
@@ -59,6 +61,7 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .testTarget(name: "EndpointsTests", dependencies: ["Endpoints"], swiftSettings: strictSettings),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], swiftSettings: strictSettings),
         // The socket channel over socketpairs, and the connection lifecycles without sockets.
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"], swiftSettings: strictSettings),
