@@ -38,14 +38,18 @@ let package = Package(
         .target(name: "HTTP1", dependencies: ["CSystem", "Encoding"], swiftSettings: strictSettings),
         // SigV4, the AWS credential chain and the Cognito Identity Provider client (control plane, over libcurl).
         .target(
-            name: "AWS", dependencies: ["Cryptography", "HTTPClient", "Encoding"], swiftSettings: strictSettings),
+            name: "AWS", dependencies: ["Cryptography", "HTTPClient", "Encoding", "Endpoints"],
+            swiftSettings: strictSettings),
         // Dispatch event loops with their epoll sets, the socket channel, client and upstream connections, pools.
-        .target(name: "EventLoop", dependencies: ["HTTP1", "CSystem", "Cryptography"], swiftSettings: strictSettings),
+        .target(
+            name: "EventLoop", dependencies: ["HTTP1", "CSystem", "Cryptography", "Endpoints"],
+            swiftSettings: strictSettings),
         // Configuration, routing of local answers, admin endpoints, access log.
         .target(
             name: "Gateway",
             dependencies: [
-                "Encoding", "HTTP1", "EventLoop", "JWT", "HTTPClient", "AWS", "Cryptography", "COpenSSL", "CCurl",
+                "Encoding", "Endpoints", "HTTP1", "EventLoop", "JWT", "HTTPClient", "AWS", "Cryptography", "COpenSSL",
+                "CCurl",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -75,11 +79,11 @@ let package = Package(
             name: "JWTTests", dependencies: ["JWT", "Encoding", "Cryptography", "TestSupport"],
             swiftSettings: strictSettings),
         .testTarget(
-            name: "AWSTests", dependencies: ["AWS", "HTTPClient", "Cryptography", "TestSupport"],
+            name: "AWSTests", dependencies: ["AWS", "Endpoints", "HTTPClient", "Cryptography", "TestSupport"],
             swiftSettings: strictSettings),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "HTTP1", "AWS", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Gateway", "Endpoints", "HTTP1", "AWS", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(
