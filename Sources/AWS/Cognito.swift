@@ -3,6 +3,7 @@ import Encoding
 public import Endpoints
 import Foundation
 public import HTTPClient
+public import Time
 
 /// Cognito's SECRET_HASH: base64(HMAC-SHA256(key: client secret, message: username + client id)).
 public enum SecretHash {
@@ -58,7 +59,7 @@ public struct CognitoClient: Sendable {
 
     public init(
         endpoint: HTTPURL, region: String, http: ControlPlaneClient, credentials: CredentialProvider?,
-        timeoutMilliseconds: Int = 10_000, now: @escaping @Sendable () -> Int = UnixTime.now
+        timeoutMilliseconds: Int = 10_000, now: @escaping @Sendable () -> Int = SystemClock.unixSeconds
     ) {
         self.endpoint = endpoint
         self.region = region

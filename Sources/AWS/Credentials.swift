@@ -3,6 +3,7 @@ import Encoding
 import Endpoints
 import Foundation
 public import HTTPClient
+public import Time
 
 /// Credentials for SigV4. Never logged: `description` names the source and the key id only.
 public struct AWSCredentials: Sendable, CustomStringConvertible {
@@ -54,7 +55,7 @@ public final class CredentialProvider: @unchecked Sendable {
 
     public init(
         environment: [String: String], client: ControlPlaneClient, refreshMargin: Int = 300,
-        now: @escaping @Sendable () -> Int = UnixTime.now
+        now: @escaping @Sendable () -> Int = SystemClock.unixSeconds
     ) {
         self.environment = environment
         self.client = client
