@@ -2,7 +2,8 @@ import Endpoints
 
 /// Parsers for the value forms of the configuration file; each returns nil for text it refuses.
 enum ConfigUnits {
-    /// "250ms", "30s", "5m", "1h": a whole number and one unit, nothing else.
+    /// "250ms", "30s", "5m", "1h": a whole number and one unit, nothing else, that fits in 64 bits of
+    /// nanoseconds ("999999999h" does not: refused, not a crash of check-config or of a reload).
     static func duration(_ text: String) -> Nanoseconds? {
         let units: [(String, UInt64)] = [
             ("ms", 1_000_000), ("s", 1_000_000_000), ("m", 60_000_000_000), ("h", 3_600_000_000_000),
@@ -13,12 +14,13 @@ enum ConfigUnits {
             guard !digits.isEmpty, digits.count <= 9, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
                 let value = UInt64(digits)
             else { continue }
-            return value * scale
+            let (nanoseconds, overflow) = value.multipliedReportingOverflow(by: scale)
+            return overflow ? nil : nanoseconds
         }
         return nil
     }
 
-    /// "16KiB", "10MiB", "1GiB", "512B", or a whole number of bytes.
+    /// "16KiB", "10MiB", "1GiB", "512B", or a whole number of bytes, that fits in 64 bits.
     static func size(_ text: String) -> UInt64? {
         let units: [(String, UInt64)] = [("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("B", 1)]
         for (suffix, scale) in units where text.hasSuffix(suffix) {
@@ -26,7 +28,8 @@ enum ConfigUnits {
             guard !digits.isEmpty, digits.count <= 12, digits.allSatisfy({ $0.isASCII && $0.isNumber }),
                 let value = UInt64(digits)
             else { return nil }
-            return value * scale
+            let (bytes, overflow) = value.multipliedReportingOverflow(by: scale)
+            return overflow ? nil : bytes
         }
         guard !text.isEmpty, text.count <= 15, text.allSatisfy({ $0.isASCII && $0.isNumber }) else { return nil }
         return UInt64(text)
