@@ -22,10 +22,10 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
 
     /// Parses `text` (see `StrictURL` for what is refused). The scheme and a DNS host are lowercased.
     public init(_ text: String) throws(EndpointParseError) {
-        let parsed = try StrictURL(text, schemes: ["http": 80, "https": 443])
-        try self.init(
-            scheme: Scheme(rawValue: parsed.scheme) ?? .https, host: parsed.host, port: parsed.port,
-            path: parsed.path, query: parsed.query)
+        let parsed = try StrictURL(text, schemes: ["http": Scheme.http.defaultPort, "https": Scheme.https.defaultPort])
+        // StrictURL accepted no other scheme, and checked the path and query.
+        let scheme: Scheme = parsed.scheme == "https" ? .https : .http
+        self.init(checked: scheme, host: parsed.host, port: parsed.port, path: parsed.path, query: parsed.query)
     }
 
     /// A URL from its parts, checked as the parser checks them.
