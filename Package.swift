@@ -26,24 +26,32 @@ let package = Package(
 
         // Pure Swift: strict JSON, JSON text, base64url and hex. No C, no I/O.
         .target(name: "Encoding", swiftSettings: strictSettings),
+        // Pure Swift: the one parser of URLs and socket addresses, and their typed values. No C, no I/O.
+        .target(name: "Endpoints", swiftSettings: strictSettings),
+        // The one clock: monotonic and wall-clock readings, the Date header and log timestamp text. Glibc only.
+        .target(name: "Time", swiftSettings: strictSettings),
         // The only importer of COpenSSL's crypto: RSA keys, RS256 verification, SHA-256, HMAC-SHA256.
         .target(name: "Cryptography", dependencies: ["COpenSSL"], swiftSettings: strictSettings),
         // The only importer of CCurl: the control-plane client (JWKS, Cognito), curl multi on Dispatch.
         .target(name: "HTTPClient", dependencies: ["CCurl", "Cryptography"], swiftSettings: strictSettings),
         // Token decoding, Cognito claim rules, JWKS parsing, the verified-token cache.
-        .target(name: "JWT", dependencies: ["Cryptography", "Encoding"], swiftSettings: strictSettings),
+        .target(name: "JWT", dependencies: ["Cryptography", "Encoding", "Time"], swiftSettings: strictSettings),
         // Pure Swift HTTP/1.1: strict parser, connection state machine, response serializer. No I/O.
         .target(name: "HTTP1", dependencies: ["CSystem", "Encoding"], swiftSettings: strictSettings),
         // SigV4, the AWS credential chain and the Cognito Identity Provider client (control plane, over libcurl).
         .target(
-            name: "AWS", dependencies: ["Cryptography", "HTTPClient", "Encoding"], swiftSettings: strictSettings),
+            name: "AWS", dependencies: ["Cryptography", "HTTPClient", "Encoding", "Endpoints", "Time"],
+            swiftSettings: strictSettings),
         // Dispatch event loops with their epoll sets, the socket channel, client and upstream connections, pools.
-        .target(name: "EventLoop", dependencies: ["HTTP1", "CSystem", "Cryptography"], swiftSettings: strictSettings),
+        .target(
+            name: "EventLoop", dependencies: ["HTTP1", "CSystem", "Cryptography", "Endpoints", "Time"],
+            swiftSettings: strictSettings),
         // Configuration, routing of local answers, admin endpoints, access log.
         .target(
             name: "Gateway",
             dependencies: [
-                "Encoding", "HTTP1", "EventLoop", "JWT", "HTTPClient", "AWS", "Cryptography", "COpenSSL", "CCurl",
+                "Encoding", "Endpoints", "Time", "HTTP1", "EventLoop", "JWT", "HTTPClient", "AWS", "Cryptography",
+                "COpenSSL", "CCurl",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -59,6 +67,8 @@ let package = Package(
             swiftSettings: strictSettings
         ),
 
+        .testTarget(name: "EndpointsTests", dependencies: ["Endpoints"], swiftSettings: strictSettings),
+        .testTarget(name: "TimeTests", dependencies: ["Time"], swiftSettings: strictSettings),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], swiftSettings: strictSettings),
         // The socket channel over socketpairs, and the connection lifecycles without sockets.
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"], swiftSettings: strictSettings),
@@ -72,11 +82,11 @@ let package = Package(
             name: "JWTTests", dependencies: ["JWT", "Encoding", "Cryptography", "TestSupport"],
             swiftSettings: strictSettings),
         .testTarget(
-            name: "AWSTests", dependencies: ["AWS", "HTTPClient", "Cryptography", "TestSupport"],
+            name: "AWSTests", dependencies: ["AWS", "Endpoints", "Time", "HTTPClient", "Cryptography", "TestSupport"],
             swiftSettings: strictSettings),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "HTTP1", "AWS", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["Gateway", "Endpoints", "HTTP1", "AWS", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -1,7 +1,9 @@
 import Cryptography
 import Encoding
+public import Endpoints
 import Foundation
 public import HTTPClient
+public import Time
 
 /// Cognito's SECRET_HASH: base64(HMAC-SHA256(key: client secret, message: username + client id)).
 public enum SecretHash {
@@ -48,7 +50,7 @@ public enum AuthenticationResult: Sendable {
 /// No call is retried: SignUp and the Admin* calls change state, and one that may have reached Cognito is
 /// reported, not repeated.
 public struct CognitoClient: Sendable {
-    public let endpoint: String
+    public let endpoint: HTTPURL
     public let region: String
     public let http: ControlPlaneClient
     public let credentials: CredentialProvider?
@@ -56,8 +58,8 @@ public struct CognitoClient: Sendable {
     let now: @Sendable () -> Int
 
     public init(
-        endpoint: String, region: String, http: ControlPlaneClient, credentials: CredentialProvider?,
-        timeoutMilliseconds: Int = 10_000, now: @escaping @Sendable () -> Int = UnixTime.now
+        endpoint: HTTPURL, region: String, http: ControlPlaneClient, credentials: CredentialProvider?,
+        timeoutMilliseconds: Int = 10_000, now: @escaping @Sendable () -> Int = SystemClock.unixSeconds
     ) {
         self.endpoint = endpoint
         self.region = region
@@ -156,16 +158,10 @@ public struct CognitoClient: Sendable {
     func headers(operation: String) -> [(String, String)] {
         [
             ("Content-Type", "application/x-amz-json-1.1"),
-            ("Host", Self.hostField(of: endpoint)),
+            ("Host", endpoint.authority),
             ("X-Amz-Target", "AWSCognitoIdentityProviderService.\(operation)"),
         ]
     }
-
-    /// The Host field curl sends for `url` (validated: no user info, query or fragment): its authority.
-    static func hostField(of url: String) -> String { String(URLParts(url).authority) }
-
-    /// The path the request goes to: the endpoint's path, or `/`.
-    static func path(of url: String) -> String { URLParts(url).path }
 
     func call(
         _ operation: String, body: [UInt8], signed: Bool,
@@ -185,7 +181,7 @@ public struct CognitoClient: Sendable {
             case .success(let credentials):
                 let signer = SigV4Signer(region: region, service: "cognito-idp")
                 let signedHeaders = signer.signedHeaders(
-                    method: "POST", path: Self.path(of: endpoint), headers: headers, body: body,
+                    method: "POST", path: endpoint.requestPath, headers: headers, body: body,
                     credentials: credentials,
                     secondsSince1970: now()
                 )
@@ -202,7 +198,7 @@ public struct CognitoClient: Sendable {
     ) {
         // The Host field is sent as signed (curl keeps a Host given to it instead of writing its own).
         let request = ControlRequest(
-            method: "POST", url: endpoint, headers: headers, body: body,
+            method: "POST", url: endpoint.description, headers: headers, body: body,
             timeoutMilliseconds: timeoutMilliseconds, maxResponseBytes: 256 << 10
         )
         http.execute(request) { result in

@@ -1,7 +1,9 @@
 import Dispatch
 import Encoding
+import Endpoints
 import Foundation
 public import HTTPClient
+public import Time
 
 /// Credentials for SigV4. Never logged: `description` names the source and the key id only.
 public struct AWSCredentials: Sendable, CustomStringConvertible {
@@ -44,12 +46,16 @@ public final class CredentialProvider: @unchecked Sendable {
     private var waiters: [@Sendable (Result<AWSCredentials, CredentialError>) -> Void] = []
 
     static let ecsHost = "http://169.254.170.2"
-    static let imdsEndpoint = "http://169.254.169.254"
+    static let imdsEndpoint = HTTPURL.origin(scheme: .http, host: .ipv4(IPv4Address(169, 254, 169, 254)))
+    /// The EKS Pod Identity agent, which AWS_CONTAINER_CREDENTIALS_FULL_URI may name over plain http.
+    static let eksAgentIPv4 = IPv4Address(169, 254, 170, 23)
+    static let eksAgentIPv6 = IPv6Address(high: 0xFD00_0EC2_0000_0000, low: 0x23)
+    static let ecsAgentIPv4 = IPv4Address(169, 254, 170, 2)
     static let imdsTokenTTLSeconds = 21600
 
     public init(
         environment: [String: String], client: ControlPlaneClient, refreshMargin: Int = 300,
-        now: @escaping @Sendable () -> Int = UnixTime.now
+        now: @escaping @Sendable () -> Int = SystemClock.unixSeconds
     ) {
         self.environment = environment
         self.client = client
@@ -158,19 +164,27 @@ public final class CredentialProvider: @unchecked Sendable {
     // MARK: ECS container endpoint
 
     static func containerRequest(_ environment: [String: String]) -> Result<ControlRequest, CredentialError>? {
-        let url: String
+        let url: HTTPURL
         if let relative = environment["AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"], !relative.isEmpty {
             guard relative.hasPrefix("/") else {
                 return .failure(CredentialError("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI must start with /"))
             }
-            url = ecsHost + relative
+            do {
+                url = try HTTPURL(ecsHost + relative)
+            } catch {
+                return .failure(CredentialError("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: \(error.description)"))
+            }
         } else if let full = environment["AWS_CONTAINER_CREDENTIALS_FULL_URI"], !full.isEmpty {
+            do {
+                url = try HTTPURL(full)
+            } catch {
+                return .failure(CredentialError("AWS_CONTAINER_CREDENTIALS_FULL_URI: \(error.description)"))
+            }
             // As the AWS SDKs do: plain http only to the container agent or this machine.
-            guard full.hasPrefix("https://") || (full.hasPrefix("http://") && isAllowedPlainHTTPHost(full)) else {
+            guard url.scheme == .https || allowsPlainHTTP(to: url.host) else {
                 let rule = "must be https, or http to a loopback or ECS/EKS agent address"
                 return .failure(CredentialError("AWS_CONTAINER_CREDENTIALS_FULL_URI \(rule)"))
             }
-            url = full
         } else {
             return nil
         }
@@ -186,20 +200,17 @@ public final class CredentialProvider: @unchecked Sendable {
             headers.append(("Authorization", token))
         }
         return .success(
-            ControlRequest(url: url, headers: headers, timeoutMilliseconds: 5000, maxResponseBytes: 64 << 10))
+            ControlRequest(
+                url: url.description, headers: headers, timeoutMilliseconds: 5000, maxResponseBytes: 64 << 10))
     }
 
-    static func isAllowedPlainHTTPHost(_ url: String) -> Bool {
-        let parts = URLParts(url)
-        guard !parts.authority.contains("@") else { return false }
-        let host = parts.host
-        if host == "localhost" || host == "::1" || host == "169.254.170.2" || host == "169.254.170.23"
-            || host == "fd00:ec2::23"
-        {
-            return true
+    /// Loopback (127.0.0.0/8, ::1, "localhost") and the ECS and EKS agents' link-local addresses.
+    static func allowsPlainHTTP(to host: URLHost) -> Bool {
+        switch host {
+        case .name(let name): return name == "localhost"
+        case .ipv4(let address): return address.isLoopback || address == ecsAgentIPv4 || address == eksAgentIPv4
+        case .ipv6(let address): return address == .loopback || address == eksAgentIPv6
         }
-        let octets = host.split(separator: ".")
-        return octets.count == 4 && octets[0] == "127" && octets.allSatisfy { UInt8($0) != nil }
     }
 
     private func fetchContainer(
@@ -220,16 +231,28 @@ public final class CredentialProvider: @unchecked Sendable {
     // MARK: EC2 instance metadata (IMDSv2)
 
     private func fetchInstanceMetadata(done: @escaping @Sendable (Result<AWSCredentials, CredentialError>) -> Void) {
-        var endpoint =
-            environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"].flatMap { $0.isEmpty ? nil : $0 } ?? Self.imdsEndpoint
-        while endpoint.hasSuffix("/") { endpoint.removeLast() }
-        let base = endpoint
+        let base: HTTPURL
+        let tokenURL: HTTPURL
+        let rolesURL: HTTPURL
+        let rolesPath = "/latest/meta-data/iam/security-credentials/"
+        do {
+            if let text = environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"], !text.isEmpty {
+                base = try HTTPURL(text).withoutTrailingSlashes()
+                guard base.query == nil else { throw EndpointParseError(.query, "a query (?…) is not allowed here") }
+            } else {
+                base = Self.imdsEndpoint
+            }
+            tokenURL = try base.appendingPath("/latest/api/token")
+            rolesURL = try base.appendingPath(rolesPath)
+        } catch {
+            return done(.failure(CredentialError("AWS_EC2_METADATA_SERVICE_ENDPOINT: \(error)")))
+        }
         @Sendable func failed(_ what: String) -> Result<AWSCredentials, CredentialError> {
             let tried = "no AWS credentials in the environment, shared file or container endpoint"
             return .failure(CredentialError("\(tried), and instance metadata at \(base): \(what)"))
         }
         let tokenRequest = ControlRequest(
-            method: "PUT", url: base + "/latest/api/token",
+            method: "PUT", url: tokenURL.description,
             headers: [("X-aws-ec2-metadata-token-ttl-seconds", String(Self.imdsTokenTTLSeconds))],
             timeoutMilliseconds: 1000, maxResponseBytes: 4096
         )
@@ -241,9 +264,9 @@ public final class CredentialProvider: @unchecked Sendable {
             }
             let token = String(decoding: tokenResponse.body, as: UTF8.self)
             let headers = [("X-aws-ec2-metadata-token", token)]
-            let rolesURL = base + "/latest/meta-data/iam/security-credentials/"
             client.execute(
-                ControlRequest(url: rolesURL, headers: headers, timeoutMilliseconds: 1000, maxResponseBytes: 4096)
+                ControlRequest(
+                    url: rolesURL.description, headers: headers, timeoutMilliseconds: 1000, maxResponseBytes: 4096)
             ) { result in
                 guard case .success(let rolesResponse) = result, rolesResponse.status == 200 else {
                     return done(failed("no instance role (\(Self.describe(result)))"))
@@ -251,12 +274,13 @@ public final class CredentialProvider: @unchecked Sendable {
                 let role =
                     String(decoding: rolesResponse.body, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(
                         String.init) ?? ""
-                guard !role.isEmpty, role.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: "/") }) else {
+                guard !role.isEmpty, !role.contains("/"), let roleURL = try? base.appendingPath(rolesPath + role) else {
                     return done(failed("the instance role name is empty or malformed"))
                 }
                 client.execute(
                     ControlRequest(
-                        url: rolesURL + role, headers: headers, timeoutMilliseconds: 2000, maxResponseBytes: 64 << 10)
+                        url: roleURL.description, headers: headers, timeoutMilliseconds: 2000,
+                        maxResponseBytes: 64 << 10)
                 ) {
                     result in
                     guard case .success(let response) = result, response.status == 200 else {

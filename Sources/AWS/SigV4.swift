@@ -195,8 +195,3 @@ enum URIEncoding {
         return String(decoding: out, as: UTF8.self)
     }
 }
-
-/// Wall-clock seconds since 1970, as SigV4 dates and credential expirations count them.
-public enum UnixTime {
-    @Sendable public static func now() -> Int { Int(time(nil)) }
-}

@@ -1,6 +1,7 @@
 import Cryptography
 import Dispatch
 public import HTTP1
+import Time
 
 /// One accepted client connection, confined to its loop. It carries out what its two machines decide: the
 /// HTTP exchange (`ServerConnectionStateMachine`) and the connection's life around it (`ClientLifecycle`).
@@ -66,7 +67,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     public func armHandlerDeadline(after nanoseconds: UInt64, expired: @escaping () -> Void) {
         handlerDeadlineExpired = expired
         deadlineKind = .handler
-        deadline = MonotonicClock.coarseNow() &+ nanoseconds
+        deadline = SystemClock.coarseMonotonicNanoseconds() &+ nanoseconds
     }
 
     public func disarmHandlerDeadline() {
@@ -84,7 +85,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
         case .idle, .activity: timeout = context.timeouts.idle
         case .linger: timeout = context.timeouts.linger
         }
-        deadline = timeout == 0 ? 0 : MonotonicClock.coarseNow() &+ timeout
+        deadline = timeout == 0 ? 0 : SystemClock.coarseMonotonicNanoseconds() &+ timeout
     }
 
     /// Arms the deadline the connection's current phase calls for, unless it is already armed.
@@ -224,7 +225,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     }
 
     private func startExchange(_ head: RequestHead) {
-        requestStart = MonotonicClock.now()
+        requestStart = SystemClock.monotonicNanoseconds()
         currentRequestID = RequestID.forRequest(head)
         currentVersion = head.version
         currentIsHead = head.isHead
@@ -370,7 +371,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
         handlerDeadlineExpired = nil
         if deadlineKind == .handler { setDeadline(.none) }
         onOutputDrained = nil
-        record.durationNanoseconds = MonotonicClock.now() &- requestStart
+        record.durationNanoseconds = SystemClock.monotonicNanoseconds() &- requestStart
         context.observer.exchangeFinished(record, loop: loop)
         // An idle keep-alive connection holds nothing of its last exchange (its head, its token, its record).
         record = AccessRecord()
@@ -390,7 +391,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     /// A request refused before any handler saw it (malformed, too large, too slow).
     private func refuse(_ error: HTTPParseError) {
         if lifecycle.exchange == nil {
-            requestStart = MonotonicClock.now()
+            requestStart = SystemClock.monotonicNanoseconds()
             currentRequestID = RequestID.makeUUID()
             record = AccessRecord()
             record.requestID = currentRequestID
@@ -410,7 +411,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
         bytes.append(contentsOf: body)
         record.status = status.code
         record.bytesSent = bytes.count
-        record.durationNanoseconds = MonotonicClock.now() &- requestStart
+        record.durationNanoseconds = SystemClock.monotonicNanoseconds() &- requestStart
         context.observer.exchangeFinished(record, loop: loop)
         lifecycle.refused()
         send(bytes)

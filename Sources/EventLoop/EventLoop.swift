@@ -1,4 +1,5 @@
 public import Dispatch
+import Time
 
 #if canImport(Glibc)
     import Glibc
@@ -13,7 +14,8 @@ public final class EventLoop: @unchecked Sendable {
     public let index: Int
     /// Read buffer shared by every connection of the loop: only leftovers are copied per connection.
     let scratch: UnsafeMutableRawBufferPointer
-    var clock = WallClock()
+    /// The Date header and log timestamps, made once per second for this loop.
+    var clock = SystemClock()
     private var connections: [ObjectIdentifier: ClientConnection] = [:]
     private var sweepTimer: (any DispatchSourceTimer)?
     private var output: [UInt8] = []
@@ -121,7 +123,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     private func sweep() {
-        let now = MonotonicClock.coarseNow()
+        let now = SystemClock.coarseMonotonicNanoseconds()
         for connection in connections.values where connection.deadline != 0 && now >= connection.deadline {
             connection.deadlineExpired()
         }

@@ -1,6 +1,7 @@
 internal import CSystem
 import Cryptography
 import Dispatch
+public import Endpoints
 import Synchronization
 
 #if canImport(Glibc)

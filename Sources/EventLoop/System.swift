@@ -83,17 +83,6 @@ public enum Syscall {
     }
 }
 
-/// Monotonic clock readings in nanoseconds.
-public enum MonotonicClock {
-    /// Cheap, a few milliseconds coarse: for deadlines.
-    @inline(__always)
-    public static func coarseNow() -> UInt64 { csystem_monotonic_coarse_ns() }
-
-    /// Precise: for durations in the access log.
-    @inline(__always)
-    public static func now() -> UInt64 { csystem_monotonic_ns() }
-}
-
 /// Raises the soft open-file limit to the hard limit, as nginx's worker_rlimit_nofile and HAProxy do.
 /// Returns the limit now in force.
 @discardableResult

@@ -1,11 +1,23 @@
 internal import CSystem
 public import Cryptography
 import Dispatch
+public import Endpoints
 public import HTTP1
 
 #if canImport(Glibc)
     import Glibc
 #endif
+
+/// TLS to an https:// upstream: the client context (CA bundle) and the host the certificate must name.
+public struct UpstreamTLS: Sendable {
+    public let context: TLSClientContext
+    public let serverName: URLHost
+
+    public init(context: TLSClientContext, serverName: URLHost) {
+        self.context = context
+        self.serverName = serverName
+    }
+}
 
 /// What the proxy learns from an upstream connection. Called on the connection's loop.
 public protocol UpstreamConnectionDelegate: AnyObject {
@@ -30,15 +42,15 @@ public final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
     private var decoder: ResponseDecoder
     private var channel: SocketChannel?
     private var inbound: [UInt8] = []
-    /// TLS to the upstream, when it is an https:// one: the context and the name to verify.
-    private let tlsSettings: (context: TLSClientContext, host: String)?
+    /// TLS to the upstream, when it is an https:// one.
+    private let tlsSettings: UpstreamTLS?
 
     /// Opens the socket; `connect` starts connecting.
     public init(
         loop: EventLoop,
         address: SocketAddress,
         limits: HTTPLimits,
-        tls: (context: TLSClientContext, host: String)? = nil
+        tls: UpstreamTLS? = nil
     ) throws(SystemError) {
         self.loop = loop
         self.address = address
@@ -70,8 +82,8 @@ public final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
         if let tlsSettings {
             do {
                 session = try TLSSession(
-                    context: tlsSettings.context, fd: fd, host: tlsSettings.host,
-                    hostIsIP: SocketAddress.isIPv4(tlsSettings.host) || SocketAddress.isIPv6(tlsSettings.host)
+                    context: tlsSettings.context, fd: fd, host: tlsSettings.serverName.description,
+                    hostIsIP: tlsSettings.serverName.isIPAddress
                 )
             } catch {
                 Syscall.close(fd)

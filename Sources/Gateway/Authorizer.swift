@@ -2,10 +2,7 @@ import Dispatch
 import Encoding
 import HTTP1
 import JWT
-
-#if canImport(Glibc)
-    import Glibc
-#endif
+import Time
 
 /// The decision on one request of a route with `auth = "required"`.
 enum AuthorizationOutcome: Sendable {
@@ -40,7 +37,7 @@ final class Authorizer: Sendable {
             completion(.rejected(rejection))
             return
         }
-        let now = Self.now()
+        let now = SystemClock.wallClockSeconds()
         let key = token.withUnsafeBytes { VerifiedTokenCache.Key(token: $0) }
         if let cached = cache.lookup(key, now: now) {
             completion(decide(cached, route: route))
@@ -56,7 +53,7 @@ final class Authorizer: Sendable {
         case .failure(.unknownKeyID), .failure(.noSigningKeys):
             let keyID = UnverifiedToken.header(token)?["kid"]?.string ?? ""
             jwks.refetch(forUnknownKeyID: keyID) { [self] keys in
-                switch self.verify(token, keys: keys, now: Self.now(), key: key) {
+                switch self.verify(token, keys: keys, now: SystemClock.wallClockSeconds(), key: key) {
                 case .success(let verified): completion(self.decide(verified, route: route))
                 case .failure(.noSigningKeys): completion(.rejected(.unknownKeyID))
                 case .failure(let rejection): completion(.rejected(rejection))
@@ -107,11 +104,5 @@ final class Authorizer: Sendable {
             guard !token.contains(0x20) else { return .failure(.malformed("not a bearer token")) }
             return .success(Array(token))
         }
-    }
-
-    static func now() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
     }
 }

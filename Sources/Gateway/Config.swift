@@ -1,3 +1,4 @@
+public import Endpoints
 public import EventLoop
 
 /// The validated configuration: every value has been checked and every default filled in.
@@ -60,10 +61,12 @@ public struct CognitoSettings: Sendable, Equatable {
     public var userPoolID: String
     public var clientIDs: [String]
     public var clientSecretFile: String
-    /// Resolved from the file, then AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER, then AWS_ENDPOINT_URL.
-    public var endpointURL: String
+    /// Resolved from the file, then AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER, then AWS_ENDPOINT_URL;
+    /// without a trailing "/".
+    public var endpointURL: HTTPURL
+    /// Text, not a parsed URL: a token's `iss` must equal it exactly, as written.
     public var issuer: String
-    public var jwksURL: String
+    public var jwksURL: HTTPURL
     public var tokenUse: TokenUse
     public var clockSkew: Nanoseconds
     public var jwksRefresh: Nanoseconds
@@ -99,18 +102,29 @@ public enum RouteAuth: String, Sendable, CaseIterable {
 
 /// Where a route forwards to.
 public enum Upstream: Sendable, Hashable, CustomStringConvertible {
-    case http(host: String, port: UInt16, basePath: String)
-    case https(host: String, port: UInt16, basePath: String)
+    /// An http:// or https:// upstream; its path (no trailing "/") is the base requests are joined to.
+    case url(HTTPURL)
     case unix(path: String)
 
+    /// `check-config` writes the port even when it is the scheme's default, so that none is guessed.
     public var description: String {
         switch self {
-        case .http(let host, let port, let base):
-            return "http://\(host.contains(":") ? "[\(host)]" : host):\(port)\(base)"
-        case .https(let host, let port, let base):
-            return "https://\(host.contains(":") ? "[\(host)]" : host):\(port)\(base)"
+        case .url(let url): return "\(url.scheme.rawValue)://\(url.host.uriText):\(url.port)\(url.path)"
         case .unix(let path): return "unix:\(path)"
         }
+    }
+
+    /// The path requests are joined to; unix sockets have none.
+    public var basePath: String {
+        if case .url(let url) = self { return url.path }
+        return ""
+    }
+
+    /// The Host field for the upstream: its authority without the scheme's default port, made once when the
+    /// configuration was read. A unix socket has no host name: "localhost".
+    public var hostField: String {
+        if case .url(let url) = self { return url.authority }
+        return "localhost"
     }
 }
 

@@ -1,4 +1,5 @@
 import Cryptography
+import Endpoints
 import EventLoop
 import Foundation
 import TOMLKit
@@ -73,7 +74,7 @@ struct Schema {
         }
         table.rejectUnknownKeys()
         return ServerSettings(
-            listen: listen.isEmpty ? [.ipv4("127.0.0.1", port: 8080)] : listen,
+            listen: listen.isEmpty ? [.ipv4(.loopback, port: 8080)] : listen,
             workers: workers == 0 ? EventLoopGroup.coreCount : workers,
             maxConnections: maxConnections,
             maxHeaderBytes: Int(maxHeaderBytes),
@@ -154,36 +155,42 @@ struct Schema {
             table.fail("client_secret_file", "cannot read \(secretFile)")
         }
 
-        var endpoint = table.string("endpoint_url", default: "")
+        var endpointText = table.string("endpoint_url", default: "")
         var endpointKey = "endpoint_url"
-        if endpoint.isEmpty {
+        if endpointText.isEmpty {
             for variable in ["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER", "AWS_ENDPOINT_URL"]
             where !(environment[variable] ?? "").isEmpty {
-                endpoint = environment[variable] ?? ""
+                endpointText = environment[variable] ?? ""
                 endpointKey = "endpoint_url (from \(variable))"
                 break
             }
         }
-        if endpoint.isEmpty {
-            endpoint = "https://cognito-idp.\(region).amazonaws.com"
-        } else if validatedHTTPURL(endpoint) == nil {
-            problems.add(
-                table.keyPath(endpointKey), "\"\(endpoint)\" is not an http(s) URL without query or credentials")
+        // Placeholders stand where a value was refused (the problem is recorded): no configuration comes of it.
+        var endpoint = Self.unusedURL
+        if endpointText.isEmpty {
+            // The region's own problem, if any, is already recorded.
+            endpoint = (try? HTTPURL("https://cognito-idp.\(region).amazonaws.com")) ?? Self.unusedURL
+        } else if let url = controlPlaneURL(
+            endpointText, key: table.keyPath(endpointKey), expected: "an http(s) URL without query or credentials")
+        {
+            endpoint = url.withoutTrailingSlashes()
         }
-        endpoint = Self.withoutTrailingSlash(endpoint)
 
         var issuer = table.string("issuer", default: "")
         if issuer.isEmpty {
             issuer = "https://cognito-idp.\(region).amazonaws.com/\(poolID)"
-        } else if validatedHTTPURL(issuer) == nil {
-            table.fail("issuer", "\"\(issuer)\" is not an http(s) URL")
+        } else {
+            _ = controlPlaneURL(issuer, key: table.keyPath("issuer"), expected: "an http(s) URL")
         }
 
-        var jwksURL = table.string("jwks_url", default: "")
-        if jwksURL.isEmpty {
-            jwksURL = "\(endpoint)/\(poolID)/.well-known/jwks.json"
-        } else if validatedHTTPURL(jwksURL) == nil {
-            table.fail("jwks_url", "\"\(jwksURL)\" is not an http(s) URL without query or credentials")
+        let jwksText = table.string("jwks_url", default: "")
+        var jwksURL = Self.unusedURL
+        if jwksText.isEmpty {
+            jwksURL = (try? endpoint.appendingPath("/\(poolID)/.well-known/jwks.json")) ?? Self.unusedURL
+        } else if let url = controlPlaneURL(
+            jwksText, key: table.keyPath("jwks_url"), expected: "an http(s) URL without query or credentials")
+        {
+            jwksURL = url
         }
 
         let tokenUse = table.choice("token_use", default: TokenUse.id)
@@ -244,20 +251,23 @@ struct Schema {
                 "prefix", "\"\(prefix)\" must be an absolute path without dot segments, \"//\" or a trailing \"/\"")
         }
         let upstreamText = table.string("upstream", default: "")
-        var upstream = Upstream.http(host: "127.0.0.1", port: 80, basePath: "")
+        var upstream = Upstream.url(Self.unusedURL)
         if !table.has("upstream") {
             table.fail("upstream", "is required")
-        } else if let parsed = Self.parseUpstream(upstreamText) {
-            upstream = parsed
         } else {
-            table.fail(
-                "upstream",
-                "\"\(upstreamText)\" must be \"http://HOST:PORT[/base]\", \"https://HOST[:PORT][/base]\" or \"unix:/path\""
-            )
+            do {
+                upstream = try Self.parseUpstream(upstreamText)
+            } catch {
+                table.fail(
+                    "upstream",
+                    "\"\(upstreamText)\" must be \"http://HOST:PORT[/base]\", \"https://HOST[:PORT][/base]\" or \"unix:/path\": "
+                        + error.description
+                )
+            }
         }
         let caFile = table.string("ca_file", default: "")
         if !caFile.isEmpty {
-            if case .https = upstream {
+            if case .url(let url) = upstream, url.scheme == .https {
                 if !FileManager.default.isReadableFile(atPath: caFile) {
                     table.fail("ca_file", "cannot read \(caFile)")
                 }
@@ -291,26 +301,32 @@ struct Schema {
         }
     }
 
-    static func parseUpstream(_ text: String) -> Upstream? {
-        if text.hasPrefix("unix:") {
-            let path = String(text.dropFirst(5))
-            guard path.hasPrefix("/"), path.utf8.count < 108 else { return nil }
-            return .unix(path: path)
+    /// Where refused values leave a placeholder; a configuration with a problem is never used.
+    static let unusedURL = HTTPURL.origin(scheme: .http, host: .ipv4(.loopback))
+
+    /// `text` as an http(s) URL without a query, or nil after recording under `key` why it is not one.
+    private func controlPlaneURL(_ text: String, key: String, expected: String) -> HTTPURL? {
+        do throws(EndpointParseError) {
+            let url = try HTTPURL(text)
+            guard url.query == nil else { throw EndpointParseError(.query, "a query (?…) is not allowed here") }
+            return url
+        } catch {
+            problems.add(key, "\"\(text)\" is not \(expected): \(error.description)")
+            return nil
         }
-        let isHTTPS = text.hasPrefix("https://")
-        guard isHTTPS || text.hasPrefix("http://"), validatedHTTPURL(text) != nil else { return nil }
-        let rest = text.dropFirst(isHTTPS ? 8 : 7)
-        let authority = rest.prefix { $0 != "/" }
-        guard let (host, port) = parseHostPort(authority, defaultPort: isHTTPS ? 443 : 80) else { return nil }
-        let base = withoutTrailingSlash(String(rest.dropFirst(authority.count)))
-        guard base.isEmpty || isCleanPath(base) else { return nil }
-        return isHTTPS ? .https(host: host, port: port, basePath: base) : .http(host: host, port: port, basePath: base)
     }
 
-    static func withoutTrailingSlash(_ text: String) -> String {
-        var result = text
-        while result.hasSuffix("/") { result.removeLast() }
-        return result
+    /// "unix:/path", or an http(s) URL without a query whose path, the base requests are joined to, is literal
+    /// and clean (a trailing "/" is dropped).
+    static func parseUpstream(_ text: String) throws(EndpointParseError) -> Upstream {
+        if text.hasPrefix("unix:") { return .unix(path: try SocketAddress.unixPath(String(text.dropFirst(5)))) }
+        let url = try HTTPURL(text).withoutTrailingSlashes()
+        guard url.query == nil else { throw EndpointParseError(.query, "a query (?…) is not allowed here") }
+        guard url.path.isEmpty || isCleanPath(url.path) else {
+            throw EndpointParseError(
+                .path, "the base path must be literal (no percent-encoding), without dot segments or \"//\"")
+        }
+        return .url(url)
     }
 
     static func isRegion(_ text: String) -> Bool {

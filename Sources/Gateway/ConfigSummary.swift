@@ -1,3 +1,4 @@
+import Endpoints
 import EventLoop
 
 /// What `authgate check-config` prints for a valid configuration.

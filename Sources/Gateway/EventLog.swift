@@ -3,6 +3,7 @@ import Foundation
 import JWT
 public import Logging
 import Synchronization
+import Time
 
 /// swift-log handler for authgate's event lines (startup, reload, JWKS, upstream events) on stdout,
 /// as JSON objects or `key=value` text. Fields are the metadata; the message is a short event name.
@@ -13,6 +14,8 @@ public struct EventLogHandler: LogHandler {
     private let format: LogFormat
 
     private static let output = Mutex<Void>(())
+    /// The timestamp text of the current second, shared by every logger (one formatter, not one per line).
+    private static let clock = Mutex(SystemClock())
 
     public init(label: String, format: LogFormat, level: LogLevel) {
         self.label = label
@@ -28,7 +31,7 @@ public struct EventLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var fields = metadata
         if let extra = event.metadata { fields.merge(extra) { $1 } }
-        let time = Self.timestamp()
+        let time = Self.clock.withLock { $0.iso8601() }
         var line: String
         switch format {
         case .json:
@@ -49,11 +52,5 @@ public struct EventLogHandler: LogHandler {
         Self.output.withLock { _ in
             FileHandle.standardOutput.write(Data(line.utf8))
         }
-    }
-
-    static func timestamp() -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: Date())
     }
 }

@@ -8,6 +8,7 @@ import HTTPClient
 import JWT
 public import Logging
 import Synchronization
+import Time
 
 /// The running gateway: loops, listeners, and the generation of handlers the configuration built.
 /// A reload builds a new generation and swaps it in; the loops, listeners and sockets stay.
@@ -175,8 +176,8 @@ public final class GatewayServer: @unchecked Sendable {
             // A new user pool's keys are fetched before its generation answers, so that tokens are not
             // refused with 503 in between; after 5 s it takes over with whatever it holds.
             next.startFetchingKeys()
-            let deadline = DispatchTime.now() + .seconds(5)
-            while !next.authorizer.jwks.everLoaded && DispatchTime.now() < deadline
+            let deadline = SystemClock.monotonicNanoseconds() + 5_000_000_000
+            while !next.authorizer.jwks.everLoaded && SystemClock.monotonicNanoseconds() < deadline
                 && next.authorizer !== current.authorizer
             {
                 usleep(50_000)
@@ -232,13 +233,15 @@ public final class GatewayServer: @unchecked Sendable {
             stopped.enter()
             listener.stop(closeSocket: true) { stopped.leave() }
         }
-        let deadline = DispatchTime.now() + .nanoseconds(Int(min(grace, UInt64(Int.max))))
+        let (end, overflow) = SystemClock.monotonicNanoseconds().addingReportingOverflow(grace)
+        let deadline = overflow ? UInt64.max : end
         stopped.notify(queue: .global()) { [self] in
             self.drain(until: deadline, done: done)
         }
     }
 
-    private func drain(until deadline: DispatchTime, done: @escaping @Sendable () -> Void) {
+    /// `deadline` is in `SystemClock.monotonicNanoseconds()`.
+    private func drain(until deadline: UInt64, done: @escaping @Sendable () -> Void) {
         let remaining = DispatchGroup()
         let open = OpenCount()
         for loop in group.loops {
@@ -251,7 +254,7 @@ public final class GatewayServer: @unchecked Sendable {
             }
         }
         remaining.notify(queue: .global()) { [self] in
-            if open.value == 0 || DispatchTime.now() >= deadline {
+            if open.value == 0 || SystemClock.monotonicNanoseconds() >= deadline {
                 if open.value > 0 {
                     self.logger.warning("drain timed out", metadata: ["open_connections": "\(open.value)"])
                 }

@@ -1,3 +1,4 @@
+import Endpoints
 import HTTPClient
 import JWT
 import Logging
@@ -5,14 +6,15 @@ import Logging
 /// Fetches the JWKS over the control-plane client and reports what happened to the log and readiness.
 struct JWKSFetcher: Sendable {
     let client: ControlPlaneClient
-    let url: String
+    let url: HTTPURL
 
     /// A JWKS answer slower than this is a failed fetch; the keys held stay.
     static let timeoutMilliseconds = 10_000
 
     func fetch(_ completion: @escaping @Sendable (Result<[UInt8], JWKSCache.JWKSFetchError>) -> Void) {
         let request = ControlRequest(
-            url: url, headers: [("Accept", "application/json")], timeoutMilliseconds: Self.timeoutMilliseconds,
+            url: url.description, headers: [("Accept", "application/json")],
+            timeoutMilliseconds: Self.timeoutMilliseconds,
             maxResponseBytes: JWKSet.maxBytes
         )
         client.execute(request) { result in
@@ -29,7 +31,7 @@ struct JWKSFetcher: Sendable {
 
     static func report(
         _ event: JWKSCache.Event,
-        url: String,
+        url: HTTPURL,
         logger: Logger,
         readiness: Readiness,
         cache: VerifiedTokenCache,

@@ -1,17 +1,14 @@
 import Cryptography
+import Endpoints
 import EventLoop
 import HTTP1
 import Logging
-
-#if canImport(Glibc)
-    import Glibc
-#endif
 
 /// The upstream pools (one per route and loop) and what exchanges share.
 final class Proxy: Sendable {
     private let pools: [String: [UpstreamPool]]
     /// TLS settings of https:// routes, by prefix.
-    private let tls: [String: (context: TLSClientContext, host: String)]
+    private let tls: [String: UpstreamTLS]
     let settings: ProxySettings
     let logger: Logger
 
@@ -19,13 +16,14 @@ final class Proxy: Sendable {
         throws(UpstreamResolutionError)
     {
         var pools: [String: [UpstreamPool]] = [:]
-        var tls: [String: (context: TLSClientContext, host: String)] = [:]
+        var tls: [String: UpstreamTLS] = [:]
         for route in routes {
             let address = try Self.resolve(route.upstream)
             pools[route.prefix] = group.loops.map { UpstreamPool(loop: $0, address: address) }
-            if case .https(let host, _, _) = route.upstream {
+            if case .url(let url) = route.upstream, url.scheme == .https {
                 do {
-                    tls[route.prefix] = (try TLSClientContext(caFile: route.caFile), host)
+                    tls[route.prefix] = UpstreamTLS(
+                        context: try TLSClientContext(caFile: route.caFile), serverName: url.host)
                 } catch {
                     throw UpstreamResolutionError(description: "route \(route.prefix): \(error.description)")
                 }
@@ -57,38 +55,20 @@ final class Proxy: Sendable {
 
     /// Upstream hosts are resolved once, at start: no name lookup ever blocks a loop.
     static func resolve(_ upstream: Upstream) throws(UpstreamResolutionError) -> SocketAddress {
+        let url: HTTPURL
         switch upstream {
-        case .unix(let path):
-            return .unix(path)
-        case .http(let host, let port, _), .https(let host, let port, _):
-            if host == "localhost" { return .ipv4("127.0.0.1", port: port) }
-            var v4 = in_addr()
-            if inet_pton(AF_INET, host, &v4) == 1 { return .ipv4(host, port: port) }
-            var v6 = in6_addr()
-            if inet_pton(AF_INET6, host, &v6) == 1 { return .ipv6(host, port: port) }
-            var hints = addrinfo()
-            hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-            var result: UnsafeMutablePointer<addrinfo>?
-            guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else {
-                throw UpstreamResolutionError(description: "cannot resolve upstream host \(host)")
+        case .unix(let path): return .unix(path)
+        case .url(let parsed): url = parsed
+        }
+        switch url.host {
+        case .ipv4(let address): return .ipv4(address, port: url.port)
+        case .ipv6(let address): return .ipv6(address, port: url.port)
+        case .name("localhost"): return .ipv4(.loopback, port: url.port)
+        case .name(let name):
+            guard let address = SocketAddress.resolving(name, port: url.port) else {
+                throw UpstreamResolutionError(description: "cannot resolve upstream host \(name)")
             }
-            defer { freeaddrinfo(result) }
-            var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
-            if first.pointee.ai_family == AF_INET6 {
-                var address = first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
-                    $0.pointee.sin6_addr
-                }
-                inet_ntop(AF_INET6, &address, &buffer, socklen_t(buffer.count))
-                return .ipv6(
-                    String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: port
-                )
-            }
-            var address = first.pointee.ai_addr.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
-                $0.pointee.sin_addr
-            }
-            inet_ntop(AF_INET, &address, &buffer, socklen_t(buffer.count))
-            return .ipv4(
-                String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self), port: port)
+            return address
         }
     }
 }

@@ -14,7 +14,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
     let head: RequestHead
     let route: RouteSettings
     let pool: UpstreamPool
-    let tls: (context: TLSClientContext, host: String)?
+    let tls: UpstreamTLS?
     let settings: ProxySettings
     let logger: Logger
 
@@ -51,7 +51,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
 
     init(
         client: ClientConnection, head: RequestHead, route: RouteSettings, pool: UpstreamPool,
-        tls: (context: TLSClientContext, host: String)?, settings: ProxySettings, logger: Logger
+        tls: UpstreamTLS?, settings: ProxySettings, logger: Logger
     ) {
         self.client = client
         self.head = head

@@ -6,6 +6,7 @@ import HTTP1
 import JWT
 import Logging
 import Synchronization
+import Time
 
 /// `POST /signin` (SPEC.md): sign a new user up (then confirm them) or authenticate an existing one, and
 /// return Cognito's tokens. Passwords, tokens and the client secret never reach a log line: the access
@@ -42,7 +43,7 @@ final class SignInService: Sendable {
             respond(connection, .methodNotAllowed, fail: "Method Not Allowed", headers: [("Allow", "POST")])
             return
         }
-        if let retryAfter = limiter.take(connection.clientAddress, now: MonotonicClock.now()) {
+        if let retryAfter = limiter.take(connection.clientAddress, now: SystemClock.monotonicNanoseconds()) {
             note(.rateLimited, connection)
             respond(
                 connection, .tooManyRequests, fail: "Too many requests", headers: [("Retry-After", String(retryAfter))])

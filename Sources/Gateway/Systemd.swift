@@ -1,6 +1,7 @@
 import Dispatch
 import EventLoop
 import Foundation
+import Time
 
 #if canImport(Glibc)
     import Glibc
@@ -53,9 +54,7 @@ final class SystemdNotifier: Sendable {
 
     /// RELOADING=1 with the CLOCK_MONOTONIC time systemd (Type=notify-reload) expects beside it.
     func reloading() {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let microseconds = UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
+        let microseconds = SystemClock.monotonicNanoseconds() / 1000
         notify("RELOADING=1\nMONOTONIC_USEC=\(microseconds)\nSTATUS=reloading the configuration")
     }
 

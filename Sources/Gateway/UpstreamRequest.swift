@@ -83,27 +83,3 @@ struct UpstreamRequest {
         return out.bytes
     }
 }
-
-extension Upstream {
-    /// `basePath` of http(s) upstreams; unix sockets have none.
-    var basePath: String {
-        switch self {
-        case .http(_, _, let base), .https(_, _, let base): return base
-        case .unix: return ""
-        }
-    }
-
-    /// The Host field for the upstream: its authority, without the scheme's default port.
-    var hostField: String {
-        switch self {
-        case .http(let host, let port, _):
-            let name = host.contains(":") ? "[\(host)]" : host
-            return port == 80 ? name : "\(name):\(port)"
-        case .https(let host, let port, _):
-            let name = host.contains(":") ? "[\(host)]" : host
-            return port == 443 ? name : "\(name):\(port)"
-        case .unix:
-            return "localhost"
-        }
-    }
-}

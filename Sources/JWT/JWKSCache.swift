@@ -1,5 +1,6 @@
 import Dispatch
 import Synchronization
+import Time
 
 /// The user pool's signing keys, fetched at start, refreshed every `refresh`, re-fetched (coalesced, rate
 /// limited) when a token names an unknown kid. A failed or refused fetch keeps the keys held.
@@ -103,7 +104,7 @@ public final class JWKSCache: @unchecked Sendable {
     /// one fetch for all who ask meanwhile) and call `then` with the keys after it, or at once if a fetch is
     /// not allowed yet.
     public func refetch(forUnknownKeyID keyID: String, then: @escaping @Sendable (JWKSet) -> Void) {
-        let now = Self.monotonicSeconds()
+        let now = Double(SystemClock.monotonicNanoseconds()) / 1e9
         enum Decision {
             case answerNow(JWKSet)
             case waitForRunning, startFetch
@@ -126,7 +127,7 @@ public final class JWKSCache: @unchecked Sendable {
     }
 
     private func beginFetch(waiter: (@Sendable (JWKSet) -> Void)?) {
-        let now = Self.monotonicSeconds()
+        let now = Double(SystemClock.monotonicNanoseconds()) / 1e9
         enum Start {
             case fetch, joined
             case stopped(JWKSet)
@@ -167,7 +168,7 @@ public final class JWKSCache: @unchecked Sendable {
                 state.keys = parsed.set
                 state.everLoaded = true
                 state.consecutiveFailures = 0
-                state.lastSuccessWallClock = Self.wallClockSeconds()
+                state.lastSuccessWallClock = SystemClock.wallClockSeconds()
             } else {
                 state.consecutiveFailures += 1
             }
@@ -196,18 +197,4 @@ public final class JWKSCache: @unchecked Sendable {
     private func pow2(_ exponent: Int) -> Double {
         Double(1 << min(max(exponent, 0), 20))
     }
-
-    static func monotonicSeconds() -> Double {
-        Double(DispatchTime.now().uptimeNanoseconds) / 1e9
-    }
-
-    static func wallClockSeconds() -> Double {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-    }
 }
-
-#if canImport(Glibc)
-    import Glibc
-#endif

@@ -2,14 +2,17 @@ import Foundation
 import HTTPClient
 import TestSupport
 import Testing
+import Time
 
 @testable import AWS
 
 /// Each source of the chain against a local server speaking its protocol (Tests/Fixtures/fixture_server.py).
 @Suite struct CredentialChainTests {
-    func resolve(_ environment: [String: String], now: @escaping @Sendable () -> Int = UnixTime.now) async -> Result<
-        AWSCredentials, CredentialError
-    > {
+    func resolve(_ environment: [String: String], now: @escaping @Sendable () -> Int = SystemClock.unixSeconds) async
+        -> Result<
+            AWSCredentials, CredentialError
+        >
+    {
         let provider = CredentialProvider(environment: environment, client: ControlPlaneClientForTests.shared, now: now)
         return await resolve(provider)
     }
@@ -99,7 +102,7 @@ import Testing
             ])
         ).get()
         #expect(credentials.accessKeyID == "ASIAECS1" && credentials.sessionToken == "session-ecs-1")
-        #expect(credentials.expiration.map { $0 > UnixTime.now() + 3000 } == true)
+        #expect(credentials.expiration.map { $0 > SystemClock.unixSeconds() + 3000 } == true)
 
         let tokenFile = FileManager.default.temporaryDirectory.appendingPathComponent("ecs-token-\(UUID().uuidString)")
         defer { try? FileManager.default.removeItem(at: tokenFile) }

@@ -1,3 +1,4 @@
+import Endpoints
 import Foundation
 import TestSupport
 import Testing
@@ -123,9 +124,10 @@ let suiteCredentials = AWSCredentials(
     func signedHeaders(operation: String, body: [UInt8]) -> [(String, String)] {
         let http = ControlPlaneClientForTests.shared
         let client = CognitoClient(
-            endpoint: "https://cognito-idp.us-east-1.amazonaws.com", region: "us-east-1", http: http, credentials: nil)
+            endpoint: HTTPURL.origin(scheme: .https, host: .name("cognito-idp.us-east-1.amazonaws.com")),
+            region: "us-east-1", http: http, credentials: nil)
         return SigV4Signer(region: "us-east-1", service: "cognito-idp").signedHeaders(
-            method: "POST", path: CognitoClient.path(of: client.endpoint),
+            method: "POST", path: client.endpoint.requestPath,
             headers: client.headers(operation: operation), body: body,
             credentials: suiteCredentials, secondsSince1970: 1_440_938_160
         )

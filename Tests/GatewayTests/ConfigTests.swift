@@ -1,3 +1,4 @@
+import Endpoints
 import EventLoop
 import Foundation
 import Testing
@@ -28,7 +29,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
 @Suite struct ConfigTests {
     @Test func minimalConfigGetsEveryDefault() throws {
         let config = try parse(minimal)
-        #expect(config.server.listen == [.ipv4("127.0.0.1", port: 8080)])
+        #expect(config.server.listen == [.ipv4(.loopback, port: 8080)])
         #expect(config.server.workers == EventLoopGroup.coreCount)
         #expect(config.server.maxConnections == 10000)
         #expect(config.server.maxHeaderBytes == 32 * 1024)
@@ -37,12 +38,12 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
         #expect(config.server.idleTimeout == 60_000_000_000)
         #expect(config.server.upstreamTimeout == 30_000_000_000)
         #expect(config.server.shutdownGrace == 10_000_000_000)
-        #expect(config.admin.listen == .ipv4("127.0.0.1", port: 9901))
+        #expect(config.admin.listen == .ipv4(.loopback, port: 9901))
         #expect(config.log.format == .json && config.log.level == .info)
-        #expect(config.cognito.endpointURL == "https://cognito-idp.eu-west-1.amazonaws.com")
+        #expect(config.cognito.endpointURL.description == "https://cognito-idp.eu-west-1.amazonaws.com")
         #expect(config.cognito.issuer == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool1")
         #expect(
-            config.cognito.jwksURL
+            config.cognito.jwksURL.description
                 == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Pool1/.well-known/jwks.json")
         #expect(config.cognito.tokenUse == .id && config.cognito.clockSkew == 60_000_000_000)
         #expect(
@@ -72,8 +73,8 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
         let config = try parse(
             text, environment: ["AWS_REGION": "us-east-2", "AWS_ENDPOINT_URL": "http://127.0.0.1:5000/"])
         #expect(config.cognito.region == "us-east-2")
-        #expect(config.cognito.endpointURL == "http://127.0.0.1:5000")
-        #expect(config.cognito.jwksURL == "http://127.0.0.1:5000/us-east-2_X/.well-known/jwks.json")
+        #expect(config.cognito.endpointURL.description == "http://127.0.0.1:5000")
+        #expect(config.cognito.jwksURL.description == "http://127.0.0.1:5000/us-east-2_X/.well-known/jwks.json")
         #expect(config.cognito.issuer == "https://cognito-idp.us-east-2.amazonaws.com/us-east-2_X")
         let specific = try parse(
             text,
@@ -81,7 +82,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
                 "AWS_REGION": "us-east-2", "AWS_ENDPOINT_URL": "http://a:1",
                 "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": "http://b:2",
             ])
-        #expect(specific.cognito.endpointURL == "http://b:2")
+        #expect(specific.cognito.endpointURL.description == "http://b:2")
     }
 
     @Test func sizesAndDurationsAcceptTheirUnits() throws {
@@ -124,11 +125,14 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
                 """)
         #expect(
             config.routes.map(\.upstream) == [
-                .http(host: "10.0.0.1", port: 9000, basePath: "/base"),
-                .https(host: "svc.internal", port: 443, basePath: "/v1"),
+                .url(try HTTPURL(scheme: .http, host: .ipv4(IPv4Address(10, 0, 0, 1)), port: 9000, path: "/base")),
+                .url(try HTTPURL(scheme: .https, host: .name("svc.internal"), path: "/v1")),
                 .unix(path: "/run/svc.sock"),
-                .http(host: "::1", port: 7000, basePath: ""),
+                .url(try HTTPURL(scheme: .http, host: .ipv6(.loopback), port: 7000)),
             ])
+        #expect(
+            config.routes.map(\.upstream.hostField) == ["10.0.0.1:9000", "svc.internal", "localhost", "[::1]:7000"])
+        #expect(config.routes[1].upstream.description == "https://svc.internal:443/v1")
         #expect(config.routes[3].groups == ["admins"])
     }
 
@@ -300,7 +304,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
         #expect(ConfigUnits.duration(text) == value)
     }
 
-    @Test(arguments: ["", "s", "10", "1.5s", "-1s", "10 s", "10S", "1d", "ms", "1000000000000s"])
+    @Test(arguments: ["", "s", "10", "1.5s", "-1s", "10 s", "10S", "1d", "ms", "1000000000000s", "999999999h"])
     func badDurations(text: String) {
         #expect(ConfigUnits.duration(text) == nil)
     }
@@ -312,7 +316,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
         #expect(ConfigUnits.size(text) == value)
     }
 
-    @Test(arguments: ["", "KiB", "16KB", "16 KiB", "-1", "1.5MiB", "16kib"])
+    @Test(arguments: ["", "KiB", "16KB", "16 KiB", "-1", "1.5MiB", "16kib", "999999999999GiB"])
     func badSizes(text: String) {
         #expect(ConfigUnits.size(text) == nil)
     }

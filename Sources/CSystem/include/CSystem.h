@@ -32,19 +32,6 @@ static inline int csystem_errno(void) { return errno; }
 /// alone sees _GNU_SOURCE, so that this header reads the system headers as every other module does.
 int csystem_accept4(int fd, struct sockaddr *address, socklen_t *length);
 
-/// Monotonic time in nanoseconds; the coarse clock is cheap enough to read on every request.
-static inline unsigned long long csystem_monotonic_coarse_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-    return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
-}
-
-static inline unsigned long long csystem_monotonic_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (unsigned long long)ts.tv_sec * 1000000000ull + (unsigned long long)ts.tv_nsec;
-}
-
 /// Kernel randomness (getrandom), buffered per thread; each byte is handed out once. 0, or -1 on failure.
 int csystem_random_fill(void *out, size_t count);
 
