@@ -43,7 +43,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "Encoding", "HTTP1", "EventLoop", "JWT", "HTTPClient", "AWS", "Cryptography", "COpenSSL", "CCurl",
+                "Encoding", "HTTP1", "EventLoop", "JWT", "HTTPClient", "AWS", "Cryptography",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
