@@ -225,7 +225,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
 
     private func startExchange(_ head: RequestHead) {
         requestStart = MonotonicClock.now()
-        currentRequestID = RequestID.forRequest(head)
+        currentRequestID = RequestID.forRequest(head, random: KernelRandom.next128Bits)
         currentVersion = head.version
         currentIsHead = head.isHead
         bodyConsumer = nil
@@ -395,7 +395,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     private func refuse(_ error: HTTPParseError) {
         if lifecycle.exchange == nil {
             requestStart = MonotonicClock.now()
-            currentRequestID = RequestID.makeUUID()
+            currentRequestID = RequestID.uuid(random: KernelRandom.next128Bits())
             record = AccessRecord()
             record.requestID = currentRequestID
             record.client = clientAddress
