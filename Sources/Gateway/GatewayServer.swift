@@ -26,9 +26,13 @@ public final class GatewayServer: @unchecked Sendable {
     private let publicHandler = ReplaceableHandler()
     let controlPlane: ControlPlaneClient
     let metrics: Metrics
-    /// Reloads run one at a time on this queue; `generation` is only replaced there.
+    /// Reloads run one at a time on this queue; `generation` and `reloadQueue` are only touched there.
     private let reloads = DispatchQueue(label: "authgate.reload")
     private var generation: Generation?
+    /// Reloads asked for while one waits for its signing keys; nil when no reload is under way.
+    private var reloadQueue: [(config: GatewayConfig, done: @Sendable (String?) -> Void)]?
+    /// How long a reload that brings a new user pool waits for its keys before it takes over anyway.
+    static let keyWaitLimit = DispatchTimeInterval.seconds(5)
 
     /// The configuration in force (the one given at start until a reload replaces it).
     public var config: GatewayConfig { reloads.sync { generation?.config ?? initialConfig } }
@@ -153,44 +157,80 @@ public final class GatewayServer: @unchecked Sendable {
     /// Replaces routes, upstreams, limits, Cognito and sign-in settings with `config`'s, keeping every open
     /// connection and in-flight request. Refused (the running configuration kept) when a fixed setting changed
     /// or the new one cannot be built (an upstream that does not resolve, an unreadable secret).
-    /// `done` gets nil on success, else why it was refused.
+    /// `done` gets nil on success, else why it was refused. Reloads take effect in the order asked.
     public func reload(_ config: GatewayConfig, done: @escaping @Sendable (String?) -> Void) {
         reloads.async { [self] in
-            guard let current = generation else {
-                done("the gateway has not finished starting")
+            // One that waits for its keys holds the next back, or both would replace the same generation.
+            guard reloadQueue == nil else {
+                reloadQueue?.append((config, done))
                 return
             }
-            let fixed = Self.fixedSettingsChanged(from: current.config, to: config)
-            guard fixed.isEmpty else {
-                done("\(fixed.joined(separator: ", ")) cannot change without a restart")
-                return
-            }
-            let next: Generation
-            do {
-                next = try Generation(config: config, previous: current, server: self)
-            } catch {
-                done("\(error)")
-                return
-            }
-            // A new user pool's keys are fetched before its generation answers, so that tokens are not
-            // refused with 503 in between; after 5 s it takes over with whatever it holds.
-            next.startFetchingKeys()
-            let deadline = DispatchTime.now() + .seconds(5)
-            while !next.authorizer.jwks.everLoaded && DispatchTime.now() < deadline
-                && next.authorizer !== current.authorizer
-            {
-                usleep(50_000)
-            }
-            generation = next
-            publicHandler.current = next.handler
-            metrics.use(next.authorizer)
-            publicLimiter.limit = config.server.maxConnections
-            for listener in listeners where listener.context.name == "public" {
-                listener.context = publicContext(next)
-            }
-            current.retire(keepingAuthorization: next.authorizer === current.authorizer)
-            done(nil)
+            reloadQueue = []
+            beginReload(config, done: done)
         }
+    }
+
+    /// On `reloads`: builds the next generation, then swaps it in once its keys are held.
+    private func beginReload(_ config: GatewayConfig, done: @escaping @Sendable (String?) -> Void) {
+        let refusal: String
+        if let current = generation {
+            let fixed = Self.fixedSettingsChanged(from: current.config, to: config)
+            if fixed.isEmpty {
+                do {
+                    let next = try Generation(config: config, previous: current, server: self)
+                    whenKeysHeld(by: next, replacing: current) { [self] in
+                        swapIn(next, replacing: current)
+                        done(nil)
+                        reloadFinished()
+                    }
+                    return
+                } catch {
+                    refusal = "\(error)"
+                }
+            } else {
+                refusal = "\(fixed.joined(separator: ", ")) cannot change without a restart"
+            }
+        } else {
+            refusal = "the gateway has not finished starting"
+        }
+        done(refusal)
+        reloadFinished()
+    }
+
+    /// A new user pool's keys are fetched before its generation answers, so that tokens are not refused with
+    /// 503 in between; after `keyWaitLimit` it takes over with whatever it holds. `then` runs once, on
+    /// `reloads`, which is never blocked meanwhile.
+    private func whenKeysHeld(by next: Generation, replacing current: Generation, then: @escaping () -> Void) {
+        guard next.authorizer !== current.authorizer else {
+            then()
+            return
+        }
+        next.startFetchingKeys()
+        let once = RunOnce(then)
+        once.runAfter(Self.keyWaitLimit, on: reloads)
+        next.authorizer.jwks.whenFirstLoaded { [reloads] in reloads.async { once.run() } }
+    }
+
+    /// On `reloads`: the next generation answers from now on; the one it replaces is retired.
+    private func swapIn(_ next: Generation, replacing current: Generation) {
+        generation = next
+        publicHandler.current = next.handler
+        metrics.use(next.authorizer)
+        publicLimiter.limit = next.config.server.maxConnections
+        for listener in listeners where listener.context.name == "public" {
+            listener.context = publicContext(next)
+        }
+        current.retire(keepingAuthorization: next.authorizer === current.authorizer)
+    }
+
+    /// On `reloads`: starts the next reload that waited, if any.
+    private func reloadFinished() {
+        guard let waiting = reloadQueue, let first = waiting.first else {
+            reloadQueue = nil
+            return
+        }
+        reloadQueue = Array(waiting.dropFirst())
+        beginReload(first.config, done: first.done)
     }
 
     /// SIGHUP: reads `path` again and reloads, telling systemd RELOADING=1 before and READY=1 after either way.
@@ -395,6 +435,32 @@ final class ReplaceableHandler: RequestHandler {
 
     func handle(_ head: RequestHead, connection: ClientConnection) {
         current.handle(head, connection: connection)
+    }
+}
+
+/// An action that runs once, at the first of `run()` and its deadline. Used on one serial queue only.
+private final class RunOnce: @unchecked Sendable {
+    private var action: (() -> Void)?
+    private var deadline: DispatchWorkItem?
+
+    init(_ action: @escaping () -> Void) {
+        self.action = action
+    }
+
+    /// Runs the action after `interval` on `queue` (the queue `run()` is called on) unless it ran before.
+    func runAfter(_ interval: DispatchTimeInterval, on queue: DispatchQueue) {
+        // The item and this object hold each other until `run()` lets go of the item.
+        let item = DispatchWorkItem { self.run() }
+        deadline = item
+        queue.asyncAfter(deadline: .now() + interval, execute: item)
+    }
+
+    func run() {
+        deadline?.cancel()
+        deadline = nil
+        let pending = action
+        action = nil
+        pending?()
     }
 }
 
