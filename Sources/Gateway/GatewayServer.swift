@@ -82,7 +82,7 @@ public final class GatewayServer: @unchecked Sendable {
             listeners = bound.map { Listener(socket: $0, context: publicContext(generation)) }
             if let adminSocket {
                 let adminContext = ServerContext(
-                    name: "admin", handler: AdminHandler(readiness: readiness, metrics: metrics),
+                    kind: .admin, handler: AdminHandler(readiness: readiness, metrics: metrics),
                     observer: AccessLog(format: config.log.format),
                     limits: HTTPLimits(maxHeadBytes: 8 * 1024, maxBodyBytes: 64 * 1024),
                     timeouts: ConnectionTimeouts(head: config.server.headerTimeout, idle: config.server.idleTimeout),
@@ -104,12 +104,12 @@ public final class GatewayServer: @unchecked Sendable {
         )
         for loop in group.loops { loop.queue.async { loop.startSweeping(every: sweep) } }
         // Logged before the first accept: whoever got an answer can read this line.
-        let publicAddresses = listeners.filter { $0.context.name == "public" }.map(\.socket.address)
+        let publicAddresses = listeners.filter { $0.context.kind == .public }.map(\.socket.address)
         logger.info(
             "started",
             metadata: [
                 "listen": "\(publicAddresses.joined(separator: ","))",
-                "admin": "\(listeners.first { $0.context.name == "admin" }?.socket.address ?? "disabled")",
+                "admin": "\(listeners.first { $0.context.kind == .admin }?.socket.address ?? "disabled")",
                 "socket_activation": "\(activation != nil)",
                 "workers": "\(group.loops.count)",
                 "max_connections": "\(config.server.maxConnections)",
@@ -129,7 +129,7 @@ public final class GatewayServer: @unchecked Sendable {
         let config = generation.config
         let server = config.server
         return ServerContext(
-            name: "public", handler: publicHandler,
+            kind: .public, handler: publicHandler,
             observer: ExchangeObservers([AccessLog(format: config.log.format), metrics]),
             limits: HTTPLimits(
                 maxHeadBytes: server.maxHeaderBytes, maxTargetBytes: min(8 * 1024, server.maxHeaderBytes),
@@ -217,7 +217,7 @@ public final class GatewayServer: @unchecked Sendable {
         publicHandler.current = next.handler
         metrics.use(next.authorizer)
         publicLimiter.limit = next.config.server.maxConnections
-        for listener in listeners where listener.context.name == "public" {
+        for listener in listeners where listener.context.kind == .public {
             listener.context = publicContext(next)
         }
         current.retire(keepingAuthorization: next.authorizer === current.authorizer)
