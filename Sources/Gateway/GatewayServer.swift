@@ -66,7 +66,7 @@ public final class GatewayServer: @unchecked Sendable {
         do {
             activation = try SocketActivation.fromEnvironment(environment)
         } catch {
-            throw GatewayStartError(description: "socket activation: \(error.description)")
+            throw GatewayStartError(code: .socketActivation, description: "socket activation: \(error.description)")
         }
         var bound: [ListeningSocket] = []
         do {
@@ -93,7 +93,7 @@ public final class GatewayServer: @unchecked Sendable {
         } catch {
             if activation == nil { for socket in bound { socket.close() } }
             generation.retire(keepingAuthorization: false)
-            throw GatewayStartError(description: error.description)
+            throw GatewayStartError(code: .listen, description: error.description)
         }
         reloads.sync { self.generation = generation }
         publicHandler.current = generation.handler
@@ -327,7 +327,7 @@ final class Generation: Sendable {
             do {
                 tls = try TLSServerContext(certFile: settings.certFile, keyFile: settings.keyFile)
             } catch {
-                throw GatewayStartError(description: "server.tls: \(error.description)")
+                throw GatewayStartError(code: .tls, description: "server.tls: \(error.description)")
             }
         } else {
             tls = nil
@@ -342,7 +342,7 @@ final class Generation: Sendable {
                 logger: logger
             )
         } catch {
-            throw GatewayStartError(description: error.description)
+            throw GatewayStartError(code: .upstream, description: error.description)
         }
         if let previous, previous.config.cognito == config.cognito {
             authorizer = previous.authorizer
@@ -388,7 +388,7 @@ final class Generation: Sendable {
         do {
             secret = try ClientSecret.read(file: config.cognito.clientSecretFile, environment: server.environment)
         } catch {
-            throw GatewayStartError(description: error.description)
+            throw GatewayStartError(code: .clientSecret, description: error.description)
         }
         let needsSigning = settings.authFlow == .admin || (settings.signUp && settings.autoConfirm)
         let credentials =
@@ -470,7 +470,34 @@ private final class OpenCount: Sendable {
     var value: Int { count.load(ordering: .relaxed) }
 }
 
-/// Why the gateway could not start (a listener not bound, an upstream not resolved).
+/// Why the gateway could not start, or a reload could not build its generation.
 public struct GatewayStartError: Error, CustomStringConvertible {
+    /// A struct, not an enum, so that a new code breaks no caller's switch.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Base: String, Sendable {
+            case socketActivation, listen, tls, upstream, clientSecret
+        }
+
+        private let base: Base
+
+        private init(_ base: Base) {
+            self.base = base
+        }
+
+        /// The descriptors systemd passed are not usable listening sockets.
+        public static let socketActivation = Code(.socketActivation)
+        /// An address of server.listen or admin.listen could not be bound.
+        public static let listen = Code(.listen)
+        /// The listeners' certificate or key could not be loaded.
+        public static let tls = Code(.tls)
+        /// An upstream host did not resolve, or its CA file could not be loaded.
+        public static let upstream = Code(.upstream)
+        /// The client secret's file could not be read, or is empty.
+        public static let clientSecret = Code(.clientSecret)
+
+        public var description: String { base.rawValue }
+    }
+
+    public let code: Code
     public let description: String
 }

@@ -16,7 +16,7 @@ final class Proxy: Sendable {
     let logger: Logger
 
     init(routes: [RouteSettings], group: EventLoopGroup, settings: ProxySettings, logger: Logger)
-        throws(UpstreamResolutionError)
+        throws(UpstreamSetupError)
     {
         var pools: [String: [UpstreamPool]] = [:]
         var tls: [String: (context: TLSClientContext, host: String)] = [:]
@@ -27,7 +27,8 @@ final class Proxy: Sendable {
                 do {
                     tls[route.prefix] = (try TLSClientContext(caFile: route.caFile), host)
                 } catch {
-                    throw UpstreamResolutionError(description: "route \(route.prefix): \(error.description)")
+                    throw UpstreamSetupError(
+                        code: .tlsSettings, description: "route \(route.prefix): \(error.description)")
                 }
             }
         }
@@ -56,7 +57,7 @@ final class Proxy: Sendable {
     }
 
     /// Upstream hosts are resolved once, at start: no name lookup ever blocks a loop.
-    static func resolve(_ upstream: Upstream) throws(UpstreamResolutionError) -> SocketAddress {
+    static func resolve(_ upstream: Upstream) throws(UpstreamSetupError) -> SocketAddress {
         switch upstream {
         case .unix(let path):
             return .unix(path)
@@ -70,7 +71,7 @@ final class Proxy: Sendable {
             hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
             var result: UnsafeMutablePointer<addrinfo>?
             guard getaddrinfo(host, nil, &hints, &result) == 0, let first = result else {
-                throw UpstreamResolutionError(description: "cannot resolve upstream host \(host)")
+                throw UpstreamSetupError(code: .unresolvableHost, description: "cannot resolve upstream host \(host)")
             }
             defer { freeaddrinfo(result) }
             var buffer = [CChar](repeating: 0, count: Int(INET6_ADDRSTRLEN) + 1)
@@ -93,6 +94,12 @@ final class Proxy: Sendable {
     }
 }
 
-struct UpstreamResolutionError: Error, CustomStringConvertible {
+/// Why a route's upstream cannot be used: its host does not resolve, or its TLS settings cannot be loaded.
+struct UpstreamSetupError: Error, CustomStringConvertible {
+    enum Code {
+        case unresolvableHost, tlsSettings
+    }
+
+    let code: Code
     let description: String
 }

@@ -152,10 +152,14 @@ import Testing
         #expect(
             try ClientSecret.read(file: "", environment: ["AUTHGATE_CLIENT_SECRET": "from-env"])?.value == "from-env")
         #expect(try ClientSecret.read(file: "", environment: [:]) == nil, "no secret: a public client")
-        #expect(throws: ClientSecret.ReadError.self) {
+        let missing = #expect(throws: ClientSecret.ReadError.self) {
             try ClientSecret.read(file: directory.appendingPathComponent("missing").path, environment: [:])
         }
+        #expect(missing?.code == .unreadable)
         try "\n".write(to: file, atomically: true, encoding: .utf8)
-        #expect(throws: ClientSecret.ReadError.self) { try ClientSecret.read(file: file.path, environment: [:]) }
+        let empty = #expect(throws: ClientSecret.ReadError.self) {
+            try ClientSecret.read(file: file.path, environment: [:])
+        }
+        #expect(empty?.code == .empty, "a newline alone is no secret")
     }
 }
