@@ -120,7 +120,9 @@ public struct CognitoClient: Sendable {
             guard let idToken = tokens["IdToken"]?.string, let accessToken = tokens["AccessToken"]?.string else {
                 return .failure(.malformedAnswer("AuthenticationResult without IdToken or AccessToken"))
             }
-            let expiresIn = tokens["ExpiresIn"]?.number.map { Int($0) } ?? 3600
+            guard let expiresIn = lifetimeSeconds(tokens["ExpiresIn"]) else {
+                return .failure(.malformedAnswer("ExpiresIn is not a whole number of seconds up to ten years"))
+            }
             return .success(
                 .authenticated(
                     AuthenticationTokens(
@@ -132,6 +134,16 @@ public struct CognitoClient: Sendable {
             return .success(.challenge(challenge))
         }
         return .failure(.malformedAnswer("an answer with neither AuthenticationResult nor ChallengeName"))
+    }
+
+    /// The tokens' lifetime: Cognito's default of an hour when absent. Int(Double) traps out of range, and the
+    /// number came over the network.
+    static func lifetimeSeconds(_ value: JSONValue?) -> Int? {
+        guard let value else { return 3600 }
+        guard let seconds = value.number, seconds >= 0, seconds <= 315_360_000, seconds == seconds.rounded() else {
+            return nil
+        }
+        return Int(seconds)
     }
 
     /// Compact JSON object from already-encoded values, in the given order (the order botocore writes).

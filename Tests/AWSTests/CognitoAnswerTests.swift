@@ -32,6 +32,31 @@ import Testing
         #expect(error.description == "InvalidPasswordException: Password did not conform")
     }
 
+    @Test(arguments: ["1e300", "-1", "1.5", #""3600""#])
+    func expiresInOutOfRangeIsMalformedNotACrash(expiresIn: String) {
+        let body = #"{"AuthenticationResult":{"IdToken":"i","AccessToken":"a","ExpiresIn":\#(expiresIn)}}"#
+        let result = CognitoClient.interpret(status: 200, body: Array(body.utf8)).flatMap(
+            CognitoClient.authenticationResult)
+        guard case .failure(let error) = result else {
+            Issue.record("ExpiresIn \(expiresIn) was accepted")
+            return
+        }
+        #expect(error.code == .malformedAnswer)
+    }
+
+    @Test func expiresInIsReadOrDefaultsToAnHour() {
+        for (field, seconds) in [(#","ExpiresIn":300"#, 300), ("", 3600)] {
+            let body = #"{"AuthenticationResult":{"IdToken":"i","AccessToken":"a"\#(field)}}"#
+            let result = CognitoClient.interpret(status: 200, body: Array(body.utf8)).flatMap(
+                CognitoClient.authenticationResult)
+            guard case .success(.authenticated(let tokens)) = result else {
+                Issue.record("\(body) was refused")
+                continue
+            }
+            #expect(tokens.expiresIn == seconds)
+        }
+    }
+
     @Test func authenticationAnswerWithoutTokensIsMalformed() {
         let body = Array(#"{"AuthenticationResult":{"AccessToken":"a"}}"#.utf8)
         let result = CognitoClient.interpret(status: 200, body: body).flatMap(CognitoClient.authenticationResult)
