@@ -37,7 +37,7 @@ let package = Package(
         // Token decoding, Cognito claim rules, JWKS parsing, the verified-token cache.
         .target(name: "JWT", dependencies: ["Cryptography", "Encoding", "Time"], swiftSettings: strictSettings),
         // Pure Swift HTTP/1.1: strict parser, connection state machine, response serializer. No I/O.
-        .target(name: "HTTP1", dependencies: ["CSystem", "Encoding"], swiftSettings: strictSettings),
+        .target(name: "HTTP1", dependencies: ["Encoding"], swiftSettings: strictSettings),
         // SigV4, the AWS credential chain and the Cognito Identity Provider client (control plane, over libcurl).
         .target(
             name: "AWS", dependencies: ["Cryptography", "HTTPClient", "Encoding", "Endpoints", "Time"],
@@ -51,7 +51,6 @@ let package = Package(
             name: "Gateway",
             dependencies: [
                 "Encoding", "Endpoints", "Time", "HTTP1", "EventLoop", "JWT", "HTTPClient", "AWS", "Cryptography",
-                "COpenSSL", "CCurl",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -71,7 +70,7 @@ let package = Package(
         .testTarget(name: "TimeTests", dependencies: ["Time"], swiftSettings: strictSettings),
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], swiftSettings: strictSettings),
         // The socket channel over socketpairs, and the connection lifecycles without sockets.
-        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop"], swiftSettings: strictSettings),
+        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "HTTP1"], swiftSettings: strictSettings),
         .testTarget(
             name: "CryptographyTests", dependencies: ["Cryptography", "TestSupport"], swiftSettings: strictSettings),
         // Loopback servers the tests talk to: a JWKS and echo fixture, and moto as the user pool.

@@ -14,30 +14,19 @@ public enum SecretHash {
     }
 }
 
-/// Why a Cognito call gave no answer to act on.
-public enum CognitoError: Error, Sendable, Equatable, CustomStringConvertible {
-    /// Cognito refused the call: the exception name (without its namespace) and Cognito's message.
-    case service(type: String, message: String)
-    /// No answer, a 5xx, or an answer that is not Cognito's JSON.
-    case unavailable(String)
-    /// The AWS credentials for a signed call could not be found.
-    case credentials(String)
-
-    public var description: String {
-        switch self {
-        case .service(let type, let message): return "\(type): \(message)"
-        case .unavailable(let reason): return "Cognito unavailable: \(reason)"
-        case .credentials(let reason): return "no AWS credentials: \(reason)"
-        }
-    }
-}
-
 /// Tokens from a successful authentication.
-public struct AuthenticationTokens: Sendable {
+public struct AuthenticationTokens: Sendable, Equatable {
     public let idToken: String
     public let accessToken: String
     public let refreshToken: String?
     public let expiresIn: Int
+
+    package init(idToken: String, accessToken: String, refreshToken: String?, expiresIn: Int) {
+        self.idToken = idToken
+        self.accessToken = accessToken
+        self.refreshToken = refreshToken
+        self.expiresIn = expiresIn
+    }
 }
 
 public enum AuthenticationResult: Sendable {
@@ -131,9 +120,11 @@ public struct CognitoClient: Sendable {
     static func authenticationResult(_ answer: [String: JSONValue]) -> Result<AuthenticationResult, CognitoError> {
         if let tokens = answer["AuthenticationResult"]?.object {
             guard let idToken = tokens["IdToken"]?.string, let accessToken = tokens["AccessToken"]?.string else {
-                return .failure(.unavailable("AuthenticationResult without IdToken or AccessToken"))
+                return .failure(.malformedAnswer("AuthenticationResult without IdToken or AccessToken"))
             }
-            let expiresIn = tokens["ExpiresIn"]?.number.map { Int($0) } ?? 3600
+            guard let expiresIn = lifetimeSeconds(tokens["ExpiresIn"]) else {
+                return .failure(.malformedAnswer("ExpiresIn is not a whole number of seconds up to ten years"))
+            }
             return .success(
                 .authenticated(
                     AuthenticationTokens(
@@ -144,7 +135,17 @@ public struct CognitoClient: Sendable {
         if let challenge = answer["ChallengeName"]?.string, !challenge.isEmpty {
             return .success(.challenge(challenge))
         }
-        return .failure(.unavailable("an answer with neither AuthenticationResult nor ChallengeName"))
+        return .failure(.malformedAnswer("an answer with neither AuthenticationResult nor ChallengeName"))
+    }
+
+    /// The tokens' lifetime: Cognito's default of an hour when absent. Int(Double) traps out of range, and the
+    /// number came over the network.
+    static func lifetimeSeconds(_ value: JSONValue?) -> Int? {
+        guard let value else { return 3600 }
+        guard let seconds = value.number, seconds >= 0, seconds <= 315_360_000, seconds == seconds.rounded() else {
+            return nil
+        }
+        return Int(seconds)
     }
 
     /// Compact JSON object from already-encoded values, in the given order (the order botocore writes).
@@ -173,7 +174,7 @@ public struct CognitoClient: Sendable {
             return
         }
         guard let credentials else {
-            completion(.failure(.credentials("no credential provider")))
+            completion(.failure(.noCredentials("no credential provider")))
             return
         }
         credentials.credentials { [self] result in
@@ -187,7 +188,7 @@ public struct CognitoClient: Sendable {
                 )
                 send(headers: signedHeaders, body: body, completion: completion)
             case .failure(let error):
-                completion(.failure(.credentials(error.description)))
+                completion(.failure(.noCredentials(error.description)))
             }
         }
     }
@@ -217,17 +218,17 @@ public struct CognitoClient: Sendable {
         switch status {
         case 200..<300:
             guard let object else {
-                return .failure(.unavailable("status \(status) with a body that is not a JSON object"))
+                return .failure(.malformedAnswer("status \(status) with a body that is not a JSON object"))
             }
             return .success(object)
         case 400..<500:
             guard let object, let type = object["__type"]?.string else {
-                return .failure(.unavailable("status \(status) without an error type"))
+                return .failure(.malformedAnswer("status \(status) without an error type"))
             }
             // "com.amazonaws.cognito...#UsernameExistsException" or plain "UsernameExistsException".
             let name = type.split(separator: "#").last.map(String.init) ?? type
             let message = object["message"]?.string ?? object["Message"]?.string ?? ""
-            return .failure(.service(type: name, message: message))
+            return .failure(CognitoError(exceptionName: name, message: message))
         default:
             return .failure(.unavailable("status \(status)"))
         }

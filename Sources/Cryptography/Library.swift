@@ -7,4 +7,7 @@ public enum CryptographyLibrary {
     public static func initialize() {
         _ = OPENSSL_init_crypto(UInt64(OPENSSL_INIT_NO_ATEXIT), nil)
     }
+
+    /// The libcrypto/libssl loaded at run time, e.g. "OpenSSL 3.0.19 27 Jan 2026", for `--version`.
+    public static var version: String { String(cString: copenssl_version_text()) }
 }

@@ -12,18 +12,40 @@ public final class RSAPublicKey: @unchecked Sendable {
     public let bits: Int
 
     public struct InvalidKey: Error, CustomStringConvertible, Sendable {
+        /// A struct, not an enum, so that a new code breaks no caller's switch.
+        public struct Code: Sendable, Hashable, CustomStringConvertible {
+            private enum Base: String, Sendable {
+                case invalidComponents, refusedByOpenSSL
+            }
+
+            private let base: Base
+
+            private init(_ base: Base) {
+                self.base = base
+            }
+
+            /// The modulus or exponent cannot be an RSA public key's (empty, an even exponent, one of 1…).
+            public static let invalidComponents = Code(.invalidComponents)
+            /// OpenSSL would not build the key, or not verify RS256 with it.
+            public static let refusedByOpenSSL = Code(.refusedByOpenSSL)
+
+            public var description: String { base.rawValue }
+        }
+
+        public let code: Code
         public let description: String
     }
 
     /// Builds a key from big-endian modulus and exponent bytes (a JWK's decoded `n` and `e`).
     public init(modulus: [UInt8], exponent: [UInt8]) throws(InvalidKey) {
         guard !modulus.isEmpty, !exponent.isEmpty, exponent.count <= 8 else {
-            throw InvalidKey(description: "empty modulus or exponent, or an exponent over 64 bits")
+            throw InvalidKey(
+                code: .invalidComponents, description: "empty modulus or exponent, or an exponent over 64 bits")
         }
         // An even exponent or one of 1 is not an RSA key; OpenSSL would take it.
         guard exponent.last! & 1 == 1, exponent.contains(where: { $0 != 0 }), exponent != [1],
             exponent.drop(while: { $0 == 0 }) != [1]
-        else { throw InvalidKey(description: "invalid public exponent") }
+        else { throw InvalidKey(code: .invalidComponents, description: "invalid public exponent") }
         let built = modulus.withUnsafeBufferPointer { n in
             exponent.withUnsafeBufferPointer { e in
                 copenssl_rsa_public_key(n.baseAddress, n.count, e.baseAddress, e.count)
@@ -31,12 +53,12 @@ public final class RSAPublicKey: @unchecked Sendable {
         }
         guard let built else {
             ERR_clear_error()
-            throw InvalidKey(description: "OpenSSL refused the key")
+            throw InvalidKey(code: .refusedByOpenSSL, description: "OpenSSL refused the key")
         }
         guard let prepared = copenssl_rs256_verifier(built, SHA256.algorithm) else {
             ERR_clear_error()
             EVP_PKEY_free(built)
-            throw InvalidKey(description: "OpenSSL cannot verify RS256 with the key")
+            throw InvalidKey(code: .refusedByOpenSSL, description: "OpenSSL cannot verify RS256 with the key")
         }
         key = built
         verifier = prepared

@@ -1,18 +1,43 @@
 internal import COpenSSL
 
+/// Why a TLS context or session could not be made; the description carries OpenSSL's error queue.
+public struct TLSError: Error, Sendable, CustomStringConvertible {
+    /// A struct, not an enum, so that a new code breaks no caller's switch.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Base: String, Sendable {
+            case trustStore, certificateAndKey, sessionSetup
+        }
+
+        private let base: Base
+
+        private init(_ base: Base) {
+            self.base = base
+        }
+
+        /// The CA file, or the system's CAs, could not be loaded.
+        public static let trustStore = Code(.trustStore)
+        /// The listeners' certificate chain or key could not be loaded, or they do not belong together.
+        public static let certificateAndKey = Code(.certificateAndKey)
+        /// A session could not be started on a socket.
+        public static let sessionSetup = Code(.sessionSetup)
+
+        public var description: String { base.rawValue }
+    }
+
+    public let code: Code
+    public let description: String
+}
+
 /// Settings shared by the TLS connections to one upstream: verification against the system's CAs or a CA file.
 public final class TLSClientContext: @unchecked Sendable {
     // SSL_CTX is safe to share once configured.
     fileprivate let context: OpaquePointer
 
-    public struct Failure: Error, Sendable, CustomStringConvertible {
-        public let description: String
-    }
-
-    public init(caFile: String) throws(Failure) {
+    public init(caFile: String) throws(TLSError) {
         guard let made = copenssl_tls_client_context(caFile) else {
             let detail = lastError()
-            throw Failure(
+            throw TLSError(
+                code: .trustStore,
                 description: caFile.isEmpty
                     ? "cannot load the system CAs: \(detail)" : "cannot load \(caFile): \(detail)")
         }
@@ -30,9 +55,10 @@ public final class TLSServerContext: @unchecked Sendable {
     fileprivate let context: OpaquePointer
 
     /// Reads and checks the PEM certificate chain and key; a reload builds a new context from the files.
-    public init(certFile: String, keyFile: String) throws(TLSClientContext.Failure) {
+    public init(certFile: String, keyFile: String) throws(TLSError) {
         guard let made = copenssl_tls_server_context(certFile, keyFile) else {
-            throw TLSClientContext.Failure(description: "cannot load \(certFile) and \(keyFile): \(lastError())")
+            throw TLSError(
+                code: .certificateAndKey, description: "cannot load \(certFile) and \(keyFile): \(lastError())")
         }
         context = made
     }
@@ -55,16 +81,16 @@ public final class TLSSession {
         case failed(String)
     }
 
-    public init(context: TLSClientContext, fd: Int32, host: String, hostIsIP: Bool) throws(TLSClientContext.Failure) {
+    public init(context: TLSClientContext, fd: Int32, host: String, hostIsIP: Bool) throws(TLSError) {
         guard let made = copenssl_tls_client_session(context.context, fd, host, hostIsIP ? 1 : 0) else {
-            throw TLSClientContext.Failure(description: "cannot start TLS: \(lastError())")
+            throw TLSError(code: .sessionSetup, description: "cannot start TLS: \(lastError())")
         }
         session = made
     }
 
-    public init(context: TLSServerContext, fd: Int32) throws(TLSClientContext.Failure) {
+    public init(context: TLSServerContext, fd: Int32) throws(TLSError) {
         guard let made = copenssl_tls_server_session(context.context, fd) else {
-            throw TLSClientContext.Failure(description: "cannot start TLS: \(lastError())")
+            throw TLSError(code: .sessionSetup, description: "cannot start TLS: \(lastError())")
         }
         session = made
     }

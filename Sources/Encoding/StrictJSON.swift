@@ -33,6 +33,35 @@ public enum JSONValue: Sendable, Equatable {
 /// claims can be read two ways must not be accepted.
 public struct StrictJSON {
     public struct ParseError: Error, Sendable, CustomStringConvertible {
+        /// A struct, not an enum, so that a new code breaks no caller's switch.
+        public struct Code: Sendable, Hashable, CustomStringConvertible {
+            private enum Base: String, Sendable {
+                case truncated, syntax, tooDeep, duplicateMember, invalidString, invalidNumber
+            }
+
+            private let base: Base
+
+            private init(_ base: Base) {
+                self.base = base
+            }
+
+            /// The text ends inside a value.
+            public static let truncated = Code(.truncated)
+            /// A byte where JSON allows none (trailing bytes included).
+            public static let syntax = Code(.syntax)
+            /// Deeper than the caller's `maxDepth`.
+            public static let tooDeep = Code(.tooDeep)
+            /// An object names a member twice: it could be read two ways.
+            public static let duplicateMember = Code(.duplicateMember)
+            /// A bad escape, a lone surrogate, a control character or invalid UTF-8 in a string.
+            public static let invalidString = Code(.invalidString)
+            /// A leading zero, a bare fraction or exponent, or a number too long or out of range.
+            public static let invalidNumber = Code(.invalidNumber)
+
+            public var description: String { base.rawValue }
+        }
+
+        public let code: Code
         public let description: String
         public let offset: Int
     }
@@ -48,7 +77,7 @@ public struct StrictJSON {
                 parser.skipWhitespace()
                 let value = try parser.parseValue(depth: 0)
                 parser.skipWhitespace()
-                guard parser.position == raw.count else { throw parser.error("trailing bytes") }
+                guard parser.position == raw.count else { throw parser.error(.syntax, "trailing bytes") }
                 return value
             }
         }
@@ -60,8 +89,8 @@ public struct StrictJSON {
         self.maxDepth = maxDepth
     }
 
-    private func error(_ description: String) -> ParseError {
-        ParseError(description: description, offset: position)
+    private func error(_ code: ParseError.Code, _ description: String) -> ParseError {
+        ParseError(code: code, description: description, offset: position)
     }
 
     private mutating func skipWhitespace() {
@@ -79,16 +108,16 @@ public struct StrictJSON {
 
     private mutating func expect(_ literal: StaticString) throws(ParseError) {
         let count = literal.utf8CodeUnitCount
-        guard position + count <= bytes.count else { throw error("truncated literal") }
+        guard position + count <= bytes.count else { throw error(.truncated, "truncated literal") }
         for index in 0..<count where bytes[position + index] != literal.utf8Start[index] {
-            throw error("invalid literal")
+            throw error(.syntax, "invalid literal")
         }
         position += count
     }
 
     private mutating func parseValue(depth: Int) throws(ParseError) -> JSONValue {
-        guard depth <= maxDepth else { throw error("nested too deeply") }
-        guard let byte = peek() else { throw error("unexpected end") }
+        guard depth <= maxDepth else { throw error(.tooDeep, "nested too deeply") }
+        guard let byte = peek() else { throw error(.truncated, "unexpected end") }
         switch byte {
         case UInt8(ascii: "{"): return try parseObject(depth: depth)
         case UInt8(ascii: "["): return try parseArray(depth: depth)
@@ -105,7 +134,7 @@ public struct StrictJSON {
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
             return .number(try parseNumber())
         default:
-            throw error("unexpected byte")
+            throw error(.syntax, "unexpected byte")
         }
     }
 
@@ -119,21 +148,23 @@ public struct StrictJSON {
         }
         while true {
             skipWhitespace()
-            guard peek() == UInt8(ascii: "\"") else { throw error("expected a member name") }
+            guard peek() == UInt8(ascii: "\"") else { throw error(.syntax, "expected a member name") }
             let key = try parseString()
             skipWhitespace()
-            guard peek() == UInt8(ascii: ":") else { throw error("expected ':'") }
+            guard peek() == UInt8(ascii: ":") else { throw error(.syntax, "expected ':'") }
             position += 1
             skipWhitespace()
             let value = try parseValue(depth: depth + 1)
-            guard members.updateValue(value, forKey: key) == nil else { throw error("duplicate member \"\(key)\"") }
+            guard members.updateValue(value, forKey: key) == nil else {
+                throw error(.duplicateMember, "duplicate member \"\(key)\"")
+            }
             skipWhitespace()
             switch peek() {
             case UInt8(ascii: ","): position += 1
             case UInt8(ascii: "}"):
                 position += 1
                 return .object(members)
-            default: throw error("expected ',' or '}'")
+            default: throw error(.syntax, "expected ',' or '}'")
             }
         }
     }
@@ -155,13 +186,13 @@ public struct StrictJSON {
             case UInt8(ascii: "]"):
                 position += 1
                 return .array(elements)
-            default: throw error("expected ',' or ']'")
+            default: throw error(.syntax, "expected ',' or ']'")
             }
         }
     }
 
     private mutating func parseHex4() throws(ParseError) -> UInt32 {
-        guard position + 4 <= bytes.count else { throw error("truncated escape") }
+        guard position + 4 <= bytes.count else { throw error(.truncated, "truncated escape") }
         var value: UInt32 = 0
         for _ in 0..<4 {
             let byte = bytes[position]
@@ -170,7 +201,7 @@ public struct StrictJSON {
             case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = byte - UInt8(ascii: "0")
             case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = byte - UInt8(ascii: "a") + 10
             case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = byte - UInt8(ascii: "A") + 10
-            default: throw error("invalid \\u escape")
+            default: throw error(.invalidString, "invalid \\u escape")
             }
             value = value << 4 | UInt32(digit)
             position += 1
@@ -183,18 +214,18 @@ public struct StrictJSON {
         var runStart = position
         var plain: [UInt8] = []
         while true {
-            guard position < bytes.count else { throw error("unterminated string") }
+            guard position < bytes.count else { throw error(.truncated, "unterminated string") }
             let byte = bytes[position]
             if byte == UInt8(ascii: "\"") {
                 plain.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<position]))
                 position += 1
                 break
             }
-            if byte < 0x20 { throw error("control character in string") }
+            if byte < 0x20 { throw error(.invalidString, "control character in string") }
             if byte == UInt8(ascii: "\\") {
                 plain.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<position]))
                 position += 1
-                guard let escape = peek() else { throw error("truncated escape") }
+                guard let escape = peek() else { throw error(.truncated, "truncated escape") }
                 position += 1
                 switch escape {
                 case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"): plain.append(escape)
@@ -208,18 +239,20 @@ public struct StrictJSON {
                     if (0xD800...0xDBFF).contains(code) {
                         guard position + 2 <= bytes.count, bytes[position] == UInt8(ascii: "\\"),
                             bytes[position + 1] == UInt8(ascii: "u")
-                        else { throw error("lone high surrogate") }
+                        else { throw error(.invalidString, "lone high surrogate") }
                         position += 2
                         let low = try parseHex4()
-                        guard (0xDC00...0xDFFF).contains(low) else { throw error("invalid low surrogate") }
+                        guard (0xDC00...0xDFFF).contains(low) else {
+                            throw error(.invalidString, "invalid low surrogate")
+                        }
                         code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
                     } else if (0xDC00...0xDFFF).contains(code) {
-                        throw error("lone low surrogate")
+                        throw error(.invalidString, "lone low surrogate")
                     }
-                    guard let scalar = Unicode.Scalar(code) else { throw error("invalid code point") }
+                    guard let scalar = Unicode.Scalar(code) else { throw error(.invalidString, "invalid code point") }
                     plain.append(contentsOf: Array(String(scalar).utf8))
                 default:
-                    throw error("invalid escape")
+                    throw error(.invalidString, "invalid escape")
                 }
                 runStart = position
                 continue
@@ -227,7 +260,9 @@ public struct StrictJSON {
             position += 1
         }
         // Invalid UTF-8 is refused, not repaired.
-        guard let text = String(validating: plain, as: UTF8.self) else { throw error("invalid UTF-8 in string") }
+        guard let text = String(validating: plain, as: UTF8.self) else {
+            throw error(.invalidString, "invalid UTF-8 in string")
+        }
         return text
     }
 
@@ -235,30 +270,30 @@ public struct StrictJSON {
         let start = position
         if peek() == UInt8(ascii: "-") { position += 1 }
         guard let first = peek(), (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(first) else {
-            throw error("invalid number")
+            throw error(.invalidNumber, "invalid number")
         }
         position += 1
         if first != UInt8(ascii: "0") {
             while let digit = peek(), (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(digit) { position += 1 }
         } else if let next = peek(), (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(next) {
-            throw error("leading zero")
+            throw error(.invalidNumber, "leading zero")
         }
         if peek() == UInt8(ascii: ".") {
             position += 1
             let fractionStart = position
             while let digit = peek(), (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(digit) { position += 1 }
-            guard position > fractionStart else { throw error("invalid fraction") }
+            guard position > fractionStart else { throw error(.invalidNumber, "invalid fraction") }
         }
         if peek() == UInt8(ascii: "e") || peek() == UInt8(ascii: "E") {
             position += 1
             if peek() == UInt8(ascii: "+") || peek() == UInt8(ascii: "-") { position += 1 }
             let exponentStart = position
             while let digit = peek(), (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(digit) { position += 1 }
-            guard position > exponentStart else { throw error("invalid exponent") }
+            guard position > exponentStart else { throw error(.invalidNumber, "invalid exponent") }
         }
-        guard position - start <= 64 else { throw error("number too long") }
+        guard position - start <= 64 else { throw error(.invalidNumber, "number too long") }
         let text = String(decoding: UnsafeRawBufferPointer(rebasing: bytes[start..<position]), as: UTF8.self)
-        guard let value = Double(text), value.isFinite else { throw error("number out of range") }
+        guard let value = Double(text), value.isFinite else { throw error(.invalidNumber, "number out of range") }
         return value
     }
 }

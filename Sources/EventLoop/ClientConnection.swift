@@ -226,7 +226,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
 
     private func startExchange(_ head: RequestHead) {
         requestStart = SystemClock.monotonicNanoseconds()
-        currentRequestID = RequestID.forRequest(head)
+        currentRequestID = RequestID.forRequest(head, random: KernelRandom.next128Bits)
         currentVersion = head.version
         currentIsHead = head.isHead
         bodyConsumer = nil
@@ -275,8 +275,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
         if !currentIsHead { bytes.append(contentsOf: body) }
         record.status = status.code
         record.bytesSent = bytes.count
-        send(bytes)
-        finishExchange()
+        finishExchange(sendingLast: bytes)
     }
 
     /// The fields every answer carries, last: Date, X-Request-Id and what the connection does next.
@@ -340,25 +339,27 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
         guard case .streaming(let chunked)? = lifecycle.exchange?.response, !bytes.isEmpty, !currentIsHead else {
             return
         }
+        // Held to the end of the event: if the answer ends in it, its record is written before its last byte leaves.
         if chunked {
             let framed = ChunkedEncoder.chunk(bytes)
             record.bytesSent += framed.count
-            send(framed)
+            channel.writeSoon(framed)
         } else {
             record.bytesSent += bytes.count
-            channel.write(bytes)
-            noteOutputQueued()
+            channel.writeSoon(bytes)
         }
+        noteOutputQueued()
     }
 
     /// Ends a streamed answer.
     public func endResponse() {
         guard case .streaming(let chunked)? = lifecycle.exchange?.response else { return }
         if chunked {
-            send(ChunkedEncoder.lastChunk)
             record.bytesSent += ChunkedEncoder.lastChunk.count
+            finishExchange(sendingLast: ChunkedEncoder.lastChunk)
+        } else {
+            finishExchange()
         }
-        finishExchange()
     }
 
     /// Whether a streamed answer has begun (an error can then no longer be answered, only the connection closed).
@@ -367,7 +368,9 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
         return false
     }
 
-    private func finishExchange() {
+    /// Records the exchange, then hands over its last bytes: whoever has the answer can read its access line and
+    /// its metrics.
+    private func finishExchange(sendingLast last: [UInt8] = []) {
         handlerDeadlineExpired = nil
         if deadlineKind == .handler { setDeadline(.none) }
         onOutputDrained = nil
@@ -376,6 +379,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
         // An idle keep-alive connection holds nothing of its last exchange (its head, its token, its record).
         record = AccessRecord()
         bodyConsumer = nil
+        send(last)
         let keepAlive = http.responseEnded() == .continueReading
         switch lifecycle.exchangeEnded(keepAlive: keepAlive) {
         case .closeAfterFlush:
@@ -392,7 +396,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     private func refuse(_ error: HTTPParseError) {
         if lifecycle.exchange == nil {
             requestStart = SystemClock.monotonicNanoseconds()
-            currentRequestID = RequestID.makeUUID()
+            currentRequestID = RequestID.uuid(random: KernelRandom.next128Bits())
             record = AccessRecord()
             record.requestID = currentRequestID
             record.client = clientAddress
@@ -429,11 +433,11 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
 
     private func noteOutputQueued() {
         // A client that stops reading must not hold the connection forever.
-        if channel.hasPendingOutput && deadlineKind == .none { setDeadline(.activity) }
+        if channel.isBackedUp && deadlineKind == .none { setDeadline(.activity) }
     }
 
     /// Whether bytes are waiting for the client to read them: callers streaming to it should pause.
-    public var hasPendingOutput: Bool { channel.hasPendingOutput }
+    public var hasPendingOutput: Bool { channel.isBackedUp }
 
     // MARK: Closing
 

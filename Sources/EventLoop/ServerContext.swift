@@ -83,9 +83,17 @@ public final class ConnectionLimiter: Sendable {
     }
 }
 
+/// Which of authgate's two sides a listener serves (SPEC.md: the admin endpoints are never on a public listener).
+public enum ListenerKind: Sendable, Equatable {
+    /// Routes and /signin, for the world.
+    case `public`
+    /// Health, readiness, metrics and revocation, for the operator.
+    case admin
+}
+
 /// Everything a listener's connections share.
 public struct ServerContext: Sendable {
-    public let name: String
+    public let kind: ListenerKind
     public let handler: any RequestHandler
     public let observer: any ExchangeObserver
     public let limits: HTTPLimits
@@ -95,7 +103,7 @@ public struct ServerContext: Sendable {
     public let tls: TLSServerContext?
 
     public init(
-        name: String,
+        kind: ListenerKind,
         handler: any RequestHandler,
         observer: any ExchangeObserver,
         limits: HTTPLimits,
@@ -103,7 +111,7 @@ public struct ServerContext: Sendable {
         limiter: ConnectionLimiter,
         tls: TLSServerContext? = nil
     ) {
-        self.name = name
+        self.kind = kind
         self.handler = handler
         self.observer = observer
         self.limits = limits

@@ -107,6 +107,9 @@ final class SocketChannel: Selectable {
     var isActive: Bool { state == .active }
     /// Bytes not yet taken by the kernel, held or refused.
     var hasPendingOutput: Bool { outboundOffset < outbound.count }
+    /// Bytes the kernel refused: the writer should pause until `channelDrained`. Held bytes leave at the end of
+    /// the event and do not count.
+    var isBackedUp: Bool { hasPendingOutput && !holding }
     var isReading: Bool { readingEnabled }
     var hasInputEnded: Bool { inputEnded }
 
@@ -282,6 +285,10 @@ final class SocketChannel: Selectable {
     /// Queues bytes to go out with the next write, or at the end of the current event: a response head and the
     /// body that arrives in the same read leave in one system call.
     func writeSoon(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { writeSoon($0) }
+    }
+
+    func writeSoon(_ bytes: UnsafeRawBufferPointer) {
         guard state != .closed, !bytes.isEmpty else { return }
         let idle = !hasPendingOutput
         outbound.append(contentsOf: bytes)

@@ -11,6 +11,11 @@ enum ClientSecret {
     }
 
     struct ReadError: Error, CustomStringConvertible {
+        enum Code {
+            case unreadable, empty
+        }
+
+        let code: Code
         let description: String
     }
 
@@ -30,11 +35,13 @@ enum ClientSecret {
 
     private static func fromFile(_ path: String, source: String) throws(ReadError) -> Found {
         guard let data = FileManager.default.contents(atPath: path) else {
-            throw ReadError(description: "the client secret file \(path) cannot be read")
+            throw ReadError(code: .unreadable, description: "the client secret file \(path) cannot be read")
         }
         // A trailing newline is the editor's, not the secret's.
         let value = String(decoding: data, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
-        guard !value.isEmpty else { throw ReadError(description: "the client secret file \(path) is empty") }
+        guard !value.isEmpty else {
+            throw ReadError(code: .empty, description: "the client secret file \(path) is empty")
+        }
         return Found(value: value, source: source)
     }
 }

@@ -1,5 +1,3 @@
-import AWS
-import Cryptography
 import Dispatch
 import EventLoop
 import Foundation
@@ -27,9 +25,13 @@ public final class GatewayServer: @unchecked Sendable {
     private let publicHandler = ReplaceableHandler()
     let controlPlane: ControlPlaneClient
     let metrics: Metrics
-    /// Reloads run one at a time on this queue; `generation` is only replaced there.
+    /// Reloads run one at a time on this queue; `generation` and `reloadQueue` are only touched there.
     private let reloads = DispatchQueue(label: "authgate.reload")
     private var generation: Generation?
+    /// Reloads asked for while one waits for its signing keys; nil when no reload is under way.
+    private var reloadQueue: [(config: GatewayConfig, done: @Sendable (String?) -> Void)]?
+    /// How long a reload that brings a new user pool waits for its keys before it takes over anyway.
+    static let keyWaitLimit = DispatchTimeInterval.seconds(5)
 
     /// The configuration in force (the one given at start until a reload replaces it).
     public var config: GatewayConfig { reloads.sync { generation?.config ?? initialConfig } }
@@ -63,7 +65,7 @@ public final class GatewayServer: @unchecked Sendable {
         do {
             activation = try SocketActivation.fromEnvironment(environment)
         } catch {
-            throw GatewayStartError(description: "socket activation: \(error.description)")
+            throw GatewayStartError(code: .socketActivation, description: "socket activation: \(error.description)")
         }
         var bound: [ListeningSocket] = []
         do {
@@ -79,7 +81,7 @@ public final class GatewayServer: @unchecked Sendable {
             listeners = bound.map { Listener(socket: $0, context: publicContext(generation)) }
             if let adminSocket {
                 let adminContext = ServerContext(
-                    name: "admin", handler: AdminHandler(readiness: readiness, metrics: metrics),
+                    kind: .admin, handler: AdminHandler(readiness: readiness, metrics: metrics),
                     observer: AccessLog(format: config.log.format),
                     limits: HTTPLimits(maxHeadBytes: 8 * 1024, maxBodyBytes: 64 * 1024),
                     timeouts: ConnectionTimeouts(head: config.server.headerTimeout, idle: config.server.idleTimeout),
@@ -90,7 +92,7 @@ public final class GatewayServer: @unchecked Sendable {
         } catch {
             if activation == nil { for socket in bound { socket.close() } }
             generation.retire(keepingAuthorization: false)
-            throw GatewayStartError(description: error.description)
+            throw GatewayStartError(code: .listen, description: error.description)
         }
         reloads.sync { self.generation = generation }
         publicHandler.current = generation.handler
@@ -101,12 +103,12 @@ public final class GatewayServer: @unchecked Sendable {
         )
         for loop in group.loops { loop.queue.async { loop.startSweeping(every: sweep) } }
         // Logged before the first accept: whoever got an answer can read this line.
-        let publicAddresses = listeners.filter { $0.context.name == "public" }.map(\.socket.address)
+        let publicAddresses = listeners.filter { $0.context.kind == .public }.map(\.socket.address)
         logger.info(
             "started",
             metadata: [
                 "listen": "\(publicAddresses.joined(separator: ","))",
-                "admin": "\(listeners.first { $0.context.name == "admin" }?.socket.address ?? "disabled")",
+                "admin": "\(listeners.first { $0.context.kind == .admin }?.socket.address ?? "disabled")",
                 "socket_activation": "\(activation != nil)",
                 "workers": "\(group.loops.count)",
                 "max_connections": "\(config.server.maxConnections)",
@@ -126,7 +128,7 @@ public final class GatewayServer: @unchecked Sendable {
         let config = generation.config
         let server = config.server
         return ServerContext(
-            name: "public", handler: publicHandler,
+            kind: .public, handler: publicHandler,
             observer: ExchangeObservers([AccessLog(format: config.log.format), metrics]),
             limits: HTTPLimits(
                 maxHeadBytes: server.maxHeaderBytes, maxTargetBytes: min(8 * 1024, server.maxHeaderBytes),
@@ -154,44 +156,80 @@ public final class GatewayServer: @unchecked Sendable {
     /// Replaces routes, upstreams, limits, Cognito and sign-in settings with `config`'s, keeping every open
     /// connection and in-flight request. Refused (the running configuration kept) when a fixed setting changed
     /// or the new one cannot be built (an upstream that does not resolve, an unreadable secret).
-    /// `done` gets nil on success, else why it was refused.
+    /// `done` gets nil on success, else why it was refused. Reloads take effect in the order asked.
     public func reload(_ config: GatewayConfig, done: @escaping @Sendable (String?) -> Void) {
         reloads.async { [self] in
-            guard let current = generation else {
-                done("the gateway has not finished starting")
+            // One that waits for its keys holds the next back, or both would replace the same generation.
+            guard reloadQueue == nil else {
+                reloadQueue?.append((config, done))
                 return
             }
-            let fixed = Self.fixedSettingsChanged(from: current.config, to: config)
-            guard fixed.isEmpty else {
-                done("\(fixed.joined(separator: ", ")) cannot change without a restart")
-                return
-            }
-            let next: Generation
-            do {
-                next = try Generation(config: config, previous: current, server: self)
-            } catch {
-                done("\(error)")
-                return
-            }
-            // A new user pool's keys are fetched before its generation answers, so that tokens are not
-            // refused with 503 in between; after 5 s it takes over with whatever it holds.
-            next.startFetchingKeys()
-            let deadline = SystemClock.monotonicNanoseconds() + 5_000_000_000
-            while !next.authorizer.jwks.everLoaded && SystemClock.monotonicNanoseconds() < deadline
-                && next.authorizer !== current.authorizer
-            {
-                usleep(50_000)
-            }
-            generation = next
-            publicHandler.current = next.handler
-            metrics.use(next.authorizer)
-            publicLimiter.limit = config.server.maxConnections
-            for listener in listeners where listener.context.name == "public" {
-                listener.context = publicContext(next)
-            }
-            current.retire(keepingAuthorization: next.authorizer === current.authorizer)
-            done(nil)
+            reloadQueue = []
+            beginReload(config, done: done)
         }
+    }
+
+    /// On `reloads`: builds the next generation, then swaps it in once its keys are held.
+    private func beginReload(_ config: GatewayConfig, done: @escaping @Sendable (String?) -> Void) {
+        let refusal: String
+        if let current = generation {
+            let fixed = Self.fixedSettingsChanged(from: current.config, to: config)
+            if fixed.isEmpty {
+                do {
+                    let next = try Generation(config: config, previous: current, server: self)
+                    whenKeysHeld(by: next, replacing: current) { [self] in
+                        swapIn(next, replacing: current)
+                        done(nil)
+                        reloadFinished()
+                    }
+                    return
+                } catch {
+                    refusal = "\(error)"
+                }
+            } else {
+                refusal = "\(fixed.joined(separator: ", ")) cannot change without a restart"
+            }
+        } else {
+            refusal = "the gateway has not finished starting"
+        }
+        done(refusal)
+        reloadFinished()
+    }
+
+    /// A new user pool's keys are fetched before its generation answers, so that tokens are not refused with
+    /// 503 in between; after `keyWaitLimit` it takes over with whatever it holds. `then` runs once, on
+    /// `reloads`, which is never blocked meanwhile.
+    private func whenKeysHeld(by next: Generation, replacing current: Generation, then: @escaping () -> Void) {
+        guard next.authorizer !== current.authorizer else {
+            then()
+            return
+        }
+        next.startFetchingKeys()
+        let once = RunOnce(then)
+        once.runAfter(Self.keyWaitLimit, on: reloads)
+        next.authorizer.jwks.whenFirstLoaded { [reloads] in reloads.async { once.run() } }
+    }
+
+    /// On `reloads`: the next generation answers from now on; the one it replaces is retired.
+    private func swapIn(_ next: Generation, replacing current: Generation) {
+        generation = next
+        publicHandler.current = next.handler
+        metrics.use(next.authorizer)
+        publicLimiter.limit = next.config.server.maxConnections
+        for listener in listeners where listener.context.kind == .public {
+            listener.context = publicContext(next)
+        }
+        current.retire(keepingAuthorization: next.authorizer === current.authorizer)
+    }
+
+    /// On `reloads`: starts the next reload that waited, if any.
+    private func reloadFinished() {
+        guard let waiting = reloadQueue, let first = waiting.first else {
+            reloadQueue = nil
+            return
+        }
+        reloadQueue = Array(waiting.dropFirst())
+        beginReload(first.config, done: first.done)
     }
 
     /// SIGHUP: reads `path` again and reloads, telling systemd RELOADING=1 before and READY=1 after either way.
@@ -269,135 +307,29 @@ public final class GatewayServer: @unchecked Sendable {
     }
 }
 
-/// What one configuration builds for the public listener: the proxy and its pools, the authorizer and its
-/// JWKS cache, the sign-in service, and the handler over them.
-final class Generation: Sendable {
-    let config: GatewayConfig
-    let proxy: Proxy
-    let authorizer: Authorizer
-    let handler: PublicHandler
-    /// The listeners' certificate, read from its files for every generation (a reload picks up a renewed one).
-    let tls: TLSServerContext?
-    private let group: EventLoopGroup
+/// An action that runs once, at the first of `run()` and its deadline. Used on one serial queue only.
+private final class RunOnce: @unchecked Sendable {
+    private var action: (() -> Void)?
+    private var deadline: DispatchWorkItem?
 
-    /// Builds everything or nothing. The authorizer (and its JWKS cache and token cache) is kept from
-    /// `previous` when the [cognito] settings did not change.
-    init(config: GatewayConfig, previous: Generation?, server: GatewayServer) throws(GatewayStartError) {
-        self.config = config
-        self.group = server.group
-        let logger = server.logger
-        if let settings = config.server.tls {
-            do {
-                tls = try TLSServerContext(certFile: settings.certFile, keyFile: settings.keyFile)
-            } catch {
-                throw GatewayStartError(description: "server.tls: \(error.description)")
-            }
-        } else {
-            tls = nil
-        }
-        do {
-            proxy = try Proxy(
-                routes: config.routes, group: server.group,
-                settings: ProxySettings(
-                    upstreamTimeout: config.server.upstreamTimeout, responseLimits: HTTPLimits(maxBodyBytes: 0),
-                    metrics: server.metrics
-                ),
-                logger: logger
-            )
-        } catch {
-            throw GatewayStartError(description: error.description)
-        }
-        if let previous, previous.config.cognito == config.cognito {
-            authorizer = previous.authorizer
-        } else {
-            authorizer = Self.makeAuthorizer(config.cognito, server: server)
-        }
-        let signIn = try Self.makeSignIn(config, server: server)
-        handler = PublicHandler(
-            routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy, signIn: signIn,
-            metrics: server.metrics
-        )
+    init(_ action: @escaping () -> Void) {
+        self.action = action
     }
 
-    private static func makeAuthorizer(_ cognito: CognitoSettings, server: GatewayServer) -> Authorizer {
-        let tokenCache = VerifiedTokenCache(capacity: cognito.tokenCacheSize)
-        let readiness = server.readiness
-        let logger = server.logger
-        let metrics = server.metrics
-        let jwks = JWKSCache(
-            settings: JWKSCache.Settings(
-                refreshSeconds: Double(cognito.jwksRefresh) / 1e9,
-                minRefetchSeconds: Double(cognito.jwksMinRefetchInterval) / 1e9
-            ),
-            fetch: JWKSFetcher(client: server.controlPlane, url: cognito.jwksURL).fetch,
-            observer: { event in
-                JWKSFetcher.report(
-                    event, url: cognito.jwksURL, logger: logger, readiness: readiness, cache: tokenCache,
-                    metrics: metrics
-                )
-            }
-        )
-        return Authorizer(verifier: TokenVerifier(rules: TokenRules(cognito)), jwks: jwks, cache: tokenCache)
+    /// Runs the action after `interval` on `queue` (the queue `run()` is called on) unless it ran before.
+    func runAfter(_ interval: DispatchTimeInterval, on queue: DispatchQueue) {
+        // The item and this object hold each other until `run()` lets go of the item.
+        let item = DispatchWorkItem { self.run() }
+        deadline = item
+        queue.asyncAfter(deadline: .now() + interval, execute: item)
     }
 
-    /// The /signin service, when enabled: its Cognito client, the AWS credential chain for the signed calls,
-    /// the client secret from the sources of SPEC.md "Secrets" (read again on every reload).
-    private static func makeSignIn(_ config: GatewayConfig, server: GatewayServer) throws(GatewayStartError)
-        -> SignInService?
-    {
-        let settings = config.signin
-        guard settings.enabled else { return nil }
-        let secret: ClientSecret.Found?
-        do {
-            secret = try ClientSecret.read(file: config.cognito.clientSecretFile, environment: server.environment)
-        } catch {
-            throw GatewayStartError(description: error.description)
-        }
-        let needsSigning = settings.authFlow == .admin || (settings.signUp && settings.autoConfirm)
-        let credentials =
-            needsSigning ? CredentialProvider(environment: server.environment, client: server.controlPlane) : nil
-        let cognito = CognitoClient(
-            endpoint: config.cognito.endpointURL, region: config.cognito.region, http: server.controlPlane,
-            credentials: credentials
-        )
-        server.logger.info(
-            "signin enabled",
-            metadata: [
-                "path": "\(settings.path)", "client_id": "\(settings.clientID)",
-                "auth_flow": "\(settings.authFlow.rawValue)",
-                "client_secret": "\(secret?.source ?? "none")",
-            ]
-        )
-        return SignInService(
-            settings: settings, userPoolID: config.cognito.userPoolID, cognito: cognito, clientSecret: secret?.value,
-            logger: server.logger, metrics: server.metrics
-        )
-    }
-
-    /// Fetches the signing keys, unless this generation took over a running cache.
-    func startFetchingKeys() {
-        if !authorizer.jwks.isStarted { authorizer.jwks.start() }
-    }
-
-    /// This generation was replaced: its pools keep no idle connection, its JWKS cache stops refreshing
-    /// (unless the next generation kept it). In-flight exchanges finish on what they hold.
-    func retire(keepingAuthorization: Bool) {
-        if !keepingAuthorization { authorizer.jwks.stop() }
-        proxy.retire()
-    }
-}
-
-/// The public listener's handler: the current generation's, replaced by a reload between two requests.
-final class ReplaceableHandler: RequestHandler {
-    private let handler = Mutex<(any RequestHandler)?>(nil)
-
-    var current: any RequestHandler {
-        get { handler.withLock { $0! } }
-        set { handler.withLock { $0 = newValue } }
-    }
-
-    func handle(_ head: RequestHead, connection: ClientConnection) {
-        current.handle(head, connection: connection)
+    func run() {
+        deadline?.cancel()
+        deadline = nil
+        let pending = action
+        action = nil
+        pending?()
     }
 }
 
@@ -407,7 +339,34 @@ private final class OpenCount: Sendable {
     var value: Int { count.load(ordering: .relaxed) }
 }
 
-/// Why the gateway could not start (a listener not bound, an upstream not resolved).
+/// Why the gateway could not start, or a reload could not build its generation.
 public struct GatewayStartError: Error, CustomStringConvertible {
+    /// A struct, not an enum, so that a new code breaks no caller's switch.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Base: String, Sendable {
+            case socketActivation, listen, tls, upstream, clientSecret
+        }
+
+        private let base: Base
+
+        private init(_ base: Base) {
+            self.base = base
+        }
+
+        /// The descriptors systemd passed are not usable listening sockets.
+        public static let socketActivation = Code(.socketActivation)
+        /// An address of server.listen or admin.listen could not be bound.
+        public static let listen = Code(.listen)
+        /// The listeners' certificate or key could not be loaded.
+        public static let tls = Code(.tls)
+        /// An upstream host did not resolve, or its CA file could not be loaded.
+        public static let upstream = Code(.upstream)
+        /// The client secret's file could not be read, or is empty.
+        public static let clientSecret = Code(.clientSecret)
+
+        public var description: String { base.rawValue }
+    }
+
+    public let code: Code
     public let description: String
 }

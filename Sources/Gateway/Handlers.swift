@@ -25,7 +25,7 @@ final class PublicHandler: RequestHandler {
         let path = head.path
         guard PathSafety.isSafe(path) else {
             connection.record.authorization = "unsafe path"
-            connection.respondWithMessage(.badRequest, keepAlive: false)
+            connection.refuse(.unsafePath)
             return
         }
         // The sign-in path is answered by the gateway itself, before (and instead of) any route.
@@ -35,7 +35,7 @@ final class PublicHandler: RequestHandler {
         }
         guard let route = routes.match(path) else {
             connection.record.authorization = "none"
-            connection.respondWithMessage(.notFound)
+            connection.refuse(.noRoute)
             return
         }
         connection.record.route = route.prefix
@@ -69,25 +69,12 @@ final class PublicHandler: RequestHandler {
                 Metrics.labels([("reason", reason.split(separator: " ").joined(separator: "_"))]))
             connection.record.subject = token.subject
             connection.record.authorization = reason
-            connection.respondWithMessage(.forbidden)
+            connection.refuse(.forbidden)
         case .rejected(let rejection):
             exchange.abandon()
             metrics.count(.authorizationFailures, Metrics.labels([("reason", rejection.metricReason)]))
             connection.record.authorization = rejection.description
-            switch rejection {
-            case .expired:
-                connection.respond(
-                    .unauthorized,
-                    headers: [
-                        ("Content-Type", "application/json"), ("WWW-Authenticate", #"Bearer error="invalid_token""#),
-                    ],
-                    body: Array(#"{"message":"The incoming token has expired"}"#.utf8)
-                )
-            case .noSigningKeys:
-                connection.respondWithMessage(.serviceUnavailable)
-            default:
-                connection.respondWithMessage(.unauthorized, headers: [("WWW-Authenticate", "Bearer")])
-            }
+            connection.refuse(.token(rejection))
         }
     }
 }
@@ -128,7 +115,7 @@ final class AdminHandler: RequestHandler {
         connection.record.authorization = "none"
         let method = head.method
         guard method == "GET" || method == "HEAD" else {
-            connection.respondWithMessage(.methodNotAllowed, headers: [("Allow", "GET, HEAD")])
+            connection.refuse(.adminMethodNotAllowed)
             return
         }
         switch head.path {
@@ -153,7 +140,7 @@ final class AdminHandler: RequestHandler {
                 body: Array(metrics.render().utf8)
             )
         default:
-            connection.respondWithMessage(.notFound)
+            connection.refuse(.noRoute)
         }
     }
 }

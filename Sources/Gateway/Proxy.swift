@@ -13,7 +13,7 @@ final class Proxy: Sendable {
     let logger: Logger
 
     init(routes: [RouteSettings], group: EventLoopGroup, settings: ProxySettings, logger: Logger)
-        throws(UpstreamResolutionError)
+        throws(UpstreamSetupError)
     {
         var pools: [String: [UpstreamPool]] = [:]
         var tls: [String: UpstreamTLS] = [:]
@@ -25,7 +25,8 @@ final class Proxy: Sendable {
                     tls[route.prefix] = UpstreamTLS(
                         context: try TLSClientContext(caFile: route.caFile), serverName: url.host)
                 } catch {
-                    throw UpstreamResolutionError(description: "route \(route.prefix): \(error.description)")
+                    throw UpstreamSetupError(
+                        code: .tlsSettings, description: "route \(route.prefix): \(error.description)")
                 }
             }
         }
@@ -54,7 +55,7 @@ final class Proxy: Sendable {
     }
 
     /// Upstream hosts are resolved once, at start: no name lookup ever blocks a loop.
-    static func resolve(_ upstream: Upstream) throws(UpstreamResolutionError) -> SocketAddress {
+    static func resolve(_ upstream: Upstream) throws(UpstreamSetupError) -> SocketAddress {
         let url: HTTPURL
         switch upstream {
         case .unix(let path): return .unix(path)
@@ -66,13 +67,19 @@ final class Proxy: Sendable {
         case .name("localhost"): return .ipv4(.loopback, port: url.port)
         case .name(let name):
             guard let address = SocketAddress.resolving(name, port: url.port) else {
-                throw UpstreamResolutionError(description: "cannot resolve upstream host \(name)")
+                throw UpstreamSetupError(code: .unresolvableHost, description: "cannot resolve upstream host \(name)")
             }
             return address
         }
     }
 }
 
-struct UpstreamResolutionError: Error, CustomStringConvertible {
+/// Why a route's upstream cannot be used: its host does not resolve, or its TLS settings cannot be loaded.
+struct UpstreamSetupError: Error, CustomStringConvertible {
+    enum Code {
+        case unresolvableHost, tlsSettings
+    }
+
+    let code: Code
     let description: String
 }

@@ -105,7 +105,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
             connection = try UpstreamConnection(
                 loop: client.loop, address: pool.address, limits: settings.responseLimits, tls: tls)
         } catch {
-            fail("cannot open a socket: \(error)", status: .badGateway)
+            fail("cannot open a socket: \(error)", .upstreamFailed)
             return
         }
         connection.delegate = self
@@ -247,7 +247,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
             connect(token: token, isRetry: true)
             return
         }
-        fail(reason, status: .badGateway)
+        fail(reason, .upstreamFailed)
     }
 
     private static let idempotent: Set<String> = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]
@@ -259,11 +259,11 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
             case .connecting, .awaitingAnswer: break
             case .authorizing, .answering, .finished: return
             }
-            self.fail("no answer head within upstream_timeout", status: .gatewayTimeout)
+            self.fail("no answer head within upstream_timeout", .upstreamTimeout)
         }
     }
 
-    private func fail(_ reason: String, status: HTTPStatus) {
+    private func fail(_ reason: String, _ refusal: Refusal) {
         let upstream = self.upstream
         state = .finished
         client.disarmHandlerDeadline()
@@ -275,12 +275,12 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
                 "request_id": "\(client.currentRequestID)",
             ]
         )
-        let kind = status.code == HTTPStatus.gatewayTimeout.code ? "timeout" : "failed"
+        let kind = refusal == .upstreamTimeout ? "timeout" : "failed"
         settings.metrics.count(.upstreamErrors, Metrics.labels([("route", route.prefix), ("kind", kind)]))
         if client.hasStartedResponse {
             client.closeNow()
         } else {
-            client.respondWithMessage(status, keepAlive: false)
+            client.refuse(refusal)
         }
     }
 }

@@ -39,26 +39,21 @@ final class SignInService: Sendable {
     func handle(_ head: RequestHead, connection: ClientConnection) {
         connection.record.route = settings.path
         guard head.method == "POST" else {
-            note(.methodNotAllowed, connection)
-            respond(connection, .methodNotAllowed, fail: "Method Not Allowed", headers: [("Allow", "POST")])
+            answer(.methodNotAllowed, connection: connection)
             return
         }
         if let retryAfter = limiter.take(connection.clientAddress, now: SystemClock.monotonicNanoseconds()) {
-            note(.rateLimited, connection)
-            respond(
-                connection, .tooManyRequests, fail: "Too many requests", headers: [("Retry-After", String(retryAfter))])
+            answer(.rateLimited(retryAfterSeconds: retryAfter), connection: connection)
             return
         }
         if case .length(let length) = head.framing, length > UInt64(settings.maxBodyBytes) {
-            note(.bodyTooLarge, connection)
-            respond(connection, .contentTooLarge, fail: "Request body too large", keepAlive: false)
+            answer(.bodyTooLarge, connection: connection)
             return
         }
         let collector = BodyCollector(limit: settings.maxBodyBytes) { [self] outcome in
             switch outcome {
             case .tooLarge:
-                note(.bodyTooLarge, connection)
-                respond(connection, .contentTooLarge, fail: "Request body too large", keepAlive: false)
+                answer(.bodyTooLarge, connection: connection)
             case .complete(let body):
                 signIn(body: body, connection: connection)
             }
@@ -74,8 +69,7 @@ final class SignInService: Sendable {
         let credentials: (username: String, password: String)
         switch Self.parseCredentials(body) {
         case .failure(let problem):
-            note(.badRequest, connection)
-            respond(connection, .badRequest, fail: problem.message)
+            answer(.badRequest(problem.message), connection: connection)
             return
         case .success(let parsed):
             credentials = parsed
@@ -110,7 +104,7 @@ final class SignInService: Sendable {
                         finish(.unavailable("confirm: \(error)"))
                     }
                 }
-            case .failure(.service(type: "UsernameExistsException", _)):
+            case .failure(let error) where error.code == .usernameExists:
                 authenticate(credentials, secretHash: secretHash, isNew: false, finish: finish)
             case .failure(let error):
                 finish(Self.signUpFailure(error, logger: logger))
@@ -141,37 +135,13 @@ final class SignInService: Sendable {
         }
     }
 
-    /// What the caller is told, one case per row of SPEC.md's /signin table.
-    enum SignInOutcome: Sendable, Equatable {
-        case authenticated(AuthenticationTokens, subject: String, isNew: Bool)
-        case signUpRefused(String)
-        case wrongCredentials
-        case challenge(String)
-        case notConfirmed
-        case throttled
-        case unavailable(String)
-
-        static func == (lhs: SignInOutcome, rhs: SignInOutcome) -> Bool {
-            switch (lhs, rhs) {
-            case (.authenticated(_, let a, let x), .authenticated(_, let b, let y)): return a == b && x == y
-            case (.signUpRefused(let a), .signUpRefused(let b)), (.challenge(let a), .challenge(let b)),
-                (.unavailable(let a), .unavailable(let b)):
-                return a == b
-            case (.wrongCredentials, .wrongCredentials), (.notConfirmed, .notConfirmed), (.throttled, .throttled):
-                return true
-            default: return false
-            }
-        }
-    }
-
     /// SignUp errors that are the caller's (the password policy, a malformed username) become 400; the rest,
     /// which are the gateway's or Cognito's (secret hash, unknown client, credentials), become 502.
     static func signUpFailure(_ error: CognitoError, logger: Logger) -> SignInOutcome {
-        switch error {
-        case .service(let type, let message)
-        where ["InvalidPasswordException", "InvalidParameterException", "UserLambdaValidationException"].contains(type):
-            return .signUpRefused(message)
-        case .service("TooManyRequestsException", _), .service("LimitExceededException", _):
+        switch error.code {
+        case .invalidPassword, .invalidParameter, .userLambdaValidation:
+            return .signUpRefused(error.message)
+        case .tooManyRequests, .limitExceeded:
             return .throttled
         default:
             logger.error("signin sign-up failed", metadata: ["error": "\(error)"])
@@ -179,15 +149,17 @@ final class SignInService: Sendable {
         }
     }
 
+    /// Authentication errors: a wrong password or an unknown user look the same to the caller (no user
+    /// enumeration); the rest are the gateway's or Cognito's.
     static func authenticationFailure(_ error: CognitoError, logger: Logger) -> SignInOutcome {
-        switch error {
-        case .service("NotAuthorizedException", _), .service("UserNotFoundException", _):
+        switch error.code {
+        case .notAuthorized, .userNotFound:
             return .wrongCredentials
-        case .service("UserNotConfirmedException", _):
+        case .userNotConfirmed:
             return .notConfirmed
-        case .service("PasswordResetRequiredException", _):
+        case .passwordResetRequired:
             return .challenge("PASSWORD_RESET_REQUIRED")
-        case .service("TooManyRequestsException", _), .service("LimitExceededException", _):
+        case .tooManyRequests, .limitExceeded:
             return .throttled
         default:
             logger.error("signin authentication failed", metadata: ["error": "\(error)"])
@@ -195,64 +167,13 @@ final class SignInService: Sendable {
         }
     }
 
+    /// Every answer of /signin goes through `response(for:)`, the one table of its statuses and bodies.
     private func answer(_ outcome: SignInOutcome, connection: ClientConnection) {
-        switch outcome {
-        case .authenticated(let tokens, let subject, let isNew):
-            connection.record.subject = subject
-            note(isNew ? .signedUp : .authenticated, connection)
-            var fields: [(String, String)] = [
-                ("status", JSONText.quoted("success")), ("id_token", JSONText.quoted(tokens.idToken)),
-                ("access_token", JSONText.quoted(tokens.accessToken)),
-            ]
-            fields.append(("refresh_token", tokens.refreshToken.map(JSONText.quoted) ?? "null"))
-            fields.append(("expires_in", String(tokens.expiresIn)))
-            fields.append(("user_id", JSONText.quoted(subject)))
-            fields.append(("is_new", JSONText.quoted(isNew ? "true" : "false")))
-            let body = "{" + fields.map { "\(JSONText.quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}"
-            connection.respond(.ok, headers: Self.jsonHeaders, body: Array(body.utf8))
-        default:
-            guard let refusal = Self.refusal(for: outcome) else { return }
-            note(refusal.result, connection, detail: refusal.detail)
-            respond(connection, refusal.status, fail: refusal.message, headers: refusal.headers)
-        }
-    }
-
-    /// A refused sign-in as the caller sees it (status, message, extra headers) and as it is counted and logged.
-    static func refusal(for outcome: SignInOutcome)
-        -> (status: HTTPStatus, message: String, headers: [(String, String)], result: SignInResult, detail: String?)?
-    {
-        switch outcome {
-        case .authenticated:
-            return nil
-        case .signUpRefused(let message):
-            return (.badRequest, "failed to sign up: \(message)", [], .signUpRefused, nil)
-        case .wrongCredentials:
-            return (.unauthorized, "The username or password is incorrect", [], .wrongCredentials, nil)
-        case .challenge(let name):
-            return (.unauthorized, "challenge required: \(name)", [], .challenge, name)
-        case .notConfirmed:
-            return (.forbidden, "User is not confirmed", [], .notConfirmed, nil)
-        case .throttled:
-            return (.tooManyRequests, "Too many requests", [("Retry-After", "1")], .throttled, nil)
-        case .unavailable(let reason):
-            return (.badGateway, "Unknown error", [], .cognitoFailed, reason)
-        }
-    }
-
-    /// How a sign-in ended: the `signins_total` label and the access line's `auth` field.
-    enum SignInResult: String, CaseIterable {
-        case signedUp = "signed_up"
-        case authenticated = "ok"
-        case methodNotAllowed = "method_not_allowed"
-        case rateLimited = "rate_limited"
-        case bodyTooLarge = "body_too_large"
-        case badRequest = "bad_request"
-        case signUpRefused = "sign_up_refused"
-        case wrongCredentials = "wrong_credentials"
-        case challenge
-        case notConfirmed = "not_confirmed"
-        case throttled
-        case cognitoFailed = "cognito_failed"
+        let response = Self.response(for: outcome)
+        if case .authenticated(_, let subject, _) = outcome { connection.record.subject = subject }
+        note(response.result, connection, detail: response.detail)
+        connection.respond(
+            response.status, headers: response.headers, body: response.body, keepAlive: response.keepAlive)
     }
 
     private func note(_ result: SignInResult, _ connection: ClientConnection, detail: String? = nil) {
@@ -292,16 +213,6 @@ final class SignInService: Sendable {
             return nil
         }
         return subject
-    }
-
-    static let jsonHeaders = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
-
-    private func respond(
-        _ connection: ClientConnection, _ status: HTTPStatus, fail message: String, headers: [(String, String)] = [],
-        keepAlive: Bool = true
-    ) {
-        let body = "{\"status\":\"fail\",\"msg\":\(JSONText.quoted(message))}"
-        connection.respond(status, headers: Self.jsonHeaders + headers, body: Array(body.utf8), keepAlive: keepAlive)
     }
 }
 

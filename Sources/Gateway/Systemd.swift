@@ -120,6 +120,16 @@ struct SocketActivation: Sendable {
     let adminSocket: ListeningSocket?
 
     struct Failure: Error, CustomStringConvertible {
+        enum Code {
+            /// LISTEN_FDS is not a count of descriptors.
+            case invalidCount
+            /// A descriptor is not a listening socket, or cannot be used as one.
+            case unusableDescriptor
+            /// Two descriptors are named admin, or none is left for the public listeners.
+            case misnamedDescriptors
+        }
+
+        let code: Code
         let description: String
     }
 
@@ -131,7 +141,7 @@ struct SocketActivation: Sendable {
         defer { for name in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] { unsetenv(name) } }
         guard pidText == String(getpid()) else { return nil }
         guard let count = Int32(countText), count > 0, count < 1024 else {
-            throw Failure(description: "LISTEN_FDS=\(countText) is not a number of descriptors")
+            throw Failure(code: .invalidCount, description: "LISTEN_FDS=\(countText) is not a number of descriptors")
         }
         let names =
             environment["LISTEN_FDNAMES"].map {
@@ -144,7 +154,8 @@ struct SocketActivation: Sendable {
             var accepting: Int32 = 0
             var length = socklen_t(MemoryLayout<Int32>.size)
             guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &accepting, &length) == 0, accepting == 1 else {
-                throw Failure(description: "descriptor \(fd) from systemd is not a listening socket")
+                throw Failure(
+                    code: .unusableDescriptor, description: "descriptor \(fd) from systemd is not a listening socket")
             }
             _ = fcntl(fd, F_SETFD, FD_CLOEXEC)
             let name = Int(offset) < names.count ? names[Int(offset)] : ""
@@ -153,17 +164,20 @@ struct SocketActivation: Sendable {
                 socket = try ListeningSocket(
                     adopting: fd, address: "\(describe(fd)) (fd \(fd)\(name.isEmpty ? "" : " \(name)"))")
             } catch {
-                throw Failure(description: "descriptor \(fd) from systemd: \(error)")
+                throw Failure(code: .unusableDescriptor, description: "descriptor \(fd) from systemd: \(error)")
             }
             if name == "admin" {
-                guard adminSocket == nil else { throw Failure(description: "two descriptors are named admin") }
+                guard adminSocket == nil else {
+                    throw Failure(code: .misnamedDescriptors, description: "two descriptors are named admin")
+                }
                 adminSocket = socket
             } else {
                 publicSockets.append(socket)
             }
         }
         guard !publicSockets.isEmpty else {
-            throw Failure(description: "systemd passed only an admin socket, no public one")
+            throw Failure(
+                code: .misnamedDescriptors, description: "systemd passed only an admin socket, no public one")
         }
         return SocketActivation(publicSockets: publicSockets, adminSocket: adminSocket)
     }

@@ -48,11 +48,28 @@ public struct ControlResponse: Sendable {
 
 /// Why a control-plane transfer produced no answer.
 public struct ControlError: Error, Sendable, CustomStringConvertible {
-    public enum Code: Sendable, Equatable {
-        case timeout
-        case responseTooLarge
-        case transport
-        case invalidRequest
+    /// A struct, not an enum, so that a new code breaks no caller's switch.
+    public struct Code: Sendable, Hashable, CustomStringConvertible {
+        private enum Base: String, Sendable {
+            case timeout, responseTooLarge, transport, invalidRequest
+        }
+
+        private let base: Base
+
+        private init(_ base: Base) {
+            self.base = base
+        }
+
+        /// No complete answer within the request's timeout.
+        public static let timeout = Code(.timeout)
+        /// The answer passed the request's `maxResponseBytes`.
+        public static let responseTooLarge = Code(.responseTooLarge)
+        /// Refused, reset, unresolvable, or a TLS failure: curl's message says which.
+        public static let transport = Code(.transport)
+        /// The request could not be handed to curl (a URL or header it refuses).
+        public static let invalidRequest = Code(.invalidRequest)
+
+        public var description: String { base.rawValue }
     }
 
     public let code: Code

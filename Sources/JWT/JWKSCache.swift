@@ -34,6 +34,7 @@ public final class JWKSCache: @unchecked Sendable {
         var fetching = false
         var lastFetchStart = -Double.infinity
         var waiters: [@Sendable (JWKSet) -> Void] = []
+        var firstLoadWaiters: [@Sendable () -> Void] = []
         var consecutiveFailures = 0
         var lastSuccessWallClock: Double?
         var stopped = false
@@ -65,6 +66,17 @@ public final class JWKSCache: @unchecked Sendable {
 
     /// Wall-clock seconds of the last successful fetch.
     public var lastSuccess: Double? { state.withLock { $0.lastSuccessWallClock } }
+
+    /// Calls `then` once keys are first loaded: at once if they already are, else right after the fetch that
+    /// loads them, on the thread that finished it (keep `then` short). Never, if no fetch ever succeeds: a caller
+    /// that cannot wait forever keeps its own timer.
+    public func whenFirstLoaded(_ then: @escaping @Sendable () -> Void) {
+        let loaded = state.withLock { state in
+            if !state.everLoaded { state.firstLoadWaiters.append(then) }
+            return state.everLoaded
+        }
+        if loaded { then() }
+    }
 
     /// Whether `start` was called.
     public var isStarted: Bool { state.withLock { $0.started } }
@@ -162,9 +174,11 @@ public final class JWKSCache: @unchecked Sendable {
         case .failure(let error):
             failure = error.description
         }
+        var firstLoadWaiters: [@Sendable () -> Void] = []
         let (keys, waiters, failures, stopped): (JWKSet, [@Sendable (JWKSet) -> Void], Int, Bool) = state.withLock {
             state in
             if let parsed {
+                if !state.everLoaded { swap(&firstLoadWaiters, &state.firstLoadWaiters) }
                 state.keys = parsed.set
                 state.everLoaded = true
                 state.consecutiveFailures = 0
@@ -177,6 +191,7 @@ public final class JWKSCache: @unchecked Sendable {
             state.waiters = []
             return (state.keys, waiters, state.consecutiveFailures, state.stopped)
         }
+        for waiter in firstLoadWaiters { waiter() }
         guard !stopped else {
             for waiter in waiters { waiter(keys) }
             return

@@ -18,38 +18,55 @@ import Testing
             ("UserNotConfirmedException", .notConfirmed),
             ("PasswordResetRequiredException", .challenge("PASSWORD_RESET_REQUIRED")),
             ("TooManyRequestsException", .throttled),
+            ("LimitExceededException", .throttled),
             ("ResourceNotFoundException", .unavailable("authenticate: ResourceNotFoundException: m")),
             ("UnrecognizedClientException", .unavailable("authenticate: UnrecognizedClientException: m")),
         ]
         for (type, expected) in cases {
-            #expect(
-                SignInService.authenticationFailure(.service(type: type, message: "m"), logger: logger) == expected,
-                "\(type)")
+            let error = CognitoError(exceptionName: type, message: "m")
+            #expect(SignInService.authenticationFailure(error, logger: logger) == expected, "\(type)")
         }
         #expect(
             SignInService.authenticationFailure(.unavailable("status 500"), logger: logger)
                 == .unavailable("authenticate: Cognito unavailable: status 500"))
+        #expect(
+            SignInService.authenticationFailure(.malformedAnswer("no tokens"), logger: logger)
+                == .unavailable("authenticate: Cognito unavailable: no tokens"))
+    }
+
+    @Test func exceptionNamesBecomeCodes() {
+        #expect(CognitoError(exceptionName: "UsernameExistsException", message: "").code == .usernameExists)
+        #expect(CognitoError(exceptionName: "CodeMismatchException", message: "").code == .otherException)
+        // Only Cognito's exception names are read as codes; the client's own codes cannot be forged by a __type.
+        #expect(CognitoError(exceptionName: "unavailable", message: "").code == .otherException)
+        #expect(CognitoError.noCredentials("x").code == .noCredentials)
     }
 
     @Test func signUpErrorsThatAreTheCallersAre400AndTheRest502() {
         #expect(
             SignInService.signUpFailure(
-                .service(type: "InvalidPasswordException", message: "too short"), logger: logger)
+                CognitoError(exceptionName: "InvalidPasswordException", message: "too short"), logger: logger)
                 == .signUpRefused("too short"))
         #expect(
-            SignInService.signUpFailure(.service(type: "InvalidParameterException", message: "bad"), logger: logger)
+            SignInService.signUpFailure(
+                CognitoError(exceptionName: "InvalidParameterException", message: "bad"), logger: logger)
                 == .signUpRefused("bad"))
         // A wrong SECRET_HASH is the gateway's configuration, not the caller's fault.
         let secret = SignInService.signUpFailure(
-            .service(type: "NotAuthorizedException", message: "Unable to verify secret hash"), logger: logger)
+            CognitoError(exceptionName: "NotAuthorizedException", message: "Unable to verify secret hash"),
+            logger: logger)
         #expect(secret == .unavailable("sign-up: NotAuthorizedException: Unable to verify secret hash"))
         #expect(
-            SignInService.signUpFailure(.credentials("none"), logger: logger)
+            SignInService.signUpFailure(.noCredentials("none"), logger: logger)
                 == .unavailable("sign-up: no AWS credentials: none"))
     }
 
-    @Test func everyRefusalHasItsStatusAndMessage() {
+    @Test func everyOutcomeHasItsStatusAndMessage() {
         let table: [(SignInService.SignInOutcome, Int, String)] = [
+            (.methodNotAllowed, 405, "Method Not Allowed"),
+            (.rateLimited(retryAfterSeconds: 6), 429, "Too many requests"),
+            (.bodyTooLarge, 413, "Request body too large"),
+            (.badRequest("username is missing"), 400, "username is missing"),
             (.signUpRefused("policy"), 400, "failed to sign up: policy"),
             (.wrongCredentials, 401, "The username or password is incorrect"),
             (.challenge("NEW_PASSWORD_REQUIRED"), 401, "challenge required: NEW_PASSWORD_REQUIRED"),
@@ -58,13 +75,30 @@ import Testing
             (.unavailable("x"), 502, "Unknown error"),
         ]
         for (outcome, status, message) in table {
-            let refusal = SignInService.refusal(for: outcome)
-            #expect(refusal?.status.code == status && refusal?.message == message, "\(outcome)")
+            let response = SignInService.response(for: outcome)
+            #expect(response.status.code == status, "\(outcome)")
+            #expect(String(decoding: response.body, as: UTF8.self) == #"{"status":"fail","msg":"\#(message)"}"#)
         }
-        #expect(SignInService.refusal(for: .throttled)?.headers.first?.0 == "Retry-After")
+        #expect(SignInService.response(for: .methodNotAllowed).headers.contains { $0 == ("Allow", "POST") })
         #expect(
-            !(SignInService.refusal(for: .unavailable("secret detail"))?.message.contains("secret") ?? true),
-            "causes stay in the log")
+            SignInService.response(for: .rateLimited(retryAfterSeconds: 6)).headers.contains {
+                $0 == ("Retry-After", "6")
+            })
+        #expect(SignInService.response(for: .throttled).headers.contains { $0.0 == "Retry-After" })
+        #expect(!SignInService.response(for: .bodyTooLarge).keepAlive, "the unread body ends the connection")
+        let unavailable = SignInService.response(for: .unavailable("secret detail"))
+        #expect(!String(decoding: unavailable.body, as: UTF8.self).contains("secret"), "causes stay in the log")
+        #expect(unavailable.detail == "secret detail")
+    }
+
+    @Test func successCarriesTheTokensAndIsNewAsAString() {
+        let tokens = AuthenticationTokens(idToken: "i", accessToken: "a", refreshToken: nil, expiresIn: 3600)
+        let response = SignInService.response(for: .authenticated(tokens, subject: "s", isNew: true))
+        #expect(response.status.code == 200 && response.result == .signedUp)
+        #expect(
+            String(decoding: response.body, as: UTF8.self)
+                == #"{"status":"success","id_token":"i","access_token":"a","refresh_token":null,"#
+                + #""expires_in":3600,"user_id":"s","is_new":"true"}"#)
     }
 
     @Test func subjectIsReadFromTheIDToken() {
@@ -118,10 +152,14 @@ import Testing
         #expect(
             try ClientSecret.read(file: "", environment: ["AUTHGATE_CLIENT_SECRET": "from-env"])?.value == "from-env")
         #expect(try ClientSecret.read(file: "", environment: [:]) == nil, "no secret: a public client")
-        #expect(throws: ClientSecret.ReadError.self) {
+        let missing = #expect(throws: ClientSecret.ReadError.self) {
             try ClientSecret.read(file: directory.appendingPathComponent("missing").path, environment: [:])
         }
+        #expect(missing?.code == .unreadable)
         try "\n".write(to: file, atomically: true, encoding: .utf8)
-        #expect(throws: ClientSecret.ReadError.self) { try ClientSecret.read(file: file.path, environment: [:]) }
+        let empty = #expect(throws: ClientSecret.ReadError.self) {
+            try ClientSecret.read(file: file.path, environment: [:])
+        }
+        #expect(empty?.code == .empty, "a newline alone is no secret")
     }
 }

@@ -1,20 +1,32 @@
-import HTTP1
 import Testing
 
+@testable import HTTP1
+
 @Suite struct RequestIDTests {
-    @Test func madeIDsAreVersion4UUIDsAndDistinct() {
-        var seen = Set<String>()
-        for _ in 0..<5000 {  // more than one 4 KiB refill of the per-thread randomness
-            let id = RequestID.makeUUID()
-            let bytes = Array(id.utf8)
-            #expect(bytes.count == 36)
-            #expect([8, 13, 18, 23].allSatisfy { bytes[$0] == UInt8(ascii: "-") })
-            #expect(bytes[14] == UInt8(ascii: "4"))
-            #expect("89ab".utf8.contains(bytes[19]))
-            #expect(RequestID.isAcceptable(bytes))
-            #expect(bytes.allSatisfy { "0123456789abcdef-".utf8.contains($0) })
-            seen.insert(id)
+    private func head(_ fields: String) throws -> RequestHead {
+        try RequestHeadParser.parse(Array("GET / HTTP/1.1\r\nHost: a\r\n\(fields)\r\n".utf8), limits: HTTPLimits())
+    }
+
+    @Test func uuidCarriesVersion4AndTheVariantOverTheRandomBits() {
+        #expect(RequestID.uuid(random: (0, 0)) == "00000000-0000-4000-8000-000000000000")
+        #expect(RequestID.uuid(random: (.max, .max)) == "ffffffff-ffff-4fff-bfff-ffffffffffff")
+        #expect(
+            RequestID.uuid(random: (0x0123_4567_89ab_cdef, 0xfedc_ba98_7654_3210))
+                == "01234567-89ab-4def-bedc-ba9876543210")
+    }
+
+    @Test func acceptableClientIDIsKeptWithoutDrawingRandomness() throws {
+        let kept = RequestID.forRequest(try head("X-Request-Id: abc.DEF_1-2\r\n")) {
+            Issue.record("randomness drawn for a kept id")
+            return (0, 0)
         }
-        #expect(seen.count == 5000)
+        #expect(kept == "abc.DEF_1-2")
+    }
+
+    @Test(arguments: ["X-Request-Id: a b\r\n", "X-Request-Id: \(String(repeating: "a", count: 129))\r\n", ""])
+    func otherwiseANewUUIDIsMade(field: String) throws {
+        let made = RequestID.forRequest(try head(field)) { (0, 0) }
+        #expect(made == "00000000-0000-4000-8000-000000000000")
+        #expect(RequestID.isAcceptable(Array(made.utf8)))
     }
 }

@@ -154,6 +154,38 @@ private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
         #expect(try kept.exchange("GET /two HTTP/1.1\r\nHost: a\r\n\r\n").status == 200)
     }
 
+    @Test func reloadToAPoolWithoutKeysTakesOverAfterFiveSecondsAndTheNextReloadWaitsItsTurn() throws {
+        let upstream = try FixtureServer()
+        let gateway = try RunningGateway(extra: echoRoute("/one", upstream))
+        // A new user pool whose JWKS cannot be fetched (the endpoint refuses): its generation waits for keys.
+        try gateway.rewriteConfig { $0.replacingOccurrences(of: "us-east-1_Test", with: "us-east-1_Other") }
+        let start = Date()
+        gateway.signal(SIGHUP)
+        #expect(gateway.waitForLog("reload requested"))
+        #expect(try gateway.status("/one/x") == 200, "the running generation answers meanwhile")
+        // Asked while the first waits: it must not replace the same generation, but follow the first.
+        try gateway.rewriteConfig { $0.replacingOccurrences(of: "prefix = \"/one\"", with: "prefix = \"/two\"") }
+        gateway.signal(SIGHUP)
+        #expect(gateway.waitForLog("reloaded"))
+        let waited = Date().timeIntervalSince(start)
+        #expect(waited > 4.5 && waited < 8, "waited \(waited) s for keys that never came")
+        #expect(gateway.waitForLog("reloaded", count: 2, seconds: 3))
+        #expect(try gateway.status("/two/x") == 200)
+        #expect(try gateway.status("/one/x") == 404)
+    }
+
+    @Test func reloadWaitingForKeysDoesNotHoldShutdownBack() throws {
+        let gateway = try RunningGateway(server: "shutdown_grace = \"1s\"")
+        try gateway.rewriteConfig { $0.replacingOccurrences(of: "us-east-1_Test", with: "us-east-1_Other") }
+        gateway.signal(SIGHUP)
+        #expect(gateway.waitForLog("reload requested"))
+        usleep(300_000)
+        let start = Date()
+        #expect(gateway.terminate() == 0)
+        let took = Date().timeIntervalSince(start)
+        #expect(took < 3, "shutdown took \(took) s: the reload queue was blocked")
+    }
+
     @Test func reloadUnderLoadLosesNoRequest() throws {
         let upstream = try FixtureServer()
         let gateway = try RunningGateway(extra: echoRoute("/api", upstream))

@@ -146,11 +146,11 @@ final class RunningGateway {
         kill(process.processIdentifier, number)
     }
 
-    /// Waits until the log holds `text` (a reload's outcome, say).
-    func waitForLog(_ text: String, seconds: Double = 10) -> Bool {
+    /// Waits until the log holds `text` (a reload's outcome, say), `count` times at least.
+    func waitForLog(_ text: String, count: Int = 1, seconds: Double = 10) -> Bool {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
-            if log.contains(text) { return true }
+            if log.components(separatedBy: text).count > count { return true }
             usleep(20_000)
         }
         return false

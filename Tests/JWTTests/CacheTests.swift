@@ -140,6 +140,25 @@ private final class ManualFetcher: Sendable {
             ])
     }
 
+    @Test func firstLoadIsAnnouncedOnceToEachWaiter() {
+        let fetcher = ManualFetcher()
+        let cache = JWKSCache(
+            settings: .init(refreshSeconds: 3600, minRefetchSeconds: 0), fetch: fetcher.fetch, observer: { _ in })
+        let calls = Atomic<Int>(0)
+        cache.whenFirstLoaded { calls.add(1, ordering: .relaxed) }
+        cache.start()
+        fetcher.answer(.failure(.init("connection refused")))
+        #expect(calls.load(ordering: .relaxed) == 0, "a failed fetch loads nothing")
+        cache.refetch(forUnknownKeyID: "k1") { _ in }
+        fetcher.answer(.success(Self.document([("k1", Self.first)])))
+        #expect(calls.load(ordering: .relaxed) == 1)
+        cache.refetch(forUnknownKeyID: "k2") { _ in }
+        fetcher.answer(.success(Self.document([("k2", Self.second)])))
+        #expect(calls.load(ordering: .relaxed) == 1, "later fetches are not a first load")
+        cache.whenFirstLoaded { calls.add(10, ordering: .relaxed) }
+        #expect(calls.load(ordering: .relaxed) == 11, "asked once the keys are held: called at once")
+    }
+
     @Test func rotationReplacesTheKeys() {
         let fetcher = ManualFetcher()
         let cache = JWKSCache(

@@ -1,0 +1,140 @@
+import AWS
+import Cryptography
+import EventLoop
+import HTTP1
+import HTTPClient
+import JWT
+import Logging
+import Synchronization
+
+/// What one configuration builds for the public listener: the proxy and its pools, the authorizer and its
+/// JWKS cache, the sign-in service, and the handler over them.
+final class Generation: Sendable {
+    let config: GatewayConfig
+    let proxy: Proxy
+    let authorizer: Authorizer
+    let handler: PublicHandler
+    /// The listeners' certificate, read from its files for every generation (a reload picks up a renewed one).
+    let tls: TLSServerContext?
+    private let group: EventLoopGroup
+
+    /// Builds everything or nothing. The authorizer (and its JWKS cache and token cache) is kept from
+    /// `previous` when the [cognito] settings did not change.
+    init(config: GatewayConfig, previous: Generation?, server: GatewayServer) throws(GatewayStartError) {
+        self.config = config
+        self.group = server.group
+        let logger = server.logger
+        if let settings = config.server.tls {
+            do {
+                tls = try TLSServerContext(certFile: settings.certFile, keyFile: settings.keyFile)
+            } catch {
+                throw GatewayStartError(code: .tls, description: "server.tls: \(error.description)")
+            }
+        } else {
+            tls = nil
+        }
+        do {
+            proxy = try Proxy(
+                routes: config.routes, group: server.group,
+                settings: ProxySettings(
+                    upstreamTimeout: config.server.upstreamTimeout, responseLimits: HTTPLimits(maxBodyBytes: 0),
+                    metrics: server.metrics
+                ),
+                logger: logger
+            )
+        } catch {
+            throw GatewayStartError(code: .upstream, description: error.description)
+        }
+        if let previous, previous.config.cognito == config.cognito {
+            authorizer = previous.authorizer
+        } else {
+            authorizer = Self.makeAuthorizer(config.cognito, server: server)
+        }
+        let signIn = try Self.makeSignIn(config, server: server)
+        handler = PublicHandler(
+            routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy, signIn: signIn,
+            metrics: server.metrics
+        )
+    }
+
+    private static func makeAuthorizer(_ cognito: CognitoSettings, server: GatewayServer) -> Authorizer {
+        let tokenCache = VerifiedTokenCache(capacity: cognito.tokenCacheSize)
+        let readiness = server.readiness
+        let logger = server.logger
+        let metrics = server.metrics
+        let jwks = JWKSCache(
+            settings: JWKSCache.Settings(
+                refreshSeconds: Double(cognito.jwksRefresh) / 1e9,
+                minRefetchSeconds: Double(cognito.jwksMinRefetchInterval) / 1e9
+            ),
+            fetch: JWKSFetcher(client: server.controlPlane, url: cognito.jwksURL).fetch,
+            observer: { event in
+                JWKSFetcher.report(
+                    event, url: cognito.jwksURL, logger: logger, readiness: readiness, cache: tokenCache,
+                    metrics: metrics
+                )
+            }
+        )
+        return Authorizer(verifier: TokenVerifier(rules: TokenRules(cognito)), jwks: jwks, cache: tokenCache)
+    }
+
+    /// The /signin service, when enabled: its Cognito client, the AWS credential chain for the signed calls,
+    /// the client secret from the sources of SPEC.md "Secrets" (read again on every reload).
+    private static func makeSignIn(_ config: GatewayConfig, server: GatewayServer) throws(GatewayStartError)
+        -> SignInService?
+    {
+        let settings = config.signin
+        guard settings.enabled else { return nil }
+        let secret: ClientSecret.Found?
+        do {
+            secret = try ClientSecret.read(file: config.cognito.clientSecretFile, environment: server.environment)
+        } catch {
+            throw GatewayStartError(code: .clientSecret, description: error.description)
+        }
+        let needsSigning = settings.authFlow == .admin || (settings.signUp && settings.autoConfirm)
+        let credentials =
+            needsSigning ? CredentialProvider(environment: server.environment, client: server.controlPlane) : nil
+        let cognito = CognitoClient(
+            endpoint: config.cognito.endpointURL, region: config.cognito.region, http: server.controlPlane,
+            credentials: credentials
+        )
+        server.logger.info(
+            "signin enabled",
+            metadata: [
+                "path": "\(settings.path)", "client_id": "\(settings.clientID)",
+                "auth_flow": "\(settings.authFlow.rawValue)",
+                "client_secret": "\(secret?.source ?? "none")",
+            ]
+        )
+        return SignInService(
+            settings: settings, userPoolID: config.cognito.userPoolID, cognito: cognito, clientSecret: secret?.value,
+            logger: server.logger, metrics: server.metrics
+        )
+    }
+
+    /// Fetches the signing keys, unless this generation took over a running cache.
+    func startFetchingKeys() {
+        if !authorizer.jwks.isStarted { authorizer.jwks.start() }
+    }
+
+    /// This generation was replaced: its pools keep no idle connection, its JWKS cache stops refreshing
+    /// (unless the next generation kept it). In-flight exchanges finish on what they hold.
+    func retire(keepingAuthorization: Bool) {
+        if !keepingAuthorization { authorizer.jwks.stop() }
+        proxy.retire()
+    }
+}
+
+/// The public listener's handler: the current generation's, replaced by a reload between two requests.
+final class ReplaceableHandler: RequestHandler {
+    private let handler = Mutex<(any RequestHandler)?>(nil)
+
+    var current: any RequestHandler {
+        get { handler.withLock { $0! } }
+        set { handler.withLock { $0 = newValue } }
+    }
+
+    func handle(_ head: RequestHead, connection: ClientConnection) {
+        current.handle(head, connection: connection)
+    }
+}

@@ -1,0 +1,179 @@
+import AWS
+import Encoding
+import EventLoop
+import HTTP1
+import JWT
+
+// The error-to-status table: every answer the gateway makes itself, each with its one status and body, as
+// SPEC.md's "What goes over the wire" and "POST /signin" list them. Requests refused before any handler saw
+// them (malformed, too large, too slow) are answered by the connection from `HTTPParseError.status` in HTTP1,
+// which owns the parser's codes.
+
+/// A request the public or admin listener refuses: the status and body the client gets.
+enum Refusal: Sendable, Equatable {
+    /// Dot-segments, or an encoded `/` or `\`, in the path.
+    case unsafePath
+    case noRoute
+    case token(TokenRejection)
+    /// The token is valid but the route's groups or scopes are not satisfied.
+    case forbidden
+    /// The upstream refused, reset, or sent a malformed answer.
+    case upstreamFailed
+    /// The upstream sent no response head within `upstream_timeout`.
+    case upstreamTimeout
+    /// The admin listener answers GET and HEAD only.
+    case adminMethodNotAllowed
+
+    var status: HTTPStatus {
+        switch self {
+        case .unsafePath: return .badRequest
+        case .noRoute: return .notFound
+        case .token(.noSigningKeys): return .serviceUnavailable
+        case .token: return .unauthorized
+        case .forbidden: return .forbidden
+        case .upstreamFailed: return .badGateway
+        case .upstreamTimeout: return .gatewayTimeout
+        case .adminMethodNotAllowed: return .methodNotAllowed
+        }
+    }
+
+    /// The fields besides Content-Type.
+    var headers: [(String, String)] {
+        switch self {
+        case .token(.noSigningKeys): return []
+        case .token(.expired): return [("WWW-Authenticate", #"Bearer error="invalid_token""#)]
+        case .token: return [("WWW-Authenticate", "Bearer")]
+        case .adminMethodNotAllowed: return [("Allow", "GET, HEAD")]
+        default: return []
+        }
+    }
+
+    /// API Gateway's `{"message": …}`: the status's reason, except for an expired token.
+    var body: [UInt8] {
+        switch self {
+        case .token(.expired): return Array(#"{"message":"The incoming token has expired"}"#.utf8)
+        default: return status.messageBody
+        }
+    }
+
+    /// A request whose path could be read two ways, or whose upstream failed, is the connection's last.
+    var keepAlive: Bool {
+        switch self {
+        case .unsafePath, .upstreamFailed, .upstreamTimeout: return false
+        default: return true
+        }
+    }
+}
+
+extension ClientConnection {
+    /// Answers the current request with `refusal`'s status and body.
+    func refuse(_ refusal: Refusal) {
+        respond(
+            refusal.status, headers: refusal.headers + [("Content-Type", "application/json")], body: refusal.body,
+            keepAlive: refusal.keepAlive)
+    }
+}
+
+extension SignInService {
+    /// How a request to /signin ended: one case per row of SPEC.md's /signin table.
+    enum SignInOutcome: Sendable, Equatable {
+        case authenticated(AuthenticationTokens, subject: String, isNew: Bool)
+        case methodNotAllowed
+        /// The gateway's own per-address limit.
+        case rateLimited(retryAfterSeconds: Int)
+        case bodyTooLarge
+        /// The body is not the JSON object of a username and password; the text says what is wrong.
+        case badRequest(String)
+        /// Cognito refused the sign-up for a reason that is the caller's (its message is shown).
+        case signUpRefused(String)
+        case wrongCredentials
+        case challenge(String)
+        case notConfirmed
+        /// Cognito's limits.
+        case throttled
+        /// Cognito unreachable, answering 5xx, or refusing for the gateway's own reasons: the cause is logged.
+        case unavailable(String)
+    }
+
+    /// How a sign-in ended: the `signins_total` label and the access line's `auth` field.
+    enum SignInResult: String, CaseIterable {
+        case signedUp = "signed_up"
+        case authenticated = "ok"
+        case methodNotAllowed = "method_not_allowed"
+        case rateLimited = "rate_limited"
+        case bodyTooLarge = "body_too_large"
+        case badRequest = "bad_request"
+        case signUpRefused = "sign_up_refused"
+        case wrongCredentials = "wrong_credentials"
+        case challenge
+        case notConfirmed = "not_confirmed"
+        case throttled
+        case cognitoFailed = "cognito_failed"
+    }
+
+    /// What /signin answers for one outcome, and how it is counted and logged (`detail` never reaches the client).
+    struct Response {
+        let status: HTTPStatus
+        let headers: [(String, String)]
+        let body: [UInt8]
+        let keepAlive: Bool
+        let result: SignInResult
+        let detail: String?
+    }
+
+    static let jsonHeaders = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
+
+    /// SPEC.md's /signin table.
+    static func response(for outcome: SignInOutcome) -> Response {
+        switch outcome {
+        case .authenticated(let tokens, let subject, let isNew):
+            return Response(
+                status: .ok, headers: jsonHeaders, body: successBody(tokens, subject: subject, isNew: isNew),
+                keepAlive: true, result: isNew ? .signedUp : .authenticated, detail: nil)
+        case .methodNotAllowed:
+            return fail(.methodNotAllowed, "Method Not Allowed", .methodNotAllowed, headers: [("Allow", "POST")])
+        case .rateLimited(let seconds):
+            return fail(
+                .tooManyRequests, "Too many requests", .rateLimited, headers: [("Retry-After", String(seconds))])
+        case .bodyTooLarge:
+            // The rest of the body is not read: the connection cannot carry another request.
+            return fail(.contentTooLarge, "Request body too large", .bodyTooLarge, keepAlive: false)
+        case .badRequest(let problem):
+            return fail(.badRequest, problem, .badRequest)
+        case .signUpRefused(let message):
+            return fail(.badRequest, "failed to sign up: \(message)", .signUpRefused)
+        case .wrongCredentials:
+            return fail(.unauthorized, "The username or password is incorrect", .wrongCredentials)
+        case .challenge(let name):
+            return fail(.unauthorized, "challenge required: \(name)", .challenge, detail: name)
+        case .notConfirmed:
+            return fail(.forbidden, "User is not confirmed", .notConfirmed)
+        case .throttled:
+            return fail(.tooManyRequests, "Too many requests", .throttled, headers: [("Retry-After", "1")])
+        case .unavailable(let reason):
+            return fail(.badGateway, "Unknown error", .cognitoFailed, detail: reason)
+        }
+    }
+
+    private static func fail(
+        _ status: HTTPStatus, _ message: String, _ result: SignInResult, headers: [(String, String)] = [],
+        keepAlive: Bool = true, detail: String? = nil
+    ) -> Response {
+        let body = "{\"status\":\"fail\",\"msg\":\(JSONText.quoted(message))}"
+        return Response(
+            status: status, headers: jsonHeaders + headers, body: Array(body.utf8), keepAlive: keepAlive,
+            result: result, detail: detail)
+    }
+
+    private static func successBody(_ tokens: AuthenticationTokens, subject: String, isNew: Bool) -> [UInt8] {
+        var fields: [(String, String)] = [
+            ("status", JSONText.quoted("success")), ("id_token", JSONText.quoted(tokens.idToken)),
+            ("access_token", JSONText.quoted(tokens.accessToken)),
+        ]
+        fields.append(("refresh_token", tokens.refreshToken.map(JSONText.quoted) ?? "null"))
+        fields.append(("expires_in", String(tokens.expiresIn)))
+        fields.append(("user_id", JSONText.quoted(subject)))
+        fields.append(("is_new", JSONText.quoted(isNew ? "true" : "false")))
+        return Array(("{" + fields.map { "\(JSONText.quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}").utf8)
+    }
+}
