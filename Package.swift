@@ -91,5 +91,7 @@ let package = Package(
         .systemLibrary(name: "CFuzzer", path: "Fuzz/CFuzzer"),
         .target(name: "FuzzSupport", dependencies: ["CFuzzer"], path: "Fuzz/Support", swiftSettings: strictSettings),
         fuzzHarness("RequestHead", ["HTTP1"]),
+        fuzzHarness("ChunkedBody", ["HTTP1"]),
+        fuzzHarness("Response", ["HTTP1"]),
     ]
 )
