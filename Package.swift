@@ -93,5 +93,8 @@ let package = Package(
         fuzzHarness("RequestHead", ["HTTP1"]),
         fuzzHarness("ChunkedBody", ["HTTP1"]),
         fuzzHarness("Response", ["HTTP1"]),
+        fuzzHarness("StrictJSON", ["JWT"]),
+        fuzzHarness("Base64URL", ["JWT"]),
+        fuzzHarness("Token", ["JWT", "Cryptography"]),
     ]
 )
