@@ -1,7 +1,8 @@
 // Token decoding: the unverified reader (the kid the gateway looks up, the sub sign-in reads), the signature check
 // against a key the fuzzer cannot sign with, and the claim rules reached by signing the input's own header and
-// payload with the harness's key, as a good token would be. The input is a compact JWS. scripts/fuzz_seeds.py
-// makes Cognito-shaped seeds for the names below.
+// payload with the harness's key, as a good token would be. The input is a compact JWS, or, when it starts with
+// "{", a payload's JSON, which the harness puts behind the header {"alg":"RS256","kid":"fuzz"}: so the fuzzer
+// changes claims, not only their base64url. scripts/fuzz_seeds.py makes Cognito-shaped seeds for the names below.
 
 import Cryptography
 import FuzzSupport
@@ -9,8 +10,11 @@ import JWT
 
 private enum Harness {
     static let keyID = "fuzz"
-    static let key = RSAPrivateKey(generatingBits: 2048)
+    // The smallest key OpenSSL makes: the claim rules do not depend on its size, and signing every input is the
+    // harness's main cost.
+    static let key = RSAPrivateKey(generatingBits: 512)
     static let keys = try! JWKSet(keys: [keyID: RSAPublicKey(modulus: key.modulus, exponent: key.exponent)])
+    static let encodedHeader = Base64URL.encode(#"{"alg":"RS256","kid":"fuzz"}"#.utf8)
     static let now = 1_700_000_000.0
     static let verifier = TokenVerifier(
         rules: TokenRules(
@@ -20,7 +24,11 @@ private enum Harness {
 
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
-    let token = Array(UnsafeRawBufferPointer(start: data, count: size))
+    let input = Array(UnsafeRawBufferPointer(start: data, count: size))
+    var token = input
+    if input.first == UInt8(ascii: "{") {
+        token = Array((Harness.encodedHeader + "." + Base64URL.encode(input) + ".c2lnbmF0dXJl").utf8)
+    }
     let header = UnverifiedToken.header(token)
     let payload = UnverifiedToken.payload(token)
     precondition(payload == nil || header != nil, "a payload read from a token without a header")
