@@ -7,6 +7,14 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// A libFuzzer harness: one executable per parser, outside the product. scripts/fuzz builds them with
+/// `-sanitize=fuzzer,address -DFUZZING`; any other build makes each one a replayer of the files it is given.
+func fuzzHarness(_ folder: String, _ dependencies: [Target.Dependency]) -> Target {
+    .executableTarget(
+        name: "Fuzz\(folder)", dependencies: dependencies + ["FuzzSupport"], path: "Fuzz/\(folder)",
+        swiftSettings: strictSettings)
+}
+
 let package = Package(
     name: "authgate",
     platforms: [.macOS(.v15)],
@@ -92,5 +100,15 @@ let package = Package(
             name: "IntegrationTests", dependencies: ["HTTP1", "JWT", "Encoding", "Cryptography", "TestSupport"],
             swiftSettings: strictSettings
         ),
+
+        // Fuzzing (scripts/fuzz): libFuzzer's driver declared for Swift, the shared input reader, the harnesses.
+        .systemLibrary(name: "CFuzzer", path: "Fuzz/CFuzzer"),
+        .target(name: "FuzzSupport", dependencies: ["CFuzzer"], path: "Fuzz/Support", swiftSettings: strictSettings),
+        fuzzHarness("RequestHead", ["HTTP1"]),
+        fuzzHarness("ChunkedBody", ["HTTP1"]),
+        fuzzHarness("Response", ["HTTP1"]),
+        fuzzHarness("StrictJSON", ["Encoding"]),
+        fuzzHarness("Base64URL", ["Encoding"]),
+        fuzzHarness("Token", ["JWT", "Encoding", "Cryptography"]),
     ]
 )

@@ -12,7 +12,8 @@ struct HeadScanner: Sendable {
     private var lineStart = 0
 
     /// Scans `buffer` (the unconsumed bytes; the head starts at its beginning). A head longer than
-    /// `maxBytes` fails with `tooLarge`, or with `startLineTooLong` while its first line is not finished.
+    /// `maxBytes` fails with `tooLarge`, or with `startLineTooLong` while its first line is not finished; a first
+    /// line longer than `startLineLimit` (counting its CR) fails with `startLineTooLong`, finished or not.
     mutating func scan(
         _ buffer: UnsafeRawBufferPointer,
         maxBytes: Int,
@@ -42,6 +43,8 @@ struct HeadScanner: Sendable {
             if position - base > maxBytes {
                 throw HTTPParseError(lineStart == base ? startLineTooLong : tooLarge)
             }
+            // The start line is bounded up to its CR, as when a read ends inside it, whichever way it arrives.
+            if lineStart == base && lineFeedIndex - base > startLineLimit { throw HTTPParseError(startLineTooLong) }
             if lineFeedIndex - 1 == lineStart {
                 self = HeadScanner()
                 return .complete(skipped: base, length: position - base)

@@ -216,6 +216,20 @@ import Testing
         #expect(decodeAll(longChunkLine.crlf).error?.code == .chunkLineTooLong)
     }
 
+    /// Found by the FuzzRequestHead harness: a request line over its bound (maxTargetBytes + 64 bytes, counting its
+    /// CR) but with a short target was refused when it came in several reads, and passed when it came in one.
+    @Test func longRequestLineIsRefusedHoweverItArrives() {
+        let limits = HTTPLimits(maxTargetBytes: 100)
+        let request = { (lineLength: Int) in
+            (String(repeating: "M", count: lineLength - 11) + " / HTTP/1.1\nHost: a\n\n").crlf
+        }
+        for chunkSize in [Int.max, 1] {
+            #expect(decodeAll(request(163), limits: limits, chunkSize: chunkSize).error == nil)
+            #expect(decodeAll(request(164), limits: limits, chunkSize: chunkSize).error?.code == .targetTooLong)
+            #expect(decodeAll(request(300), limits: limits, chunkSize: chunkSize).error?.code == .targetTooLong)
+        }
+    }
+
     @Test func emptyLinesBeforeARequestAreSkipped() {
         let outcome = decodeAll("\n\nGET / HTTP/1.1\nHost: a\n\n".crlf, chunkSize: 1)
         #expect(outcome.error == nil)

@@ -1,0 +1,97 @@
+// Token decoding: the unverified reader (the kid the gateway looks up, the sub sign-in reads), the signature check
+// against a key the fuzzer cannot sign with, and the claim rules reached by signing the input's own header and
+// payload with the harness's key, as a good token would be. The input is a compact JWS, or, when it starts with
+// "{", a payload's JSON, which the harness puts behind the header {"alg":"RS256","kid":"fuzz"}: so the fuzzer
+// changes claims, not only their base64url. scripts/fuzz_seeds.py makes Cognito-shaped seeds for the names below.
+
+import Cryptography
+import Encoding
+import FuzzSupport
+import JWT
+
+private enum Harness {
+    static let keyID = "fuzz"
+    // The smallest key OpenSSL makes: the claim rules do not depend on its size, and signing every input is the
+    // harness's main cost.
+    static let key = RSAPrivateKey(generatingBits: 512)
+    static let keys = try! JWKSet(keys: [keyID: RSAPublicKey(modulus: key.modulus, exponent: key.exponent)])
+    static let encodedHeader = Base64URL.encode(#"{"alg":"RS256","kid":"fuzz"}"#.utf8)
+    static let now = 1_700_000_000.0
+    static let verifier = TokenVerifier(
+        rules: TokenRules(
+            issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Fuzz", clientIDs: ["fuzzclient"],
+            tokenUse: .any, clockSkew: 60))
+}
+
+@_cdecl("LLVMFuzzerTestOneInput")
+public func fuzz(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
+    let input = Array(UnsafeRawBufferPointer(start: data, count: size))
+    var token = input
+    if input.first == UInt8(ascii: "{") {
+        token = Array((Harness.encodedHeader + "." + Base64URL.encode(input) + ".c2lnbmF0dXJl").utf8)
+    }
+    let header = UnverifiedToken.header(token)
+    let payload = UnverifiedToken.payload(token)
+    precondition(payload == nil || header != nil, "a payload read from a token without a header")
+
+    // No input can carry a signature by a key made at start-up: the check must refuse every one.
+    do {
+        _ = try JWSSignature.verify(token, keys: Harness.keys)
+        preconditionFailure("a signature nobody made was accepted")
+    } catch {
+        precondition(error != .noSigningKeys && (error != .missing || token.isEmpty), "a refusal for the wrong reason")
+    }
+
+    guard let header else { return 0 }
+    // A header was read, so the token is three canonical base64url parts whose first is a JSON object.
+    let parts = token.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
+    precondition(parts.count == 3 && token.count <= 16 * 1024, "a header read from a token of another shape")
+    for part in parts {
+        guard let bytes = Base64URL.decode(part) else { preconditionFailure("a part that is not base64url") }
+        precondition(Base64URL.encode(bytes).utf8.elementsEqual(part), "a part with two encodings")
+    }
+    let headerJSON = Base64URL.decode(parts[0])!
+    precondition((try? StrictJSON.parse(headerJSON, maxDepth: 8).object) == header, "the header misread")
+
+    // Signed with the harness's key, the token meets the claim rules, which must hold of whatever they accept.
+    let signingInput = Array(token[..<parts[1].endIndex])
+    let signed = signingInput + [UInt8(ascii: ".")] + Array(Base64URL.encode(Harness.key.signRS256(signingInput)).utf8)
+    do {
+        let verified = try Harness.verifier.verify(signed, keys: Harness.keys, now: Harness.now)
+        check(verified, payloadPart: parts[1], claims: payload)
+    } catch {
+        let signable = header["alg"] == .string("RS256") && header["kid"] == .string(Harness.keyID)
+        if signable && header["crit"] == nil {
+            precondition(error != .badSignature && error != .unknownKeyID, "a good signature refused")
+        }
+    }
+    return 0
+}
+
+/// What a verified token must be: its claims are the payload's, and every value that becomes a request header
+/// is a safe header value.
+private func check(_ verified: VerifiedToken, payloadPart: ArraySlice<UInt8>, claims: [String: JSONValue]?) {
+    guard let claims else { preconditionFailure("verified a payload the unverified reader cannot read") }
+    precondition(verified.keyID == Harness.keyID, "verified by another key")
+    precondition(Base64URL.decode(payloadPart) == verified.payload, "verified another payload")
+    precondition(verified.encodedPayload.utf8.elementsEqual(payloadPart), "X-Auth-Claims is not the payload")
+    precondition(claims["iss"] == .string(Harness.verifier.rules.issuer), "another issuer")
+    precondition(claims["sub"] == .string(verified.subject), "another subject")
+    precondition(claims["token_use"] == .string(verified.tokenUse), "another token_use")
+    precondition(["id", "access"].contains(verified.tokenUse), "token_use neither id nor access")
+    precondition(claims["exp"] == .number(verified.expiresAt), "another expiry")
+    precondition(verified.expiresAt + 60 > Harness.now, "expired but verified")
+    if verified.tokenUse == "id" {
+        let audiences = claims["aud"]?.array ?? [claims["aud"] ?? .null]
+        precondition(audiences.contains(.string("fuzzclient")), "an ID token for another client")
+    } else {
+        precondition(claims["client_id"] == .string("fuzzclient"), "an access token for another client")
+    }
+    let headerValues = [verified.subject] + (verified.username.map { [$0] } ?? []) + verified.groups + verified.scopes
+    for value in headerValues {
+        precondition(!value.isEmpty && value.utf8.count <= 1024, "an identity value empty or too long")
+        precondition(value.utf8.allSatisfy { $0 >= 0x20 && $0 != 0x7F }, "a claim that would break a header")
+    }
+}
+
+FuzzDriver.run(fuzz)
