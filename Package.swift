@@ -58,6 +58,10 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // `scripts/bench tokens`: the token check on its own (decoding and claims, RSA, the cache), never shipped.
+        .executableTarget(
+            name: "TokenBench", dependencies: ["JWT", "Cryptography", "Encoding"], path: "Benchmarks/TokenBench",
+            swiftSettings: strictSettings),
 
         .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], swiftSettings: strictSettings),
         // The socket channel over socketpairs, and the connection lifecycles without sockets.

@@ -1,0 +1,100 @@
+import Cryptography
+import JWT
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Times each part of the token check on its own: (a) decoding and claim checks, (b) the RSA verify,
+/// (c) the verified-token cache's lookup with its SHA-256, and the whole verify as a cross-check.
+/// Each figure is the median over rounds of a round's mean; rounds of the figures are interleaved so that
+/// drift on the machine reaches all of them alike.
+enum TokenBenchmark {
+    struct Figure {
+        let label: String
+        let iterations: Int
+        let body: (Int) -> Int
+        var rounds: [Double] = []
+
+        var median: Double {
+            let sorted = rounds.sorted()
+            return sorted[sorted.count / 2]
+        }
+    }
+
+    static func main(arguments: [String]) {
+        guard arguments.count <= 1, let rounds = Int(arguments.first ?? "15"), (1...1000).contains(rounds) else {
+            print("usage: TokenBench [ROUNDS]   (1 to 1000, default 15)")
+            exit(2)
+        }
+        let now = wallClockSeconds()
+        let sample = CognitoToken(now: now)
+        let verifier = TokenVerifier(rules: sample.rules)
+        let cache = VerifiedTokenCache(capacity: 10_000)
+        let cacheKey = sample.token.withUnsafeBytes { VerifiedTokenCache.Key(token: $0) }
+        guard let verified = try? verifier.verify(sample.token, keys: sample.keys, now: now),
+            verified.subject == "b4a8e2d1-6c3f-4e7a-9d05-1f2e3c4b5a69", verified.tokenUse == "id"
+        else {
+            print("tokens: the benchmark's own token is refused: nothing to measure")
+            exit(1)
+        }
+        cache.insert(cacheKey, verified)
+
+        var figures = [
+            Figure(label: "verify, all of it", iterations: 400) { count in
+                var accepted = 0
+                for _ in 0..<count where (try? verifier.verify(sample.token, keys: sample.keys, now: now)) != nil {
+                    accepted += 1
+                }
+                return accepted
+            },
+            Figure(label: "(b) RSA-2048 verify", iterations: 400) { count in
+                var accepted = 0
+                for _ in 0..<count
+                where sample.publicKey.verifyRS256(message: sample.signingInput, signature: sample.signature) {
+                    accepted += 1
+                }
+                return accepted
+            },
+            Figure(label: "(c) cache lookup with its SHA-256", iterations: 20_000) { count in
+                var hits = 0
+                for _ in 0..<count {
+                    let key = sample.token.withUnsafeBytes { VerifiedTokenCache.Key(token: $0) }
+                    if cache.lookup(key, now: now) != nil { hits += 1 }
+                }
+                return hits
+            },
+        ]
+        // One warm-up round, not counted: page faults, lazy globals, the allocator's first chunks.
+        for figure in figures { _ = figure.body(figure.iterations / 10) }
+        for _ in 0..<rounds {
+            for index in figures.indices {
+                let start = threadCPUSeconds()
+                let done = figures[index].body(figures[index].iterations)
+                let seconds = threadCPUSeconds() - start
+                guard done == figures[index].iterations else {
+                    print("tokens: \(figures[index].label) failed \(figures[index].iterations - done) times")
+                    exit(1)
+                }
+                figures[index].rounds.append(seconds * 1e6 / Double(figures[index].iterations))
+            }
+        }
+
+        let whole = figures[0].median
+        let rsa = figures[1].median
+        print(
+            "tokens: Cognito ID token of \(sample.token.count) bytes (payload JSON \(sample.payloadCount) bytes),"
+                + " RS256, 2048-bit key; µs of this thread's CPU per token, median of \(rounds) rounds")
+        print(line("(a) decoding and claim checks (verify - RSA)", whole - rsa))
+        for figure in figures.dropFirst() { print(line(figure.label, figure.median)) }
+        print(line(figures[0].label, whole))
+    }
+
+    static func line(_ label: String, _ microseconds: Double) -> String {
+        let hundredths = Int((microseconds * 100).rounded())
+        let fraction = String(abs(hundredths) % 100)
+        let number = "\(hundredths / 100).\(fraction.count == 1 ? "0" : "")\(fraction)"
+        let width = 56 - label.count
+        return "tokens: " + label + String(repeating: " ", count: max(1, width - number.count)) + number + " µs"
+    }
+}
