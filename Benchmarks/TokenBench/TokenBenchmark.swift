@@ -11,6 +11,8 @@ import JWT
 /// drift on the machine reaches all of them alike.
 enum TokenBenchmark {
     struct Figure {
+        /// The name that `TokenBench ROUNDS NAME` picks it by, to run it alone under a profiler.
+        let name: String
         let label: String
         let iterations: Int
         let body: (Int) -> Int
@@ -23,8 +25,11 @@ enum TokenBenchmark {
     }
 
     static func main(arguments: [String]) {
-        guard arguments.count <= 1, let rounds = Int(arguments.first ?? "15"), (1...1000).contains(rounds) else {
-            print("usage: TokenBench [ROUNDS]   (1 to 1000, default 15)")
+        let names = ["verify", "a", "b", "c"]
+        guard arguments.count <= 2, let rounds = Int(arguments.first ?? "15"), (1...10_000).contains(rounds),
+            arguments.count < 2 || names.contains(arguments[1])
+        else {
+            print("usage: TokenBench [ROUNDS [verify|a|b|c]]   (1 to 10000 rounds, default 15; one figure alone)")
             exit(2)
         }
         let now = wallClockSeconds()
@@ -41,7 +46,7 @@ enum TokenBenchmark {
         cache.insert(cacheKey, verified)
 
         var figures = [
-            Figure(label: "verify, all of it", iterations: 400) { count in
+            Figure(name: "verify", label: "verify, all of it", iterations: 400) { count in
                 sample.token.withUnsafeBytes { raw in
                     var accepted = 0
                     for _ in 0..<count where (try? verifier.verify(raw, keys: sample.keys, now: now)) != nil {
@@ -51,7 +56,7 @@ enum TokenBenchmark {
                 }
             },
             // What verify runs but the RSA verify: split, base64url, header, kid to key, the payload's claims.
-            Figure(label: "(a) decoding and claim checks", iterations: 4_000) { count in
+            Figure(name: "a", label: "(a) decoding and claim checks", iterations: 4_000) { count in
                 sample.token.withUnsafeBytes { raw in
                     var accepted = 0
                     for _ in 0..<count {
@@ -64,7 +69,7 @@ enum TokenBenchmark {
                     return accepted
                 }
             },
-            Figure(label: "(b) RSA-2048 verify", iterations: 400) { count in
+            Figure(name: "b", label: "(b) RSA-2048 verify", iterations: 400) { count in
                 var accepted = 0
                 for _ in 0..<count
                 where sample.publicKey.verifyRS256(message: sample.signingInput, signature: sample.signature) {
@@ -72,7 +77,7 @@ enum TokenBenchmark {
                 }
                 return accepted
             },
-            Figure(label: "(c) cache lookup with its SHA-256", iterations: 20_000) { count in
+            Figure(name: "c", label: "(c) cache lookup with its SHA-256", iterations: 20_000) { count in
                 var hits = 0
                 for _ in 0..<count {
                     let key = sample.token.withUnsafeBytes { VerifiedTokenCache.Key(token: $0) }
@@ -81,6 +86,7 @@ enum TokenBenchmark {
                 return hits
             },
         ]
+        if arguments.count == 2 { figures.removeAll { $0.name != arguments[1] } }
         // One warm-up round, not counted: page faults, lazy globals, the allocator's first chunks.
         for figure in figures { _ = figure.body(figure.iterations / 10) }
         for _ in 0..<rounds {
@@ -96,14 +102,14 @@ enum TokenBenchmark {
             }
         }
 
-        let whole = figures[0].median
-        let rsa = figures[2].median
         print(
             "tokens: Cognito ID token of \(sample.token.count) bytes (payload JSON \(sample.payloadCount) bytes),"
                 + " RS256, 2048-bit key; µs of this thread's CPU per token, median of \(rounds) rounds")
-        for figure in figures.dropFirst() { print(line(figure.label, figure.median)) }
-        print(line(figures[0].label, whole))
-        print(line("cross-check: verify - (b), to compare with (a)", whole - rsa))
+        for figure in figures.dropFirst() + figures.prefix(1) { print(line(figure.label, figure.median)) }
+        if let whole = figures.first(where: { $0.name == "verify" }), let rsa = figures.first(where: { $0.name == "b" })
+        {
+            print(line("cross-check: verify - (b), to compare with (a)", whole.median - rsa.median))
+        }
     }
 
     static func line(_ label: String, _ microseconds: Double) -> String {
