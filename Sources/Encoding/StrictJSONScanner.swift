@@ -2,6 +2,8 @@
 public struct JSONMemberNames: Sendable {
     let names: [[UInt8]]
     let hashes: [UInt64]
+    /// Bit `hash & 63` of each name: a key whose bit is clear is none of them, known without a loop.
+    let hashBits: UInt64
 
     /// Matching bytes is what Swift's String equality (StrictJSON's dictionaries) does only for names that no
     /// other text is canonically equivalent to: ASCII without "K", ";" and "`", which U+212A KELVIN SIGN,
@@ -14,11 +16,13 @@ public struct JSONMemberNames: Sendable {
         }
         self.names = names.map { Array($0.utf8) }
         hashes = self.names.map { $0.withUnsafeBytes(KeyHash.of) }
+        hashBits = hashes.reduce(0) { $0 | 1 << ($1 & 63) }
     }
 
     public var count: Int { names.count }
 
     func index(of key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
+        guard hashBits & 1 << (hash & 63) != 0 else { return nil }
         for index in hashes.indices where hashes[index] == hash && names[index].elementsEqual(key) {
             return index
         }

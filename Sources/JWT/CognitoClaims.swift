@@ -1,5 +1,11 @@
 import Encoding
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The claims the rules read, in the order of `names`.
 enum Claim: Int, CaseIterable {
     case issuer, tokenUse, audience, clientID, expiry, notBefore, issuedAt, subject, cognitoUsername, username
@@ -42,7 +48,13 @@ struct AllowedValues: Sendable {
         if span.isPlainASCII, let asciiBytes {
             // Two ASCII strings are equal exactly when their bytes are.
             let bytes = UnsafeRawBufferPointer(rebasing: text[span.range])
-            return asciiBytes.contains { $0.elementsEqual(bytes) }
+            return asciiBytes.contains { allowed in
+                allowed.count == bytes.count
+                    && allowed.withUnsafeBytes { allowed in
+                        guard let left = allowed.baseAddress, let right = bytes.baseAddress else { return true }
+                        return memcmp(left, right, bytes.count) == 0
+                    }
+            }
         }
         // Escapes or bytes beyond ASCII: "\u212A" (KELVIN SIGN) equals "K" for Swift, so Swift decides.
         return strings.contains(StrictJSONScanner.string(span, in: text))
