@@ -73,6 +73,10 @@ let package = Package(
             ],
             swiftSettings: strictSettings
         ),
+        // `scripts/bench tokens`: the token check on its own (decoding and claims, RSA, the cache), never shipped.
+        .executableTarget(
+            name: "TokenBench", dependencies: ["JWT", "Cryptography", "Encoding"], path: "Benchmarks/TokenBench",
+            swiftSettings: strictSettings),
 
         .testTarget(name: "EndpointsTests", dependencies: ["Endpoints"], swiftSettings: strictSettings),
         .testTarget(name: "TimeTests", dependencies: ["Time"], swiftSettings: strictSettings),

@@ -9,13 +9,20 @@ public enum SHA256 {
     }()
 
     public static func hash(_ data: UnsafeRawBufferPointer) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: 32)
-        let bytes = data.bindMemory(to: UInt8.self)
-        let ok = digest.withUnsafeMutableBufferPointer {
-            copenssl_sha256(algorithm, bytes.baseAddress, bytes.count, $0.baseAddress)
+        [UInt8](unsafeUninitializedCapacity: 32) { digest, initialized in
+            hash(data, into: UnsafeMutableRawBufferPointer(digest))
+            initialized = 32
         }
+    }
+
+    /// The digest written into the first 32 bytes of `digest`, which the caller owns: the token cache hashes
+    /// every request's token and keeps only words of it, so no array is made.
+    public static func hash(_ data: UnsafeRawBufferPointer, into digest: UnsafeMutableRawBufferPointer) {
+        precondition(digest.count >= 32, "SHA-256 needs 32 bytes")
+        let bytes = data.bindMemory(to: UInt8.self)
+        let ok = copenssl_sha256(
+            algorithm, bytes.baseAddress, bytes.count, digest.baseAddress?.assumingMemoryBound(to: UInt8.self))
         precondition(ok == 1, "SHA-256 failed: libcrypto is broken")
-        return digest
     }
 
     public static func hash(_ data: [UInt8]) -> [UInt8] {

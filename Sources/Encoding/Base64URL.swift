@@ -3,33 +3,83 @@
 public enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
+    /// Each byte's value in the alphabet, 0xFF for a byte outside it.
     private static let values: [UInt8] = {
         var table = [UInt8](repeating: 0xFF, count: 256)
         for (index, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(index) }
         return table
     }()
 
-    public static func decode<Bytes: Collection<UInt8>>(_ text: Bytes) -> [UInt8]? {
-        let count = text.count
-        guard count % 4 != 1 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(count * 3 / 4)
-        var accumulator: UInt32 = 0
-        var bits = 0
-        for byte in text {
-            let value = values[Int(byte)]
-            guard value != 0xFF else { return nil }
-            accumulator = accumulator << 6 | UInt32(value)
-            bits += 6
-            if bits >= 8 {
-                bits -= 8
-                out.append(UInt8(truncatingIfNeeded: accumulator >> UInt32(bits)))
-                accumulator &= (1 << UInt32(bits)) - 1
+    /// How many bytes a text of `count` characters decodes to, or nil for a length no base64url text has.
+    public static func decodedCount(_ count: Int) -> Int? {
+        count % 4 == 1 ? nil : count / 4 * 3 + max(0, count % 4 - 1)
+    }
+
+    /// Decodes `text` into the start of `out`, which holds at least `decodedCount(text.count)` bytes, and
+    /// returns how many it wrote, or nil when `text` is not canonical base64url. Nothing is allocated: this
+    /// runs on every token.
+    public static func decode(_ text: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Int? {
+        guard let count = decodedCount(text.count) else { return nil }
+        precondition(out.count >= count, "base64url output buffer too small")
+        return values.withUnsafeBufferPointer { table -> Int? in
+            var input = 0
+            var output = 0
+            let whole = text.count / 4 * 4
+            while input < whole {
+                let a = table[Int(text[input])]
+                let b = table[Int(text[input + 1])]
+                let c = table[Int(text[input + 2])]
+                let d = table[Int(text[input + 3])]
+                // 0xFF marks a byte outside the alphabet; every value of the alphabet is below 0x40.
+                guard (a | b | c | d) & 0xC0 == 0 else { return nil }
+                let group = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                out[output] = UInt8(truncatingIfNeeded: group >> 16)
+                out[output + 1] = UInt8(truncatingIfNeeded: group >> 8)
+                out[output + 2] = UInt8(truncatingIfNeeded: group)
+                input += 4
+                output += 3
             }
+            switch text.count - whole {
+            case 2:
+                let a = table[Int(text[input])]
+                let b = table[Int(text[input + 1])]
+                // The 4 bits past the byte must be zero: "AB" and "AC" must not both decode to the same byte.
+                guard (a | b) & 0xC0 == 0, b & 0x0F == 0 else { return nil }
+                out[output] = a << 2 | b >> 4
+                output += 1
+            case 3:
+                let a = table[Int(text[input])]
+                let b = table[Int(text[input + 1])]
+                let c = table[Int(text[input + 2])]
+                guard (a | b | c) & 0xC0 == 0, c & 0x03 == 0 else { return nil }
+                let group = UInt32(a) << 10 | UInt32(b) << 4 | UInt32(c) >> 2
+                out[output] = UInt8(truncatingIfNeeded: group >> 8)
+                out[output + 1] = UInt8(truncatingIfNeeded: group)
+                output += 2
+            default:
+                break
+            }
+            return output
         }
-        // Leftover bits must be zero: "AB" and "AC" must not both decode to the same byte.
-        guard accumulator == 0 else { return nil }
-        return out
+    }
+
+    public static func decode<Bytes: Collection<UInt8>>(_ text: Bytes) -> [UInt8]? {
+        // One copy into contiguous bytes when the collection has none (a lazy view, a set…); arrays, slices and
+        // native strings' UTF-8 are read in place.
+        if let decoded = text.withContiguousStorageIfAvailable({ decode(UnsafeRawBufferPointer($0)) }) {
+            return decoded
+        }
+        return Array(text).withUnsafeBytes { decode($0) }
+    }
+
+    private static func decode(_ text: UnsafeRawBufferPointer) -> [UInt8]? {
+        guard let count = decodedCount(text.count) else { return nil }
+        var written: Int?
+        let out = [UInt8](unsafeUninitializedCapacity: count) { buffer, initialized in
+            written = decode(text, into: UnsafeMutableRawBufferPointer(buffer))
+            initialized = written ?? 0
+        }
+        return written == nil ? nil : out
     }
 
     public static func encode<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {

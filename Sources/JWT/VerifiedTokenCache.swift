@@ -9,11 +9,10 @@ public final class VerifiedTokenCache: Sendable {
         let words: (UInt64, UInt64, UInt64, UInt64)
 
         public init(token: UnsafeRawBufferPointer) {
-            let digest = SHA256.hash(token)
-            func word(_ offset: Int) -> UInt64 {
-                digest[offset..<(offset + 8)].reduce(0) { $0 << 8 | UInt64($1) }
-            }
-            words = (word(0), word(8), word(16), word(24))
+            // The digest lands in the words themselves: no array for it on every request.
+            var digest: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
+            withUnsafeMutableBytes(of: &digest) { SHA256.hash(token, into: $0) }
+            words = digest
         }
 
         public static func == (lhs: Key, rhs: Key) -> Bool {
@@ -43,9 +42,11 @@ public final class VerifiedTokenCache: Sendable {
         var misses = 0
 
         mutating func unlink(_ slot: Int) {
-            let node = nodes[slot]
-            if node.previous >= 0 { nodes[node.previous].next = node.next } else { head = node.next }
-            if node.next >= 0 { nodes[node.next].previous = node.previous } else { tail = node.previous }
+            // The links only: a copy of the node would retain and release every string of its token.
+            let previous = nodes[slot].previous
+            let next = nodes[slot].next
+            if previous >= 0 { nodes[previous].next = next } else { head = next }
+            if next >= 0 { nodes[next].previous = previous } else { tail = previous }
         }
 
         mutating func pushFront(_ slot: Int) {
