@@ -1,13 +1,13 @@
 import Cryptography
 import Encoding
-public import Endpoints
+package import Endpoints
 import Foundation
-public import HTTPClient
-public import Time
+package import HTTPClient
+import Time
 
 /// Cognito's SECRET_HASH: base64(HMAC-SHA256(key: client secret, message: username + client id)).
-public enum SecretHash {
-    public static func compute(username: String, clientID: String, clientSecret: String) -> String {
+package enum SecretHash {
+    package static func compute(username: String, clientID: String, clientSecret: String) -> String {
         let code = HMACSHA256.authenticationCode(
             key: Array(clientSecret.utf8), message: Array((username + clientID).utf8))
         return Data(code).base64EncodedString()
@@ -15,11 +15,11 @@ public enum SecretHash {
 }
 
 /// Tokens from a successful authentication.
-public struct AuthenticationTokens: Sendable, Equatable {
-    public let idToken: String
-    public let accessToken: String
-    public let refreshToken: String?
-    public let expiresIn: Int
+package struct AuthenticationTokens: Sendable, Equatable {
+    package let idToken: String
+    package let accessToken: String
+    package let refreshToken: String?
+    package let expiresIn: Int
 
     package init(idToken: String, accessToken: String, refreshToken: String?, expiresIn: Int) {
         self.idToken = idToken
@@ -29,7 +29,7 @@ public struct AuthenticationTokens: Sendable, Equatable {
     }
 }
 
-public enum AuthenticationResult: Sendable {
+package enum AuthenticationResult: Sendable {
     case authenticated(AuthenticationTokens)
     /// Cognito wants more before it issues tokens (NEW_PASSWORD_REQUIRED, SOFTWARE_TOKEN_MFA, …).
     case challenge(String)
@@ -38,15 +38,15 @@ public enum AuthenticationResult: Sendable {
 /// The Cognito Identity Provider operations of the sign-in flow, JSON 1.1 over the control-plane client.
 /// No call is retried: SignUp and the Admin* calls change state, and one that may have reached Cognito is
 /// reported, not repeated.
-public struct CognitoClient: Sendable {
-    public let endpoint: HTTPURL
-    public let region: String
-    public let http: ControlPlaneClient
-    public let credentials: CredentialProvider?
-    public let timeoutMilliseconds: Int
+package struct CognitoClient: Sendable {
+    package let endpoint: HTTPURL
+    package let region: String
+    package let http: ControlPlaneClient
+    package let credentials: CredentialProvider?
+    package let timeoutMilliseconds: Int
     let now: @Sendable () -> Int
 
-    public init(
+    package init(
         endpoint: HTTPURL, region: String, http: ControlPlaneClient, credentials: CredentialProvider?,
         timeoutMilliseconds: Int = 10_000, now: @escaping @Sendable () -> Int = SystemClock.unixSeconds
     ) {
@@ -58,12 +58,12 @@ public struct CognitoClient: Sendable {
         self.now = now
     }
 
-    public struct SignUpResult: Sendable {
-        public let userConfirmed: Bool
-        public let userSub: String?
+    package struct SignUpResult: Sendable {
+        package let userConfirmed: Bool
+        package let userSub: String?
     }
 
-    public func signUp(
+    package func signUp(
         clientID: String, username: String, password: String, secretHash: String?,
         completion: @escaping @Sendable (Result<SignUpResult, CognitoError>) -> Void
     ) {
@@ -81,7 +81,7 @@ public struct CognitoClient: Sendable {
         }
     }
 
-    public func adminConfirmSignUp(
+    package func adminConfirmSignUp(
         userPoolID: String, username: String, completion: @escaping @Sendable (Result<Void, CognitoError>) -> Void
     ) {
         let body = Self.object([("UserPoolId", JSONText.quoted(userPoolID)), ("Username", JSONText.quoted(username))])
@@ -89,7 +89,7 @@ public struct CognitoClient: Sendable {
     }
 
     /// ADMIN_USER_PASSWORD_AUTH (SigV4-signed) when `userPoolID` is given, else USER_PASSWORD_AUTH (unsigned).
-    public func authenticate(
+    package func authenticate(
         userPoolID: String?, clientID: String, username: String, password: String, secretHash: String?,
         completion: @escaping @Sendable (Result<AuthenticationResult, CognitoError>) -> Void
     ) {

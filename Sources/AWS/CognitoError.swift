@@ -1,8 +1,8 @@
 /// Why a Cognito call gave no answer to act on: Cognito refused it (one of the exceptions callers tell apart,
 /// or another one), or there was no usable answer at all. Callers branch on `code`; a new code does not break
 /// them, since `Code` is a struct and every switch over it has a `default`.
-public struct CognitoError: Error, Sendable, Equatable, CustomStringConvertible {
-    public struct Code: Sendable, Hashable, CustomStringConvertible {
+package struct CognitoError: Error, Sendable, Equatable, CustomStringConvertible {
+    package struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable {
             // Cognito's exceptions, named as in its `__type`.
             case usernameExists = "UsernameExistsException"
@@ -43,33 +43,33 @@ public struct CognitoError: Error, Sendable, Equatable, CustomStringConvertible 
             }
         }
 
-        public static let usernameExists = Code(.usernameExists)
-        public static let notAuthorized = Code(.notAuthorized)
-        public static let userNotFound = Code(.userNotFound)
-        public static let userNotConfirmed = Code(.userNotConfirmed)
-        public static let invalidPassword = Code(.invalidPassword)
-        public static let invalidParameter = Code(.invalidParameter)
-        public static let userLambdaValidation = Code(.userLambdaValidation)
-        public static let tooManyRequests = Code(.tooManyRequests)
-        public static let limitExceeded = Code(.limitExceeded)
-        public static let passwordResetRequired = Code(.passwordResetRequired)
+        package static let usernameExists = Code(.usernameExists)
+        package static let notAuthorized = Code(.notAuthorized)
+        package static let userNotFound = Code(.userNotFound)
+        package static let userNotConfirmed = Code(.userNotConfirmed)
+        package static let invalidPassword = Code(.invalidPassword)
+        package static let invalidParameter = Code(.invalidParameter)
+        package static let userLambdaValidation = Code(.userLambdaValidation)
+        package static let tooManyRequests = Code(.tooManyRequests)
+        package static let limitExceeded = Code(.limitExceeded)
+        package static let passwordResetRequired = Code(.passwordResetRequired)
         /// Cognito refused the call with an exception not named above (its name is in `exceptionName`).
-        public static let otherException = Code(.otherException)
+        package static let otherException = Code(.otherException)
         /// No answer (refused, reset, timed out, too large) or a 5xx.
-        public static let unavailable = Code(.unavailable)
+        package static let unavailable = Code(.unavailable)
         /// An answer that is not Cognito's JSON, or lacks what the operation returns.
-        public static let malformedAnswer = Code(.malformedAnswer)
+        package static let malformedAnswer = Code(.malformedAnswer)
         /// A signed call found no AWS credentials.
-        public static let noCredentials = Code(.noCredentials)
+        package static let noCredentials = Code(.noCredentials)
 
-        public var description: String { base.rawValue }
+        package var description: String { base.rawValue }
     }
 
-    public let code: Code
+    package let code: Code
     /// The exception name Cognito sent, without its namespace; nil when Cognito did not answer with one.
-    public let exceptionName: String?
+    package let exceptionName: String?
     /// Cognito's own message for an exception (shown to callers for a refused sign-up), else what went wrong.
-    public let message: String
+    package let message: String
 
     /// A refusal from Cognito: `name` is its `__type` without the namespace.
     package init(exceptionName name: String, message: String) {
@@ -89,7 +89,7 @@ public struct CognitoError: Error, Sendable, Equatable, CustomStringConvertible 
     package static func noCredentials(_ reason: String) -> CognitoError { CognitoError(.noCredentials, reason) }
 
     /// A log line's worth: the exception and Cognito's message, or why there was no answer.
-    public var description: String {
+    package var description: String {
         if let exceptionName { return "\(exceptionName): \(message)" }
         switch code {
         case .noCredentials: return "no AWS credentials: \(message)"

@@ -2,19 +2,19 @@ import Dispatch
 import Encoding
 import Endpoints
 import Foundation
-public import HTTPClient
-public import Time
+package import HTTPClient
+import Time
 
 /// Credentials for SigV4. Never logged: `description` names the source and the key id only.
-public struct AWSCredentials: Sendable, CustomStringConvertible {
-    public let accessKeyID: String
-    public let secretAccessKey: String
-    public let sessionToken: String?
+package struct AWSCredentials: Sendable, CustomStringConvertible {
+    package let accessKeyID: String
+    package let secretAccessKey: String
+    package let sessionToken: String?
     /// Seconds since 1970 after which temporary credentials are no longer valid; nil for long-term keys.
-    public let expiration: Int?
-    public let source: String
+    package let expiration: Int?
+    package let source: String
 
-    public init(
+    package init(
         accessKeyID: String, secretAccessKey: String, sessionToken: String? = nil, expiration: Int? = nil,
         source: String
     ) {
@@ -25,19 +25,19 @@ public struct AWSCredentials: Sendable, CustomStringConvertible {
         self.source = source
     }
 
-    public var description: String { "\(source) credentials for \(accessKeyID)" }
+    package var description: String { "\(source) credentials for \(accessKeyID)" }
 }
 
-public struct CredentialError: Error, Sendable, CustomStringConvertible {
-    public let description: String
-    public init(_ description: String) { self.description = description }
+package struct CredentialError: Error, Sendable, CustomStringConvertible {
+    package let description: String
+    package init(_ description: String) { self.description = description }
 }
 
 /// The standard AWS chain of SPEC.md "Secrets", first source that is configured wins: environment, shared
 /// credentials file, ECS container endpoint, EC2 instance metadata (IMDSv2). Temporary credentials are
 /// refreshed `refreshMargin` seconds before they expire; concurrent callers share one resolution.
 /// All state lives on the control-plane client's queue.
-public final class CredentialProvider: @unchecked Sendable {
+package final class CredentialProvider: @unchecked Sendable {
     private let environment: [String: String]
     private let client: ControlPlaneClient
     private let now: @Sendable () -> Int
@@ -53,7 +53,7 @@ public final class CredentialProvider: @unchecked Sendable {
     static let ecsAgentIPv4 = IPv4Address(169, 254, 170, 2)
     static let imdsTokenTTLSeconds = 21600
 
-    public init(
+    package init(
         environment: [String: String], client: ControlPlaneClient, refreshMargin: Int = 300,
         now: @escaping @Sendable () -> Int = SystemClock.unixSeconds
     ) {
@@ -64,7 +64,7 @@ public final class CredentialProvider: @unchecked Sendable {
     }
 
     /// Credentials valid for at least the refresh margin; `completion` runs on the client's queue.
-    public func credentials(_ completion: @escaping @Sendable (Result<AWSCredentials, CredentialError>) -> Void) {
+    package func credentials(_ completion: @escaping @Sendable (Result<AWSCredentials, CredentialError>) -> Void) {
         client.queue.async { [self] in
             if let cached, !needsRefresh(cached) {
                 completion(.success(cached))

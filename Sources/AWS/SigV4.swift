@@ -8,24 +8,24 @@ import Encoding
 /// AWS Signature Version 4 (header form) for the calls authgate signs: Cognito's Admin* operations.
 /// Canonicalization follows the SigV4 rules for every service but S3: the path is normalized and each
 /// segment URI-encoded as given (an already encoded path is encoded again).
-public struct SigV4Signer: Sendable {
-    public let region: String
-    public let service: String
+package struct SigV4Signer: Sendable {
+    package let region: String
+    package let service: String
 
-    public init(region: String, service: String) {
+    package init(region: String, service: String) {
         self.region = region
         self.service = service
     }
 
     /// A request as it will be sent: the path and query exactly as on the wire, every header that is signed.
-    public struct Request: Sendable {
-        public var method: String
-        public var path: String
-        public var query: String
-        public var headers: [(String, String)]
-        public var body: [UInt8]
+    package struct Request: Sendable {
+        package var method: String
+        package var path: String
+        package var query: String
+        package var headers: [(String, String)]
+        package var body: [UInt8]
 
-        public init(method: String, path: String, query: String = "", headers: [(String, String)], body: [UInt8]) {
+        package init(method: String, path: String, query: String = "", headers: [(String, String)], body: [UInt8]) {
             self.method = method
             self.path = path
             self.query = query
@@ -35,15 +35,15 @@ public struct SigV4Signer: Sendable {
     }
 
     /// Every step of a signature, so that each can be checked against the test suite.
-    public struct Signature: Sendable {
-        public let canonicalRequest: String
-        public let stringToSign: String
-        public let signedHeaders: String
-        public let authorization: String
+    package struct Signature: Sendable {
+        package let canonicalRequest: String
+        package let stringToSign: String
+        package let signedHeaders: String
+        package let authorization: String
     }
 
     /// Signs `request`, which must already carry `X-Amz-Date` (and `X-Amz-Security-Token` for temporary credentials).
-    public func sign(_ request: Request, credentials: AWSCredentials, amzDate: String) -> Signature {
+    package func sign(_ request: Request, credentials: AWSCredentials, amzDate: String) -> Signature {
         let scopeDate = String(amzDate.prefix(8))
         let scope = "\(scopeDate)/\(region)/\(service)/aws4_request"
         let (canonicalHeaders, signedHeaders) = Self.canonicalHeaders(request.headers)
@@ -74,7 +74,7 @@ public struct SigV4Signer: Sendable {
 
     /// The headers to send: `headers` plus X-Amz-Date, X-Amz-Security-Token when the credentials are temporary,
     /// and Authorization. All of them but Authorization are signed.
-    public func signedHeaders(
+    package func signedHeaders(
         method: String, path: String, headers: [(String, String)], body: [UInt8], credentials: AWSCredentials,
         secondsSince1970: Int
     ) -> [(String, String)] {
@@ -89,7 +89,7 @@ public struct SigV4Signer: Sendable {
     }
 
     /// `20150830T123600Z`.
-    public static func amzDate(secondsSince1970: Int) -> String {
+    package static func amzDate(secondsSince1970: Int) -> String {
         var time = time_t(secondsSince1970)
         var parts = tm()
         gmtime_r(&time, &parts)

@@ -2,11 +2,11 @@ internal import COpenSSL
 
 /// An RSA key pair that signs RS256. authgate never signs tokens itself: this serves its tests and tools,
 /// which need tokens from keys they control.
-public final class RSAPrivateKey: @unchecked Sendable {
+package final class RSAPrivateKey: @unchecked Sendable {
     private let key: OpaquePointer
-    public let bits: Int
+    package let bits: Int
 
-    public init(generatingBits bits: Int = 2048) {
+    package init(generatingBits bits: Int = 2048) {
         guard let generated = copenssl_rsa_generate(UInt32(bits)) else {
             preconditionFailure("RSA key generation failed")
         }
@@ -18,8 +18,8 @@ public final class RSAPrivateKey: @unchecked Sendable {
         EVP_PKEY_free(key)
     }
 
-    public var modulus: [UInt8] { component(exponent: false) }
-    public var exponent: [UInt8] { component(exponent: true) }
+    package var modulus: [UInt8] { component(exponent: false) }
+    package var exponent: [UInt8] { component(exponent: true) }
 
     private func component(exponent: Bool) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 1024)
@@ -30,7 +30,7 @@ public final class RSAPrivateKey: @unchecked Sendable {
         return Array(out[0..<Int(length)])
     }
 
-    public func signRS256(_ message: [UInt8]) -> [UInt8] {
+    package func signRS256(_ message: [UInt8]) -> [UInt8] {
         var signature = [UInt8](repeating: 0, count: 1024)
         var length = signature.count
         let ok = message.withUnsafeBufferPointer { input in

@@ -2,18 +2,18 @@ internal import COpenSSL
 import Synchronization
 
 /// An RSA public key owned by OpenSSL, freed with the value. No OpenSSL type leaves this module.
-public final class RSAPublicKey: @unchecked Sendable {
+package final class RSAPublicKey: @unchecked Sendable {
     // EVP_PKEY is immutable once built and OpenSSL allows concurrent verifies with it.
     private let key: OpaquePointer
     /// The RS256 verify context every verification duplicates. Only the duplication takes the lock (OpenSSL
     /// does not promise that concurrent duplicates of one context are safe); the verifications run in parallel.
     private let verifier: OpaquePointer
     private let duplication = Mutex(())
-    public let bits: Int
+    package let bits: Int
 
-    public struct InvalidKey: Error, CustomStringConvertible, Sendable {
+    package struct InvalidKey: Error, CustomStringConvertible, Sendable {
         /// A struct, not an enum, so that a new code breaks no caller's switch.
-        public struct Code: Sendable, Hashable, CustomStringConvertible {
+        package struct Code: Sendable, Hashable, CustomStringConvertible {
             private enum Base: String, Sendable {
                 case invalidComponents, refusedByOpenSSL
             }
@@ -25,19 +25,19 @@ public final class RSAPublicKey: @unchecked Sendable {
             }
 
             /// The modulus or exponent cannot be an RSA public key's (empty, an even exponent, one of 1…).
-            public static let invalidComponents = Code(.invalidComponents)
+            package static let invalidComponents = Code(.invalidComponents)
             /// OpenSSL would not build the key, or not verify RS256 with it.
-            public static let refusedByOpenSSL = Code(.refusedByOpenSSL)
+            package static let refusedByOpenSSL = Code(.refusedByOpenSSL)
 
-            public var description: String { base.rawValue }
+            package var description: String { base.rawValue }
         }
 
-        public let code: Code
-        public let description: String
+        package let code: Code
+        package let description: String
     }
 
     /// Builds a key from big-endian modulus and exponent bytes (a JWK's decoded `n` and `e`).
-    public init(modulus: [UInt8], exponent: [UInt8]) throws(InvalidKey) {
+    package init(modulus: [UInt8], exponent: [UInt8]) throws(InvalidKey) {
         guard !modulus.isEmpty, !exponent.isEmpty, exponent.count <= 8 else {
             throw InvalidKey(
                 code: .invalidComponents, description: "empty modulus or exponent, or an exponent over 64 bits")
@@ -71,7 +71,7 @@ public final class RSAPublicKey: @unchecked Sendable {
     }
 
     /// RSASSA-PKCS1-v1_5 with SHA-256 over `message`.
-    public func verifyRS256(message: UnsafeRawBufferPointer, signature: UnsafeRawBufferPointer) -> Bool {
+    package func verifyRS256(message: UnsafeRawBufferPointer, signature: UnsafeRawBufferPointer) -> Bool {
         let messageBytes = message.bindMemory(to: UInt8.self)
         let signatureBytes = signature.bindMemory(to: UInt8.self)
         let copy = duplication.withLock { _ in UInt(bitPattern: EVP_PKEY_CTX_dup(verifier)) }
@@ -81,7 +81,7 @@ public final class RSAPublicKey: @unchecked Sendable {
         ) == 1
     }
 
-    public func verifyRS256(message: [UInt8], signature: [UInt8]) -> Bool {
+    package func verifyRS256(message: [UInt8], signature: [UInt8]) -> Bool {
         message.withUnsafeBytes { messageBuffer in
             signature.withUnsafeBytes { signatureBuffer in
                 verifyRS256(message: messageBuffer, signature: signatureBuffer)

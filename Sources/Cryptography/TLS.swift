@@ -1,9 +1,9 @@
 internal import COpenSSL
 
 /// Why a TLS context or session could not be made; the description carries OpenSSL's error queue.
-public struct TLSError: Error, Sendable, CustomStringConvertible {
+package struct TLSError: Error, Sendable, CustomStringConvertible {
     /// A struct, not an enum, so that a new code breaks no caller's switch.
-    public struct Code: Sendable, Hashable, CustomStringConvertible {
+    package struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable {
             case trustStore, certificateAndKey, sessionSetup
         }
@@ -15,25 +15,25 @@ public struct TLSError: Error, Sendable, CustomStringConvertible {
         }
 
         /// The CA file, or the system's CAs, could not be loaded.
-        public static let trustStore = Code(.trustStore)
+        package static let trustStore = Code(.trustStore)
         /// The listeners' certificate chain or key could not be loaded, or they do not belong together.
-        public static let certificateAndKey = Code(.certificateAndKey)
+        package static let certificateAndKey = Code(.certificateAndKey)
         /// A session could not be started on a socket.
-        public static let sessionSetup = Code(.sessionSetup)
+        package static let sessionSetup = Code(.sessionSetup)
 
-        public var description: String { base.rawValue }
+        package var description: String { base.rawValue }
     }
 
-    public let code: Code
-    public let description: String
+    package let code: Code
+    package let description: String
 }
 
 /// Settings shared by the TLS connections to one upstream: verification against the system's CAs or a CA file.
-public final class TLSClientContext: @unchecked Sendable {
+package final class TLSClientContext: @unchecked Sendable {
     // SSL_CTX is safe to share once configured.
     fileprivate let context: OpaquePointer
 
-    public init(caFile: String) throws(TLSError) {
+    package init(caFile: String) throws(TLSError) {
         guard let made = copenssl_tls_client_context(caFile) else {
             let detail = lastError()
             throw TLSError(
@@ -50,12 +50,12 @@ public final class TLSClientContext: @unchecked Sendable {
 }
 
 /// The listeners' certificate and key, with the settings of every TLS connection they accept.
-public final class TLSServerContext: @unchecked Sendable {
+package final class TLSServerContext: @unchecked Sendable {
     // SSL_CTX is safe to share once configured.
     fileprivate let context: OpaquePointer
 
     /// Reads and checks the PEM certificate chain and key; a reload builds a new context from the files.
-    public init(certFile: String, keyFile: String) throws(TLSError) {
+    package init(certFile: String, keyFile: String) throws(TLSError) {
         guard let made = copenssl_tls_server_context(certFile, keyFile) else {
             throw TLSError(
                 code: .certificateAndKey, description: "cannot load \(certFile) and \(keyFile): \(lastError())")
@@ -70,10 +70,10 @@ public final class TLSServerContext: @unchecked Sendable {
 
 /// One TLS connection over a non-blocking socket the caller owns and polls: to an upstream (client side) or
 /// from a client of the listeners (server side).
-public final class TLSSession {
+package final class TLSSession {
     private let session: OpaquePointer
 
-    public enum Progress: Equatable {
+    package enum Progress: Equatable {
         case done
         case wantRead
         case wantWrite
@@ -81,14 +81,14 @@ public final class TLSSession {
         case failed(String)
     }
 
-    public init(context: TLSClientContext, fd: Int32, host: String, hostIsIP: Bool) throws(TLSError) {
+    package init(context: TLSClientContext, fd: Int32, host: String, hostIsIP: Bool) throws(TLSError) {
         guard let made = copenssl_tls_client_session(context.context, fd, host, hostIsIP ? 1 : 0) else {
             throw TLSError(code: .sessionSetup, description: "cannot start TLS: \(lastError())")
         }
         session = made
     }
 
-    public init(context: TLSServerContext, fd: Int32) throws(TLSError) {
+    package init(context: TLSServerContext, fd: Int32) throws(TLSError) {
         guard let made = copenssl_tls_server_session(context.context, fd) else {
             throw TLSError(code: .sessionSetup, description: "cannot start TLS: \(lastError())")
         }
@@ -96,10 +96,10 @@ public final class TLSSession {
     }
 
     /// Decrypted bytes OpenSSL holds that the socket will not signal again.
-    public var pendingBytes: Int { Int(SSL_pending(session)) }
+    package var pendingBytes: Int { Int(SSL_pending(session)) }
 
     /// Sends close_notify once, without waiting for the peer's (the socket is about to be half-closed).
-    public func shutdown() {
+    package func shutdown() {
         _ = SSL_shutdown(session)
         ERR_clear_error()
     }
@@ -122,13 +122,13 @@ public final class TLSSession {
         }
     }
 
-    public func handshake() -> Progress {
+    package func handshake() -> Progress {
         let result = SSL_do_handshake(session)
         return result == 1 ? .done : progress(result)
     }
 
     /// The protocol ALPN settled on, if any.
-    public var negotiatedProtocol: String? {
+    package var negotiatedProtocol: String? {
         var data: UnsafePointer<UInt8>?
         var length: UInt32 = 0
         SSL_get0_alpn_selected(session, &data, &length)
@@ -137,12 +137,12 @@ public final class TLSSession {
     }
 
     /// Reads decrypted bytes; a count, or why none.
-    public func read(into buffer: UnsafeMutableRawBufferPointer) -> (Int, Progress) {
+    package func read(into buffer: UnsafeMutableRawBufferPointer) -> (Int, Progress) {
         let result = SSL_read(session, buffer.baseAddress, Int32(min(buffer.count, Int(Int32.max))))
         return result > 0 ? (Int(result), .done) : (0, progress(result))
     }
 
-    public func write(_ buffer: UnsafeRawBufferPointer) -> (Int, Progress) {
+    package func write(_ buffer: UnsafeRawBufferPointer) -> (Int, Progress) {
         guard !buffer.isEmpty else { return (0, .done) }
         let result = SSL_write(session, buffer.baseAddress, Int32(min(buffer.count, Int(Int32.max))))
         return result > 0 ? (Int(result), .done) : (0, progress(result))

@@ -1,6 +1,6 @@
 /// base64url without padding (RFC 7515 §2), decoded strictly: only the URL-safe alphabet, no padding, no
 /// whitespace, and unused trailing bits must be zero, so that each byte string has exactly one encoding.
-public enum Base64URL {
+package enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
     /// Each byte's value in the alphabet, 0xFF for a byte outside it.
@@ -11,14 +11,14 @@ public enum Base64URL {
     }()
 
     /// How many bytes a text of `count` characters decodes to, or nil for a length no base64url text has.
-    public static func decodedCount(_ count: Int) -> Int? {
+    package static func decodedCount(_ count: Int) -> Int? {
         count % 4 == 1 ? nil : count / 4 * 3 + max(0, count % 4 - 1)
     }
 
     /// Decodes `text` into the start of `out`, which holds at least `decodedCount(text.count)` bytes, and
     /// returns how many it wrote, or nil when `text` is not canonical base64url. Nothing is allocated: this
     /// runs on every token.
-    public static func decode(_ text: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Int? {
+    package static func decode(_ text: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Int? {
         guard let count = decodedCount(text.count) else { return nil }
         precondition(out.count >= count, "base64url output buffer too small")
         return values.withUnsafeBufferPointer { table -> Int? in
@@ -63,7 +63,7 @@ public enum Base64URL {
         }
     }
 
-    public static func decode<Bytes: Collection<UInt8>>(_ text: Bytes) -> [UInt8]? {
+    package static func decode<Bytes: Collection<UInt8>>(_ text: Bytes) -> [UInt8]? {
         // One copy into contiguous bytes when the collection has none (a lazy view, a set…); arrays, slices and
         // native strings' UTF-8 are read in place.
         if let decoded = text.withContiguousStorageIfAvailable({ decode(UnsafeRawBufferPointer($0)) }) {
@@ -82,7 +82,7 @@ public enum Base64URL {
         return written == nil ? nil : out
     }
 
-    public static func encode<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
+    package static func encode<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> String {
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count * 4 + 2) / 3)
         var accumulator: UInt32 = 0

@@ -1,10 +1,10 @@
 /// Hexadecimal digits both ways: chunk sizes, percent-encoding, request ids, SigV4 digests.
-public enum Hex {
-    public static let lowercaseDigits: [UInt8] = Array("0123456789abcdef".utf8)
-    public static let uppercaseDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+package enum Hex {
+    package static let lowercaseDigits: [UInt8] = Array("0123456789abcdef".utf8)
+    package static let uppercaseDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
 
     /// The value of one hex digit (either case), or nil.
-    public static func value(_ byte: UInt8) -> UInt8? {
+    package static func value(_ byte: UInt8) -> UInt8? {
         switch byte {
         case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0")
         case UInt8(ascii: "a")...UInt8(ascii: "f"): return byte - UInt8(ascii: "a") + 10
@@ -14,7 +14,7 @@ public enum Hex {
     }
 
     /// Bytes as lowercase hex, two digits each.
-    public static func lowercase(_ bytes: [UInt8]) -> String {
+    package static func lowercase(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count * 2)
         for byte in bytes {

@@ -1,18 +1,18 @@
 /// Where one JSON value lies in a text, and what it is: the text is checked and pointed into, never copied.
-public struct JSONSpan: Sendable, Equatable {
-    public enum Kind: Sendable {
+package struct JSONSpan: Sendable, Equatable {
+    package enum Kind: Sendable {
         case object, array, string, number, bool, null
     }
 
-    public let kind: Kind
+    package let kind: Kind
     /// The value's bytes in the text; for a string, those between its quotes, escapes unresolved.
-    public let range: Range<Int>
+    package let range: Range<Int>
     /// A string without escapes: its bytes are its UTF-8 as they stand.
-    public let isVerbatim: Bool
+    package let isVerbatim: Bool
     /// A string without escapes or bytes above 0x7F: its bytes are its ASCII text as they stand.
-    public let isPlainASCII: Bool
+    package let isPlainASCII: Bool
     /// A number with neither fraction nor exponent and at most 15 digits: exactly a Double, read without parsing.
-    public let isSmallInteger: Bool
+    package let isSmallInteger: Bool
 
     init(_ kind: Kind, _ range: Range<Int>) {
         self.kind = kind

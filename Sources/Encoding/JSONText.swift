@@ -1,6 +1,6 @@
 /// Minimal JSON string escaping for what authgate writes itself: log lines, error bodies, Cognito requests.
-public enum JSONText {
-    public static func quoted(_ text: String) -> String {
+package enum JSONText {
+    package static func quoted(_ text: String) -> String {
         // Most values (ids, methods, addresses, routes) need no escape: one scan of the bytes, one copy.
         if !text.utf8.contains(where: needsEscape) { return "\"" + text + "\"" }
         var out = "\""
@@ -30,7 +30,7 @@ public enum JSONText {
 
 extension JSONText {
     /// Appends `text` as a JSON string to `out`, escaping as `quoted` does, without making a String.
-    public static func appendQuoted(_ text: String, to out: inout [UInt8]) {
+    package static func appendQuoted(_ text: String, to out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { bytes in

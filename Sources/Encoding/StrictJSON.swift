@@ -1,5 +1,5 @@
 /// A JSON value from a hostile source.
-public enum JSONValue: Sendable, Equatable {
+package enum JSONValue: Sendable, Equatable {
     case object([String: JSONValue])
     case array([JSONValue])
     case string(String)
@@ -7,22 +7,22 @@ public enum JSONValue: Sendable, Equatable {
     case bool(Bool)
     case null
 
-    public var string: String? {
+    package var string: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
-    public var number: Double? {
+    package var number: Double? {
         if case .number(let value) = self { return value }
         return nil
     }
 
-    public var object: [String: JSONValue]? {
+    package var object: [String: JSONValue]? {
         if case .object(let value) = self { return value }
         return nil
     }
 
-    public var array: [JSONValue]? {
+    package var array: [JSONValue]? {
         if case .array(let value) = self { return value }
         return nil
     }
@@ -32,10 +32,10 @@ public enum JSONValue: Sendable, Equatable {
 /// surrogates, no leading zeros, bounded depth. Foundation's parser accepts duplicate keys, and a token whose
 /// claims can be read two ways must not be accepted. The lexical rules are JSONCursor's; StrictJSONScanner
 /// checks the same grammar without building the tree.
-public struct StrictJSON {
-    public struct ParseError: Error, Sendable, CustomStringConvertible {
+package struct StrictJSON {
+    package struct ParseError: Error, Sendable, CustomStringConvertible {
         /// A struct, not an enum, so that a new code breaks no caller's switch.
-        public struct Code: Sendable, Hashable, CustomStringConvertible {
+        package struct Code: Sendable, Hashable, CustomStringConvertible {
             private enum Base: String, Sendable {
                 case truncated, syntax, tooDeep, duplicateMember, invalidString, invalidNumber
             }
@@ -47,30 +47,30 @@ public struct StrictJSON {
             }
 
             /// The text ends inside a value.
-            public static let truncated = Code(.truncated)
+            package static let truncated = Code(.truncated)
             /// A byte where JSON allows none (trailing bytes included).
-            public static let syntax = Code(.syntax)
+            package static let syntax = Code(.syntax)
             /// Deeper than the caller's `maxDepth`.
-            public static let tooDeep = Code(.tooDeep)
+            package static let tooDeep = Code(.tooDeep)
             /// An object names a member twice: it could be read two ways.
-            public static let duplicateMember = Code(.duplicateMember)
+            package static let duplicateMember = Code(.duplicateMember)
             /// A bad escape, a lone surrogate, a control character or invalid UTF-8 in a string.
-            public static let invalidString = Code(.invalidString)
+            package static let invalidString = Code(.invalidString)
             /// A leading zero, a bare fraction or exponent, or a number too long or out of range.
-            public static let invalidNumber = Code(.invalidNumber)
+            package static let invalidNumber = Code(.invalidNumber)
 
-            public var description: String { base.rawValue }
+            package var description: String { base.rawValue }
         }
 
-        public let code: Code
-        public let description: String
-        public let offset: Int
+        package let code: Code
+        package let description: String
+        package let offset: Int
     }
 
     private var cursor: JSONCursor
     private let maxDepth: Int
 
-    public static func parse(_ data: [UInt8], maxDepth: Int = 32) throws(ParseError) -> JSONValue {
+    package static func parse(_ data: [UInt8], maxDepth: Int = 32) throws(ParseError) -> JSONValue {
         let result = data.withUnsafeBytes { raw in
             Result { () throws(ParseError) -> JSONValue in
                 var parser = StrictJSON(cursor: JSONCursor(raw), maxDepth: maxDepth)

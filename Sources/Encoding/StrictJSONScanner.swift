@@ -1,5 +1,5 @@
 /// Names of the members a caller wants from a JSON object, matched against keys as bytes.
-public struct JSONMemberNames: Sendable {
+package struct JSONMemberNames: Sendable {
     let names: [[UInt8]]
     let hashes: [UInt64]
     /// Bit `hash & 63` of each name: a key whose bit is clear is none of them, known without a loop.
@@ -8,7 +8,7 @@ public struct JSONMemberNames: Sendable {
     /// Matching bytes is what Swift's String equality (StrictJSON's dictionaries) does only for names that no
     /// other text is canonically equivalent to: ASCII without "K", ";" and "`", which U+212A KELVIN SIGN,
     /// U+037E GREEK QUESTION MARK and U+1FEF GREEK VARIA decompose to.
-    public init(_ names: [String]) {
+    package init(_ names: [String]) {
         for name in names {
             precondition(
                 name.utf8.allSatisfy { $0 < 0x80 && !Array("K;`".utf8).contains($0) },
@@ -19,7 +19,7 @@ public struct JSONMemberNames: Sendable {
         hashBits = hashes.reduce(0) { $0 | 1 << ($1 & 63) }
     }
 
-    public var count: Int { names.count }
+    package var count: Int { names.count }
 
     func index(of key: UnsafeRawBufferPointer, hash: UInt64) -> Int? {
         guard hashBits & 1 << (hash & 63) != 0 else { return nil }
@@ -43,7 +43,7 @@ enum KeyHash {
 /// Swift's String equality sees them, lone surrogates, bad UTF-8, leading zeros, trailing bytes, the depth
 /// limit) without building a tree, and points at the members of its top-level object that the caller names.
 /// Nothing is allocated for a text whose keys are plain ASCII and at most 32 deep in open objects together.
-public struct StrictJSONScanner {
+package struct StrictJSONScanner {
     private struct Key {
         let range: Range<Int>
         let hash: UInt64
@@ -77,7 +77,7 @@ public struct StrictJSONScanner {
     /// Checks all of `text` and calls `member` with the index in `names` and the value of each top-level
     /// member named there. Returns false when the text is valid JSON but not an object. When it throws,
     /// whatever `member` was told must be dropped.
-    public static func scanObject(
+    package static func scanObject(
         _ text: UnsafeRawBufferPointer, maxDepth: Int, names: JSONMemberNames,
         member: (_ name: Int, _ value: JSONSpan) -> Void
     ) throws(StrictJSON.ParseError) -> Bool {
@@ -92,7 +92,7 @@ public struct StrictJSONScanner {
     }
 
     /// Calls `body` with each element of `array`, a span that a scan of `text` returned.
-    public static func forEachElement(
+    package static func forEachElement(
         of array: JSONSpan, in text: UnsafeRawBufferPointer, _ body: (JSONSpan) -> Void
     ) throws(StrictJSON.ParseError) {
         precondition(array.kind == .array, "not an array span")
@@ -113,7 +113,7 @@ public struct StrictJSONScanner {
     }
 
     /// The UTF-8 of a string span's text, escapes resolved, handed to `body` (in place when it has no escape).
-    public static func withStringBytes<Result>(
+    package static func withStringBytes<Result>(
         _ span: JSONSpan, in text: UnsafeRawBufferPointer, _ body: (UnsafeRawBufferPointer) -> Result
     ) -> Result {
         precondition(span.kind == .string, "not a string span")
@@ -122,12 +122,12 @@ public struct StrictJSONScanner {
     }
 
     /// A string span's text, as `StrictJSON.parse` would give it.
-    public static func string(_ span: JSONSpan, in text: UnsafeRawBufferPointer) -> String {
+    package static func string(_ span: JSONSpan, in text: UnsafeRawBufferPointer) -> String {
         withStringBytes(span, in: text) { String(decoding: $0, as: UTF8.self) }
     }
 
     /// A number span's value, as `StrictJSON.parse` would give it (the scan refused numbers Double cannot hold).
-    public static func number(_ span: JSONSpan, in text: UnsafeRawBufferPointer) -> Double {
+    package static func number(_ span: JSONSpan, in text: UnsafeRawBufferPointer) -> Double {
         precondition(span.kind == .number, "not a number span")
         return JSONCursor.number(span, in: text) ?? .nan
     }

@@ -1,27 +1,27 @@
 /// An http:// or https:// URL read once from the configuration or the environment: the Cognito endpoint,
 /// the JWKS URL, an upstream, an AWS credential endpoint. Code that connects, signs or sets a Host field
 /// reads these fields; nothing parses the text again.
-public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
-    public enum Scheme: String, Sendable, Hashable {
+package struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
+    package enum Scheme: String, Sendable, Hashable {
         case http, https
 
-        public var defaultPort: UInt16 { self == .https ? 443 : 80 }
+        package var defaultPort: UInt16 { self == .https ? 443 : 80 }
     }
 
-    public let scheme: Scheme
-    public let host: URLHost
+    package let scheme: Scheme
+    package let host: URLHost
     /// The port written, or the scheme's default.
-    public let port: UInt16
+    package let port: UInt16
     /// "" or "/…" as written: percent-encoding valid, no dot segment.
-    public let path: String
+    package let path: String
     /// The query without its "?"; nil when there is none.
-    public let query: String?
+    package let query: String?
     /// "host[:port]" with the port left out when it is the scheme's default: the Host field (RFC 9110 §7.2)
     /// as curl writes it. Made once: upstream requests send it on every request.
-    public let authority: String
+    package let authority: String
 
     /// Parses `text` (see `StrictURL` for what is refused). The scheme and a DNS host are lowercased.
-    public init(_ text: String) throws(EndpointParseError) {
+    package init(_ text: String) throws(EndpointParseError) {
         let parsed = try StrictURL(text, schemes: ["http": Scheme.http.defaultPort, "https": Scheme.https.defaultPort])
         // StrictURL accepted no other scheme, and checked the path and query.
         let scheme: Scheme = parsed.scheme == "https" ? .https : .http
@@ -29,7 +29,7 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// A URL from its parts, checked as the parser checks them.
-    public init(scheme: Scheme, host: URLHost, port: UInt16? = nil, path: String = "", query: String? = nil)
+    package init(scheme: Scheme, host: URLHost, port: UInt16? = nil, path: String = "", query: String? = nil)
         throws(EndpointParseError)
     {
         let port = port ?? scheme.defaultPort
@@ -40,7 +40,7 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// "scheme://host" with the default port and no path: a URL made from parts that cannot be wrong.
-    public static func origin(scheme: Scheme, host: URLHost) -> HTTPURL {
+    package static func origin(scheme: Scheme, host: URLHost) -> HTTPURL {
         HTTPURL(checked: scheme, host: host, port: scheme.defaultPort, path: "", query: nil)
     }
 
@@ -54,17 +54,17 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The path a request line carries and SigV4 signs: the path, or "/" when it is empty.
-    public var requestPath: String { path.isEmpty ? "/" : path }
+    package var requestPath: String { path.isEmpty ? "/" : path }
 
     /// The same URL with `suffix` ("/…") added to its path, checked as a path is.
-    public func appendingPath(_ suffix: String) throws(EndpointParseError) -> HTTPURL {
+    package func appendingPath(_ suffix: String) throws(EndpointParseError) -> HTTPURL {
         guard suffix.hasPrefix("/") else { throw EndpointParseError(.path, "the path must start with \"/\"") }
         return try HTTPURL(scheme: scheme, host: host, port: port, path: path + suffix, query: query)
     }
 
     /// The same URL with the trailing "/"s of its path removed: "http://h:1/" and "http://h:1" name one
     /// endpoint, to which paths are appended.
-    public func withoutTrailingSlashes() -> HTTPURL {
+    package func withoutTrailingSlashes() -> HTTPURL {
         var trimmed = path
         while trimmed.hasSuffix("/") { trimmed.removeLast() }
         // Removing "/" from the end of a valid path leaves a valid one.
@@ -72,7 +72,7 @@ public struct HTTPURL: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The URL as curl is given it: scheme, authority (no default port), path, query.
-    public var description: String {
+    package var description: String {
         "\(scheme.rawValue)://\(authority)\(path)" + (query.map { "?\($0)" } ?? "")
     }
 }

@@ -1,32 +1,32 @@
 /// An IPv4 address, parsed from its dotted-decimal text once and kept as its 32 bits.
-public struct IPv4Address: Hashable, Sendable, CustomStringConvertible {
+package struct IPv4Address: Hashable, Sendable, CustomStringConvertible {
     /// The address in host byte order: 127.0.0.1 is 0x7F00_0001.
-    public let value: UInt32
+    package let value: UInt32
 
-    public init(value: UInt32) { self.value = value }
+    package init(value: UInt32) { self.value = value }
 
-    public init(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) {
+    package init(_ a: UInt8, _ b: UInt8, _ c: UInt8, _ d: UInt8) {
         value = UInt32(a) << 24 | UInt32(b) << 16 | UInt32(c) << 8 | UInt32(d)
     }
 
     /// Exactly four decimal parts of 0–255 without leading zeros, as inet_pton reads them: "010.0.0.1" and
     /// "127.1" are refused rather than read as inet_aton would (octal, or 127.0.0.1).
-    public init?(_ text: some StringProtocol) {
+    package init?(_ text: some StringProtocol) {
         guard let parsed = Self.parse(Array(text.utf8)[...]) else { return nil }
         self = parsed
     }
 
-    public static let any = IPv4Address(value: 0)
-    public static let loopback = IPv4Address(127, 0, 0, 1)
+    package static let any = IPv4Address(value: 0)
+    package static let loopback = IPv4Address(127, 0, 0, 1)
 
     /// 127.0.0.0/8.
-    public var isLoopback: Bool { value >> 24 == 127 }
+    package var isLoopback: Bool { value >> 24 == 127 }
 
-    public var octets: [UInt8] {
+    package var octets: [UInt8] {
         [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
     }
 
-    public var description: String { octets.map { String($0) }.joined(separator: ".") }
+    package var description: String { octets.map { String($0) }.joined(separator: ".") }
 
     static func parse(_ bytes: ArraySlice<UInt8>) -> IPv4Address? {
         let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
@@ -44,18 +44,18 @@ public struct IPv4Address: Hashable, Sendable, CustomStringConvertible {
 }
 
 /// An IPv6 address, parsed from its RFC 4291 text once and kept as its 128 bits.
-public struct IPv6Address: Hashable, Sendable, CustomStringConvertible {
+package struct IPv6Address: Hashable, Sendable, CustomStringConvertible {
     /// The first and last 64 bits, each in host byte order.
-    public let high: UInt64
-    public let low: UInt64
+    package let high: UInt64
+    package let low: UInt64
 
-    public init(high: UInt64, low: UInt64) {
+    package init(high: UInt64, low: UInt64) {
         self.high = high
         self.low = low
     }
 
     /// Sixteen bytes in network order, as `in6_addr` and `getaddrinfo` hold them.
-    public init?(bytes: some Collection<UInt8>) {
+    package init?(bytes: some Collection<UInt8>) {
         guard bytes.count == 16 else { return nil }
         let all = Array(bytes)
         high = all[0..<8].reduce(0) { $0 << 8 | UInt64($1) }
@@ -65,15 +65,15 @@ public struct IPv6Address: Hashable, Sendable, CustomStringConvertible {
     /// Eight groups of one to four hex digits, one "::" for a run of zero groups, the last 32 bits
     /// optionally in dotted decimal ("::ffff:192.0.2.1"). No zone ("%eth0"): a configured address names
     /// no interface.
-    public init?(_ text: some StringProtocol) {
+    package init?(_ text: some StringProtocol) {
         guard let parsed = Self.parse(Array(text.utf8)[...]) else { return nil }
         self = parsed
     }
 
-    public static let any = IPv6Address(high: 0, low: 0)
-    public static let loopback = IPv6Address(high: 0, low: 1)
+    package static let any = IPv6Address(high: 0, low: 0)
+    package static let loopback = IPv6Address(high: 0, low: 1)
 
-    public var bytes: [UInt8] {
+    package var bytes: [UInt8] {
         (0..<8).map { UInt8(high >> (56 - 8 * UInt64($0)) & 0xFF) }
             + (0..<8).map { UInt8(low >> (56 - 8 * UInt64($0)) & 0xFF) }
     }
@@ -86,7 +86,7 @@ public struct IPv6Address: Hashable, Sendable, CustomStringConvertible {
 
     /// RFC 5952's text: lowercase, no leading zeros, the longest run of two or more zero groups as "::",
     /// and IPv4-mapped addresses as "::ffff:192.0.2.1" — the form logs and peers expect.
-    public var description: String {
+    package var description: String {
         let groups = self.groups
         if high == 0 && low >> 32 == 0xFFFF {
             return "::ffff:" + IPv4Address(value: UInt32(low & 0xFFFF_FFFF)).description

@@ -1,14 +1,14 @@
 /// A socket address as the configuration writes it: "HOST:PORT", "[V6]:PORT" or "unix:/path". Listeners
 /// bind to them and upstream connections connect to them (EventLoop turns them into a C `sockaddr`).
-public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
+package enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
     case ipv4(IPv4Address, port: UInt16)
     case ipv6(IPv6Address, port: UInt16)
     case unix(String)
 
     /// `sun_path` holds 108 bytes with its terminating NUL.
-    public static let maxUnixPathBytes = 107
+    package static let maxUnixPathBytes = 107
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .ipv4(let host, let port): return "\(host):\(port)"
         case .ipv6(let host, let port): return "[\(host)]:\(port)"
@@ -18,7 +18,7 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses a listen address. Hosts are IP literals, "localhost" (127.0.0.1) or "*" and "" (0.0.0.0):
     /// a daemon that binds must not depend on name resolution at start. Port 0 asks for any free port.
-    public static func parse(_ text: String) throws(EndpointParseError) -> SocketAddress {
+    package static func parse(_ text: String) throws(EndpointParseError) -> SocketAddress {
         if text.hasPrefix("unix:") { return .unix(try unixPath(String(text.dropFirst(5)))) }
         let bytes = Array(text.utf8)
         let withPort: (UInt16) -> SocketAddress
@@ -63,7 +63,7 @@ public enum SocketAddress: Sendable, Hashable, CustomStringConvertible {
 
     /// A unix socket path as a listener or an upstream names it: absolute, short enough for `sun_path`, and
     /// free of control bytes (a NUL would cut the path the kernel sees short of the one configured).
-    public static func unixPath(_ path: String) throws(EndpointParseError) -> String {
+    package static func unixPath(_ path: String) throws(EndpointParseError) -> String {
         guard path.hasPrefix("/") else { throw EndpointParseError(.unixPath, "a unix socket path must be absolute") }
         guard path.utf8.count <= maxUnixPathBytes else {
             throw EndpointParseError(.unixPath, "unix socket path longer than \(maxUnixPathBytes) bytes")

@@ -155,9 +155,9 @@ struct StrictURL {
 }
 
 /// Character classes of RFC 3986 that other rules build on (authgate's route prefixes, for one).
-public enum URLSyntax {
+package enum URLSyntax {
     /// pchar without its percent-encoding: unreserved, sub-delims, ":" and "@".
-    public static func isPathCharacter(_ byte: UInt8) -> Bool {
+    package static func isPathCharacter(_ byte: UInt8) -> Bool {
         if ASCII.isLetter(byte) || ASCII.isDigit(byte) { return true }
         switch byte {
         case UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"), UInt8(ascii: "!"),

@@ -1,18 +1,18 @@
 /// The host of a URL: an IP address, or a DNS name that is resolved later (off the event loops).
-public enum URLHost: Hashable, Sendable, CustomStringConvertible {
+package enum URLHost: Hashable, Sendable, CustomStringConvertible {
     /// A DNS name, lowercased (host names are case-insensitive).
     case name(String)
     case ipv4(IPv4Address)
     case ipv6(IPv6Address)
 
     /// The host as a URL and a Host field write it: an IPv6 address in brackets.
-    public var uriText: String {
+    package var uriText: String {
         if case .ipv6(let address) = self { return "[\(address)]" }
         return description
     }
 
     /// The bare name or address, as TLS verifies it and getaddrinfo takes it.
-    public var description: String {
+    package var description: String {
         switch self {
         case .name(let name): return name
         case .ipv4(let address): return address.description
@@ -20,7 +20,7 @@ public enum URLHost: Hashable, Sendable, CustomStringConvertible {
         }
     }
 
-    public var isIPAddress: Bool {
+    package var isIPAddress: Bool {
         if case .name = self { return false }
         return true
     }
@@ -28,7 +28,7 @@ public enum URLHost: Hashable, Sendable, CustomStringConvertible {
     /// Parses the host of an authority: "[v6]", dotted IPv4, or a DNS name of letters, digits, "-" and "_"
     /// (labels of 1–63, at most 253 in all). A name whose last label is a number ("10.1", "1.2.3.256",
     /// "0x7f.1") is refused: resolvers read such text as an IPv4 address in inet_aton's loose forms.
-    public init(_ text: some StringProtocol) throws(EndpointParseError) {
+    package init(_ text: some StringProtocol) throws(EndpointParseError) {
         self = try Self.parse(Array(text.utf8)[...])
     }
 

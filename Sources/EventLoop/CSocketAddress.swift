@@ -1,5 +1,5 @@
 internal import CSystem
-public import Endpoints
+package import Endpoints
 
 #if canImport(Glibc)
     import Glibc
@@ -53,7 +53,7 @@ extension SocketAddress {
 extension SocketAddress {
     /// The first address `getaddrinfo` finds for `name`, IPv4 or IPv6, or nil. It blocks: call it at start
     /// or on reload, never on a loop.
-    public static func resolving(_ name: String, port: UInt16) -> SocketAddress? {
+    package static func resolving(_ name: String, port: UInt16) -> SocketAddress? {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var result: UnsafeMutablePointer<addrinfo>?
@@ -97,7 +97,7 @@ func peerAddressText(_ storage: UnsafePointer<sockaddr_storage>) -> String {
 }
 
 /// The text of a NUL-terminated C string held in an array (what inet_ntop and getnameinfo fill).
-public func cStringText(_ buffer: [CChar]) -> String {
+package func cStringText(_ buffer: [CChar]) -> String {
     let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
     return String(decoding: bytes, as: UTF8.self)
 }

@@ -1,14 +1,14 @@
 import Cryptography
 import Dispatch
-public import HTTP1
+package import HTTP1
 import Time
 
 /// One accepted client connection, confined to its loop. It carries out what its two machines decide: the
 /// HTTP exchange (`ServerConnectionStateMachine`) and the connection's life around it (`ClientLifecycle`).
 /// Its socket channel does the I/O; the connection keeps deadlines and the bytes of requests not yet decoded.
-public final class ClientConnection: ChannelHandler, @unchecked Sendable {
-    public let loop: EventLoop
-    public let clientAddress: String
+package final class ClientConnection: ChannelHandler, @unchecked Sendable {
+    package let loop: EventLoop
+    package let clientAddress: String
     let context: ServerContext
     private let channel: SocketChannel
 
@@ -30,18 +30,18 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     private var handlerDeadlineExpired: (() -> Void)?
 
     /// The exchange in progress, for the access log.
-    public var record = AccessRecord()
+    package var record = AccessRecord()
     private var requestStart: UInt64 = 0
-    public private(set) var currentRequestID = ""
+    package private(set) var currentRequestID = ""
     private var currentVersion: HTTPVersion = .http11
     private var currentIsHead = false
     /// Where the current request's body goes; nil discards it.
-    public var bodyConsumer: (any RequestBodyConsumer)?
+    package var bodyConsumer: (any RequestBodyConsumer)?
     /// Called once pending output has been written: a streaming answer may continue.
-    public var onOutputDrained: (() -> Void)?
+    package var onOutputDrained: (() -> Void)?
 
     /// Whether the client reached authgate over TLS (X-Forwarded-Proto).
-    public let isSecure: Bool
+    package let isSecure: Bool
 
     init(channel: SocketChannel, context: ServerContext, clientAddress: String, isSecure: Bool) {
         self.channel = channel
@@ -64,13 +64,13 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
 
     /// Calls `expired` once `nanoseconds` pass, unless disarmed first: the loop's sweep keeps the time,
     /// so a request costs no timer of its own.
-    public func armHandlerDeadline(after nanoseconds: UInt64, expired: @escaping () -> Void) {
+    package func armHandlerDeadline(after nanoseconds: UInt64, expired: @escaping () -> Void) {
         handlerDeadlineExpired = expired
         deadlineKind = .handler
         deadline = SystemClock.coarseMonotonicNanoseconds() &+ nanoseconds
     }
 
-    public func disarmHandlerDeadline() {
+    package func disarmHandlerDeadline() {
         guard deadlineKind == .handler else { return }
         handlerDeadlineExpired = nil
         setDeadline(.none)
@@ -240,7 +240,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     }
 
     /// The handler stops (or resumes) reading the request: its upstream is not keeping up.
-    public func pauseReading(_ paused: Bool) {
+    package func pauseReading(_ paused: Bool) {
         lifecycle.handlerPausedReading(paused)
         updateReading()
     }
@@ -248,7 +248,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     // MARK: Answering
 
     /// Writes `100 Continue` if the client asked for it and it was not yet sent. Call before reading a body.
-    public func continueIfExpected() {
+    package func continueIfExpected() {
         if http.handlerWillReadBody() {
             send(Self.continueLine)
         }
@@ -257,7 +257,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     private static let continueLine = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
 
     /// Answers the current request with a complete response that authgate made itself.
-    public func respond(
+    package func respond(
         _ status: HTTPStatus,
         headers: [(String, String)] = [],
         body: [UInt8],
@@ -291,14 +291,14 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     }
 
     /// Answers with the JSON `{"message": …}` body of the status.
-    public func respondWithMessage(_ status: HTTPStatus, headers: [(String, String)] = [], keepAlive: Bool = true) {
+    package func respondWithMessage(_ status: HTTPStatus, headers: [(String, String)] = [], keepAlive: Bool = true) {
         var allHeaders = headers
         allHeaders.append(("Content-Type", "application/json"))
         respond(status, headers: allHeaders, body: status.messageBody, keepAlive: keepAlive)
     }
 
     /// How a streamed answer's body is delimited towards the client.
-    public enum StreamFraming: Sendable {
+    package enum StreamFraming: Sendable {
         case none
         case length(UInt64)
         /// Re-chunked (HTTP/1.1 clients) or delimited by closing the connection (HTTP/1.0 clients).
@@ -307,7 +307,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
 
     /// Starts an answer whose body follows with `sendBody` and `endResponse`. `fields` writes the answer's own
     /// fields (the upstream's, as bytes); authgate's framing and common fields follow them.
-    public func beginResponse(
+    package func beginResponse(
         status: Int, reason: UnsafeRawBufferPointer, framing: StreamFraming, keepAlive: Bool = true,
         fields: (inout HeadWriter) -> Void
     ) {
@@ -335,7 +335,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     }
 
     /// Body bytes of a streamed answer (chunk-framed when the answer is chunked).
-    public func sendBody(_ bytes: UnsafeRawBufferPointer) {
+    package func sendBody(_ bytes: UnsafeRawBufferPointer) {
         guard case .streaming(let chunked)? = lifecycle.exchange?.response, !bytes.isEmpty, !currentIsHead else {
             return
         }
@@ -352,7 +352,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     }
 
     /// Ends a streamed answer.
-    public func endResponse() {
+    package func endResponse() {
         guard case .streaming(let chunked)? = lifecycle.exchange?.response else { return }
         if chunked {
             record.bytesSent += ChunkedEncoder.lastChunk.count
@@ -363,7 +363,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     }
 
     /// Whether a streamed answer has begun (an error can then no longer be answered, only the connection closed).
-    public var hasStartedResponse: Bool {
+    package var hasStartedResponse: Bool {
         if case .streaming? = lifecycle.exchange?.response { return true }
         return false
     }
@@ -425,7 +425,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     // MARK: Writing
 
     /// Queues bytes for the client; the channel writes at once what the socket takes.
-    public func send(_ bytes: [UInt8]) {
+    package func send(_ bytes: [UInt8]) {
         guard !lifecycle.isClosed, !bytes.isEmpty else { return }
         channel.write(bytes)
         noteOutputQueued()
@@ -437,7 +437,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     }
 
     /// Whether bytes are waiting for the client to read them: callers streaming to it should pause.
-    public var hasPendingOutput: Bool { channel.isBackedUp }
+    package var hasPendingOutput: Bool { channel.isBackedUp }
 
     // MARK: Closing
 
@@ -461,7 +461,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
     }
 
     /// Closes at once: the socket leaves the loop's epoll set and is closed in the same step.
-    public func closeNow() {
+    package func closeNow() {
         guard !lifecycle.isClosed else { return }
         let exchangeOpen = lifecycle.exchange != nil
         lifecycle.closed()
@@ -478,7 +478,7 @@ public final class ClientConnection: ChannelHandler, @unchecked Sendable {
 
     /// Shutdown: closes the connection if it is idle between requests; otherwise its current answer says
     /// `Connection: close`, so a busy keep-alive client cannot hold the drain open with new requests.
-    public func drain() {
+    package func drain() {
         if lifecycle.drain(idle: http.isIdle, hasPendingOutput: channel.hasPendingOutput) { closeNow() }
     }
 }

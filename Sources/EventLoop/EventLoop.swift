@@ -1,4 +1,4 @@
-public import Dispatch
+package import Dispatch
 import Time
 
 #if canImport(Glibc)
@@ -9,9 +9,9 @@ import Time
 /// One Dispatch source on the epoll descriptor wakes the queue, which then drains every ready event in
 /// batches: a request costs no Dispatch source of its own (SPEC.md "Stack").
 /// Everything on a loop runs on its queue: no locks, no thread per connection.
-public final class EventLoop: @unchecked Sendable {
-    public let queue: DispatchQueue
-    public let index: Int
+package final class EventLoop: @unchecked Sendable {
+    package let queue: DispatchQueue
+    package let index: Int
     /// Read buffer shared by every connection of the loop: only leftovers are copied per connection.
     let scratch: UnsafeMutableRawBufferPointer
     /// The Date header and log timestamps, made once per second for this loop.
@@ -48,20 +48,20 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Whether the caller runs on this loop's queue.
-    public var isCurrent: Bool {
+    package var isCurrent: Bool {
         DispatchQueue.getSpecific(key: Self.identityKey) == identity
     }
 
     /// Runs `body` on the loop: at once if already there, else queued.
-    public func execute(_ body: @escaping @Sendable () -> Void) {
+    package func execute(_ body: @escaping @Sendable () -> Void) {
         if isCurrent { body() } else { queue.async(execute: body) }
     }
 
-    public func assertOnLoop() {
+    package func assertOnLoop() {
         dispatchPrecondition(condition: .onQueue(queue))
     }
 
-    public var connectionCount: Int {
+    package var connectionCount: Int {
         assertOnLoop()
         return connections.count
     }
@@ -112,7 +112,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Starts the deadline sweep: one timer per loop instead of one per connection.
-    public func startSweeping(every interval: DispatchTimeInterval) {
+    package func startSweeping(every interval: DispatchTimeInterval) {
         let timer = DispatchSource.makeTimerSource(queue: queue)
         timer.schedule(deadline: .now() + interval, repeating: interval, leeway: .milliseconds(10))
         timer.setEventHandler { [unowned self] in
@@ -130,18 +130,18 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Calls `body` with every open connection of this loop (on the loop).
-    public func forEachConnection(_ body: (ClientConnection) -> Void) {
+    package func forEachConnection(_ body: (ClientConnection) -> Void) {
         assertOnLoop()
         for connection in Array(connections.values) { body(connection) }
     }
 
     /// Appends a line to the loop's stdout buffer; it is written once the current burst of events is done.
-    public func writeOutputLine(_ line: String) {
+    package func writeOutputLine(_ line: String) {
         writeOutputLine { $0.append(contentsOf: line.utf8) }
     }
 
     /// Appends a line that `write` puts into the buffer as bytes, with the same flushing as `writeOutputLine`.
-    public func writeOutputLine(_ write: (inout [UInt8]) -> Void) {
+    package func writeOutputLine(_ write: (inout [UInt8]) -> Void) {
         write(&output)
         output.append(10)
         if output.count >= 32 * 1024 {
@@ -152,7 +152,7 @@ public final class EventLoop: @unchecked Sendable {
         }
     }
 
-    public func flushOutput() {
+    package func flushOutput() {
         outputFlushScheduled = false
         guard !output.isEmpty else { return }
         output.withUnsafeBytes { raw in
@@ -168,20 +168,20 @@ public final class EventLoop: @unchecked Sendable {
         output.removeAll(keepingCapacity: output.count <= 256 * 1024)
     }
 
-    public func httpDate() -> String { clock.httpDate() }
-    public func iso8601Now() -> String { clock.iso8601() }
+    package func httpDate() -> String { clock.httpDate() }
+    package func iso8601Now() -> String { clock.iso8601() }
 }
 
 /// The loops of the process, one per core by default.
-public final class EventLoopGroup: Sendable {
-    public let loops: [EventLoop]
+package final class EventLoopGroup: Sendable {
+    package let loops: [EventLoop]
 
-    public init(count: Int) {
+    package init(count: Int) {
         precondition(count > 0)
         loops = (0..<count).map { EventLoop(index: $0) }
     }
 
-    public static var coreCount: Int {
+    package static var coreCount: Int {
         let count = sysconf(Int32(_SC_NPROCESSORS_ONLN))
         return count > 0 ? Int(count) : 1
     }

@@ -1,7 +1,7 @@
 internal import CSystem
 import Cryptography
 import Dispatch
-public import Endpoints
+package import Endpoints
 import Synchronization
 
 #if canImport(Glibc)
@@ -9,21 +9,21 @@ import Synchronization
 #endif
 
 /// A bound, listening socket.
-public final class ListeningSocket: Sendable {
-    public let fd: Int32
-    public let address: String
+package final class ListeningSocket: Sendable {
+    package let fd: Int32
+    package let address: String
     /// The socket file this process created, removed again on close.
     private let ownedSocketFile: String?
 
     /// Adopts an already listening descriptor (systemd socket activation).
-    public init(adopting fd: Int32, address: String) throws(SystemError) {
+    package init(adopting fd: Int32, address: String) throws(SystemError) {
         try Syscall.setNonBlocking(fd)
         self.fd = fd
         self.address = address
         self.ownedSocketFile = nil
     }
 
-    public init(binding address: SocketAddress, backlog: Int32 = 4096) throws(SystemError) {
+    package init(binding address: SocketAddress, backlog: Int32 = 4096) throws(SystemError) {
         self.address = address.description
         if case .unix(let path) = address { ownedSocketFile = path } else { ownedSocketFile = nil }
         if case .unix(let path) = address { try Self.removeStaleUnixSocket(path) }
@@ -65,7 +65,7 @@ public final class ListeningSocket: Sendable {
         unlink(path)
     }
 
-    public func close() {
+    package func close() {
         if let ownedSocketFile { unlink(ownedSocketFile) }
         Syscall.close(fd)
     }
@@ -73,27 +73,27 @@ public final class ListeningSocket: Sendable {
 
 /// Accepts on one listening socket from every loop: the socket is in each loop's epoll set, so a connection
 /// is owned from its first byte by the loop that accepted it.
-public final class Listener: @unchecked Sendable {
-    public let socket: ListeningSocket
+package final class Listener: @unchecked Sendable {
+    package let socket: ListeningSocket
     private let currentContext: Mutex<ServerContext>
     private var acceptors: [Acceptor] = []
     private let pausedAfterDescriptorExhaustion = DispatchTimeInterval.milliseconds(100)
     /// Accepts one wake-up performs before the loop's other sockets get a turn.
     private static let acceptsPerBurst = 64
 
-    public init(socket: ListeningSocket, context: ServerContext) {
+    package init(socket: ListeningSocket, context: ServerContext) {
         self.socket = socket
         self.currentContext = Mutex(context)
     }
 
     /// What connections accepted from now on share (a reload's limits and timeouts); open connections keep theirs.
-    public var context: ServerContext {
+    package var context: ServerContext {
         get { currentContext.withLock { $0 } }
         set { currentContext.withLock { $0 = newValue } }
     }
 
     /// Starts accepting on every loop. Call once.
-    public func start(on group: EventLoopGroup) {
+    package func start(on group: EventLoopGroup) {
         for loop in group.loops {
             let acceptor = Acceptor(listener: self, loop: loop)
             acceptors.append(acceptor)
@@ -102,7 +102,7 @@ public final class Listener: @unchecked Sendable {
     }
 
     /// Stops accepting. The descriptor is closed once every loop has taken it out of its epoll set.
-    public func stop(closeSocket: Bool, then completion: @escaping @Sendable () -> Void = {}) {
+    package func stop(closeSocket: Bool, then completion: @escaping @Sendable () -> Void = {}) {
         let group = DispatchGroup()
         for acceptor in acceptors {
             group.enter()

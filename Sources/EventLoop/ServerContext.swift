@@ -1,15 +1,15 @@
-public import Cryptography
-public import HTTP1
+package import Cryptography
+package import HTTP1
 import Synchronization
 
 /// Answers requests. Called on the connection's loop with a validated head; it must eventually answer
 /// through the connection (now or later, on the same loop).
-public protocol RequestHandler: AnyObject, Sendable {
+package protocol RequestHandler: AnyObject, Sendable {
     func handle(_ head: RequestHead, connection: ClientConnection)
 }
 
 /// Receives a request body as it arrives. The slices are valid only during the call.
-public protocol RequestBodyConsumer: AnyObject {
+package protocol RequestBodyConsumer: AnyObject {
     func bodyBytes(_ bytes: UnsafeRawBufferPointer, connection: ClientConnection)
     func bodyEnded(connection: ClientConnection)
     /// The client went away or sent a malformed body: stop using the connection.
@@ -17,36 +17,36 @@ public protocol RequestBodyConsumer: AnyObject {
 }
 
 /// Sees every finished exchange (answered or refused): the access log and metrics live behind it.
-public protocol ExchangeObserver: AnyObject, Sendable {
+package protocol ExchangeObserver: AnyObject, Sendable {
     func exchangeFinished(_ record: AccessRecord, loop: EventLoop)
 }
 
 /// What the access log records of one exchange.
-public struct AccessRecord: Sendable {
-    public var requestID = ""
-    public var client = ""
-    public var method = ""
-    public var path = ""
-    public var route = ""
-    public var status = 0
-    public var bytesSent = 0
-    public var durationNanoseconds: UInt64 = 0
-    public var upstreamStatus: Int?
-    public var subject: String?
+package struct AccessRecord: Sendable {
+    package var requestID = ""
+    package var client = ""
+    package var method = ""
+    package var path = ""
+    package var route = ""
+    package var status = 0
+    package var bytesSent = 0
+    package var durationNanoseconds: UInt64 = 0
+    package var upstreamStatus: Int?
+    package var subject: String?
     /// "ok", "none", or why authorization failed, or why the request was refused.
-    public var authorization = ""
+    package var authorization = ""
 
-    public init() {}
+    package init() {}
 }
 
 /// Timeouts of the client side, in nanoseconds; 0 disables one.
-public struct ConnectionTimeouts: Sendable {
-    public var head: UInt64
-    public var idle: UInt64
+package struct ConnectionTimeouts: Sendable {
+    package var head: UInt64
+    package var idle: UInt64
     /// How long a refused client may keep sending before the socket is closed (nginx's lingering_timeout).
-    public var linger: UInt64
+    package var linger: UInt64
 
-    public init(head: UInt64, idle: UInt64, linger: UInt64 = 2_000_000_000) {
+    package init(head: UInt64, idle: UInt64, linger: UInt64 = 2_000_000_000) {
         self.head = head
         self.idle = idle
         self.linger = linger
@@ -54,21 +54,21 @@ public struct ConnectionTimeouts: Sendable {
 }
 
 /// The open-connection budget shared by every loop of one server.
-public final class ConnectionLimiter: Sendable {
+package final class ConnectionLimiter: Sendable {
     private let currentLimit: Atomic<Int>
     private let open = Atomic<Int>(0)
 
-    public init(limit: Int) {
+    package init(limit: Int) {
         currentLimit = Atomic(limit)
     }
 
     /// A reload may change the limit: connections above a lowered one stay, new ones wait for room.
-    public var limit: Int {
+    package var limit: Int {
         get { currentLimit.load(ordering: .relaxed) }
         set { currentLimit.store(newValue, ordering: .relaxed) }
     }
 
-    public var openConnections: Int { open.load(ordering: .relaxed) }
+    package var openConnections: Int { open.load(ordering: .relaxed) }
 
     func tryAcquire() -> Bool {
         if open.add(1, ordering: .relaxed).newValue > limit {
@@ -84,7 +84,7 @@ public final class ConnectionLimiter: Sendable {
 }
 
 /// Which of authgate's two sides a listener serves (SPEC.md: the admin endpoints are never on a public listener).
-public enum ListenerKind: Sendable, Equatable {
+package enum ListenerKind: Sendable, Equatable {
     /// Routes and /signin, for the world.
     case `public`
     /// Health, readiness, metrics and revocation, for the operator.
@@ -92,17 +92,17 @@ public enum ListenerKind: Sendable, Equatable {
 }
 
 /// Everything a listener's connections share.
-public struct ServerContext: Sendable {
-    public let kind: ListenerKind
-    public let handler: any RequestHandler
-    public let observer: any ExchangeObserver
-    public let limits: HTTPLimits
-    public let timeouts: ConnectionTimeouts
-    public let limiter: ConnectionLimiter
+package struct ServerContext: Sendable {
+    package let kind: ListenerKind
+    package let handler: any RequestHandler
+    package let observer: any ExchangeObserver
+    package let limits: HTTPLimits
+    package let timeouts: ConnectionTimeouts
+    package let limiter: ConnectionLimiter
     /// Set when the listener speaks HTTPS: every connection starts with a TLS handshake.
-    public let tls: TLSServerContext?
+    package let tls: TLSServerContext?
 
-    public init(
+    package init(
         kind: ListenerKind,
         handler: any RequestHandler,
         observer: any ExchangeObserver,

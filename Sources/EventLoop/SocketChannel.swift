@@ -21,7 +21,7 @@ protocol ChannelHandler: AnyObject {
 }
 
 /// Why a channel failed, fit for a log line.
-public struct ChannelError: Error, Sendable, CustomStringConvertible {
+package struct ChannelError: Error, Sendable, CustomStringConvertible {
     enum Code: Sendable {
         case system(SystemError)
         case tls(String)
@@ -30,7 +30,7 @@ public struct ChannelError: Error, Sendable, CustomStringConvertible {
 
     let code: Code
 
-    public var description: String {
+    package var description: String {
         switch code {
         case .system(let error): return error.description
         case .tls(let reason): return "TLS: \(reason)"

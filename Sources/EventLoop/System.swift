@@ -5,23 +5,23 @@ internal import CSystem
 #endif
 
 /// An errno captured at the call that failed, fit for a log line.
-public struct SystemError: Error, Sendable, CustomStringConvertible {
-    public let call: String
-    public let errno: Int32
+package struct SystemError: Error, Sendable, CustomStringConvertible {
+    package let call: String
+    package let errno: Int32
 
-    public var description: String {
+    package var description: String {
         "\(call): \(String(validatingCString: strerror(errno)) ?? "error") (errno \(errno))"
     }
 }
 
 /// The outcome of a non-blocking call: done with a count, or it would block.
-public enum IOResult: Sendable, Equatable {
+package enum IOResult: Sendable, Equatable {
     case processed(Int)
     case wouldBlock
 }
 
 /// The one place that calls the kernel: retries EINTR and turns EAGAIN into a value.
-public enum Syscall {
+package enum Syscall {
     @inline(__always)
     static func retrying(_ call: String, _ body: () -> Int) throws(SystemError) -> IOResult {
         while true {
@@ -86,7 +86,7 @@ public enum Syscall {
 /// Raises the soft open-file limit to the hard limit, as nginx's worker_rlimit_nofile and HAProxy do.
 /// Returns the limit now in force.
 @discardableResult
-public func raiseOpenFileLimit() -> UInt64 {
+package func raiseOpenFileLimit() -> UInt64 {
     var limit = rlimit()
     guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 0 }
     if limit.rlim_cur < limit.rlim_max {

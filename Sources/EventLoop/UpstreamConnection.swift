@@ -1,26 +1,26 @@
 internal import CSystem
-public import Cryptography
+package import Cryptography
 import Dispatch
-public import Endpoints
-public import HTTP1
+package import Endpoints
+package import HTTP1
 
 #if canImport(Glibc)
     import Glibc
 #endif
 
 /// TLS to an https:// upstream: the client context (CA bundle) and the host the certificate must name.
-public struct UpstreamTLS: Sendable {
-    public let context: TLSClientContext
-    public let serverName: URLHost
+package struct UpstreamTLS: Sendable {
+    package let context: TLSClientContext
+    package let serverName: URLHost
 
-    public init(context: TLSClientContext, serverName: URLHost) {
+    package init(context: TLSClientContext, serverName: URLHost) {
         self.context = context
         self.serverName = serverName
     }
 }
 
 /// What the proxy learns from an upstream connection. Called on the connection's loop.
-public protocol UpstreamConnectionDelegate: AnyObject {
+package protocol UpstreamConnectionDelegate: AnyObject {
     func upstreamConnected(_ connection: UpstreamConnection)
     func upstreamHead(_ head: ResponseHead, connection: UpstreamConnection)
     func upstreamBody(_ bytes: UnsafeRawBufferPointer, connection: UpstreamConnection)
@@ -33,11 +33,11 @@ public protocol UpstreamConnectionDelegate: AnyObject {
 
 /// One connection to an upstream, confined to a loop: it carries out what its lifecycle and the strict response
 /// decoder decide, over a socket channel (non-blocking connect, TLS, writes with backpressure).
-public final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
-    public let loop: EventLoop
-    public let address: SocketAddress
+package final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
+    package let loop: EventLoop
+    package let address: SocketAddress
     private let fd: Int32
-    public weak var delegate: (any UpstreamConnectionDelegate)?
+    package weak var delegate: (any UpstreamConnectionDelegate)?
     private var lifecycle = UpstreamLifecycle()
     private var decoder: ResponseDecoder
     private var channel: SocketChannel?
@@ -46,7 +46,7 @@ public final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
     private let tlsSettings: UpstreamTLS?
 
     /// Opens the socket; `connect` starts connecting.
-    public init(
+    package init(
         loop: EventLoop,
         address: SocketAddress,
         limits: HTTPLimits,
@@ -64,12 +64,12 @@ public final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
 
     /// Whether the request in flight went on a connection that had served answers before: a failure before
     /// any byte of its answer may then be a stale keep-alive.
-    public private(set) var reused = false
-    public var isClosed: Bool { lifecycle.state == .closed }
+    package private(set) var reused = false
+    package var isClosed: Bool { lifecycle.state == .closed }
 
     /// Connects. Must run on the loop, after the delegate is set; the delegate hears `upstreamConnected` or
     /// `upstreamFailed`, never before this returns.
-    public func connect() {
+    package func connect() {
         loop.assertOnLoop()
         let result = address.withCSocketAddress { Glibc.connect(fd, $0, $1) }
         let code = result == 0 ? 0 : errno
@@ -106,21 +106,21 @@ public final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
     }
 
     /// Prepares for the answer to the request about to be written.
-    public func startRequest(isHead: Bool) {
+    package func startRequest(isHead: Bool) {
         decoder.expectResponse(toHead: isHead)
         reused = lifecycle.wasReused
         lifecycle.requestStarted()
     }
 
-    public var hasPendingOutput: Bool { channel?.hasPendingOutput ?? false }
+    package var hasPendingOutput: Bool { channel?.hasPendingOutput ?? false }
 
-    public func send(_ bytes: [UInt8]) {
+    package func send(_ bytes: [UInt8]) {
         guard !isClosed else { return }
         channel?.write(bytes)
     }
 
     /// Stops or restarts reading the answer (the client is slow: the upstream waits instead of memory filling).
-    public func setReading(_ enabled: Bool) {
+    package func setReading(_ enabled: Bool) {
         guard !isClosed else { return }
         channel?.setReading(enabled)
     }
@@ -200,7 +200,7 @@ public final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
     }
 
     /// Whether the connection can carry another request.
-    public var isReusable: Bool { lifecycle.isReusable && decoder.hasEnded && !hasPendingOutput }
+    package var isReusable: Bool { lifecycle.isReusable && decoder.hasEnded && !hasPendingOutput }
 
     private func fail(_ reason: String, beforeAnswer: Bool) {
         guard !isClosed else { return }
@@ -209,7 +209,7 @@ public final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
         delegate?.upstreamFailed(reason, beforeAnswer: beforeAnswer, connection: self)
     }
 
-    public func close() {
+    package func close() {
         guard !isClosed else { return }
         lifecycle.closed()
         delegate = nil
@@ -219,22 +219,22 @@ public final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
 }
 
 /// Idle keep-alive connections to one upstream, owned by one loop.
-public final class UpstreamPool: @unchecked Sendable {
-    public let loop: EventLoop
-    public let address: SocketAddress
-    public let maxIdle: Int
+package final class UpstreamPool: @unchecked Sendable {
+    package let loop: EventLoop
+    package let address: SocketAddress
+    package let maxIdle: Int
     private var idle: [UpstreamConnection] = []
     /// A pool replaced by a reload keeps no connection: those in use close when their exchange ends.
     private var retired = false
 
-    public init(loop: EventLoop, address: SocketAddress, maxIdle: Int = 64) {
+    package init(loop: EventLoop, address: SocketAddress, maxIdle: Int = 64) {
         self.loop = loop
         self.address = address
         self.maxIdle = maxIdle
     }
 
     /// An idle connection, or nil: the caller then opens a new one.
-    public func takeIdle() -> UpstreamConnection? {
+    package func takeIdle() -> UpstreamConnection? {
         loop.assertOnLoop()
         while let connection = idle.popLast() {
             if !connection.isClosed { return connection }
@@ -243,7 +243,7 @@ public final class UpstreamPool: @unchecked Sendable {
     }
 
     /// Keeps a connection that finished its answer cleanly; closes it otherwise.
-    public func giveBack(_ connection: UpstreamConnection) {
+    package func giveBack(_ connection: UpstreamConnection) {
         loop.assertOnLoop()
         guard connection.isReusable, idle.count < maxIdle, !retired else {
             connection.close()
@@ -257,7 +257,7 @@ public final class UpstreamPool: @unchecked Sendable {
     }
 
     /// Closes the idle connections and every one given back from now on. Call on the pool's loop.
-    public func retire() {
+    package func retire() {
         loop.assertOnLoop()
         retired = true
         for connection in idle { connection.close() }

@@ -3,10 +3,10 @@ import HTTPClient
 
 /// The version of authgate and of the C libraries it runs with, for `--version` and the startup line. The
 /// libraries' own targets read their versions: no C module is imported above them.
-public enum BuildInfo {
-    public static let version = "0.1.0"
+package enum BuildInfo {
+    package static let version = "0.1.0"
 
-    public static var summary: String {
+    package static var summary: String {
         "authgate \(version) (\(CryptographyLibrary.version), libcurl \(CurlLibrary.version))"
     }
 }

@@ -1,113 +1,113 @@
-public import Endpoints
-public import EventLoop
+package import Endpoints
+import EventLoop
 
 /// The validated configuration: every value has been checked and every default filled in.
-public struct GatewayConfig: Sendable {
-    public var server: ServerSettings
-    public var admin: AdminSettings
-    public var log: LogSettings
-    public var cognito: CognitoSettings
-    public var signin: SigninSettings
-    public var routes: [RouteSettings]
+package struct GatewayConfig: Sendable {
+    package var server: ServerSettings
+    package var admin: AdminSettings
+    package var log: LogSettings
+    package var cognito: CognitoSettings
+    package var signin: SigninSettings
+    package var routes: [RouteSettings]
 }
 
 /// A duration in nanoseconds, written in the file as "250ms", "30s", "5m" or "1h".
-public typealias Nanoseconds = UInt64
+package typealias Nanoseconds = UInt64
 
-public struct ServerSettings: Sendable, Equatable {
-    public var listen: [SocketAddress]
+package struct ServerSettings: Sendable, Equatable {
+    package var listen: [SocketAddress]
     /// Resolved: never 0 here (0 in the file means one per CPU).
-    public var workers: Int
-    public var maxConnections: Int
-    public var maxHeaderBytes: Int
+    package var workers: Int
+    package var maxConnections: Int
+    package var maxHeaderBytes: Int
     /// 0 means no limit.
-    public var maxBodyBytes: UInt64
-    public var headerTimeout: Nanoseconds
-    public var idleTimeout: Nanoseconds
-    public var upstreamTimeout: Nanoseconds
-    public var shutdownGrace: Nanoseconds
-    public var tls: TLSSettings?
+    package var maxBodyBytes: UInt64
+    package var headerTimeout: Nanoseconds
+    package var idleTimeout: Nanoseconds
+    package var upstreamTimeout: Nanoseconds
+    package var shutdownGrace: Nanoseconds
+    package var tls: TLSSettings?
 }
 
-public struct TLSSettings: Sendable, Equatable {
-    public var certFile: String
-    public var keyFile: String
+package struct TLSSettings: Sendable, Equatable {
+    package var certFile: String
+    package var keyFile: String
 }
 
-public struct AdminSettings: Sendable, Equatable {
+package struct AdminSettings: Sendable, Equatable {
     /// nil when `admin.listen = ""`.
-    public var listen: SocketAddress?
+    package var listen: SocketAddress?
 }
 
-public enum LogFormat: String, Sendable, CaseIterable {
+package enum LogFormat: String, Sendable, CaseIterable {
     case json, text
 }
 
-public enum LogLevel: String, Sendable, CaseIterable {
+package enum LogLevel: String, Sendable, CaseIterable {
     case trace, debug, info, notice, warning, error, critical
 }
 
-public struct LogSettings: Sendable, Equatable {
-    public var format: LogFormat
-    public var level: LogLevel
+package struct LogSettings: Sendable, Equatable {
+    package var format: LogFormat
+    package var level: LogLevel
 }
 
-public enum TokenUse: String, Sendable, CaseIterable {
+package enum TokenUse: String, Sendable, CaseIterable {
     case id, access, any
 }
 
-public struct CognitoSettings: Sendable, Equatable {
-    public var region: String
-    public var userPoolID: String
-    public var clientIDs: [String]
-    public var clientSecretFile: String
+package struct CognitoSettings: Sendable, Equatable {
+    package var region: String
+    package var userPoolID: String
+    package var clientIDs: [String]
+    package var clientSecretFile: String
     /// Resolved from the file, then AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER, then AWS_ENDPOINT_URL;
     /// without a trailing "/".
-    public var endpointURL: HTTPURL
+    package var endpointURL: HTTPURL
     /// Text, not a parsed URL: a token's `iss` must equal it exactly, as written.
-    public var issuer: String
-    public var jwksURL: HTTPURL
-    public var tokenUse: TokenUse
-    public var clockSkew: Nanoseconds
-    public var jwksRefresh: Nanoseconds
-    public var jwksMinRefetchInterval: Nanoseconds
-    public var tokenCacheSize: Int
+    package var issuer: String
+    package var jwksURL: HTTPURL
+    package var tokenUse: TokenUse
+    package var clockSkew: Nanoseconds
+    package var jwksRefresh: Nanoseconds
+    package var jwksMinRefetchInterval: Nanoseconds
+    package var tokenCacheSize: Int
 }
 
-public enum AuthFlow: String, Sendable, CaseIterable {
+package enum AuthFlow: String, Sendable, CaseIterable {
     case admin
     case userPassword = "user_password"
 }
 
 /// "10/m": at most `count` attempts per `period`, bursts up to `count`.
-public struct RateLimit: Sendable, Hashable {
-    public var count: Int
-    public var period: Nanoseconds
+package struct RateLimit: Sendable, Hashable {
+    package var count: Int
+    package var period: Nanoseconds
 }
 
-public struct SigninSettings: Sendable {
-    public var enabled: Bool
-    public var path: String
-    public var clientID: String
-    public var signUp: Bool
-    public var autoConfirm: Bool
-    public var authFlow: AuthFlow
-    public var rateLimit: RateLimit
-    public var maxBodyBytes: Int
+package struct SigninSettings: Sendable {
+    package var enabled: Bool
+    package var path: String
+    package var clientID: String
+    package var signUp: Bool
+    package var autoConfirm: Bool
+    package var authFlow: AuthFlow
+    package var rateLimit: RateLimit
+    package var maxBodyBytes: Int
 }
 
-public enum RouteAuth: String, Sendable, CaseIterable {
+package enum RouteAuth: String, Sendable, CaseIterable {
     case required, none
 }
 
 /// Where a route forwards to.
-public enum Upstream: Sendable, Hashable, CustomStringConvertible {
+package enum Upstream: Sendable, Hashable, CustomStringConvertible {
     /// An http:// or https:// upstream; its path (no trailing "/") is the base requests are joined to.
     case url(HTTPURL)
     case unix(path: String)
 
     /// `check-config` writes the port even when it is the scheme's default, so that none is guessed.
-    public var description: String {
+    package var description: String {
         switch self {
         case .url(let url): return "\(url.scheme.rawValue)://\(url.host.uriText):\(url.port)\(url.path)"
         case .unix(let path): return "unix:\(path)"
@@ -115,27 +115,27 @@ public enum Upstream: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The path requests are joined to; unix sockets have none.
-    public var basePath: String {
+    package var basePath: String {
         if case .url(let url) = self { return url.path }
         return ""
     }
 
     /// The Host field for the upstream: its authority without the scheme's default port, made once when the
     /// configuration was read. A unix socket has no host name: "localhost".
-    public var hostField: String {
+    package var hostField: String {
         if case .url(let url) = self { return url.authority }
         return "localhost"
     }
 }
 
-public struct RouteSettings: Sendable {
-    public var prefix: String
-    public var upstream: Upstream
-    public var caFile: String
-    public var auth: RouteAuth
-    public var groups: [String]
-    public var scopes: [String]
-    public var stripPrefix: Bool
-    public var forwardAuthorization: Bool
-    public var preserveHost: Bool
+package struct RouteSettings: Sendable {
+    package var prefix: String
+    package var upstream: Upstream
+    package var caFile: String
+    package var auth: RouteAuth
+    package var groups: [String]
+    package var scopes: [String]
+    package var stripPrefix: Bool
+    package var forwardAuthorization: Bool
+    package var preserveHost: Bool
 }

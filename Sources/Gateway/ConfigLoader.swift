@@ -2,30 +2,30 @@ import Foundation
 import TOMLKit
 
 /// One problem in a configuration file, naming the key and, where known, the line.
-public struct ConfigProblem: Error, Sendable, CustomStringConvertible, Hashable {
-    public let key: String
-    public let line: Int?
-    public let message: String
+package struct ConfigProblem: Error, Sendable, CustomStringConvertible, Hashable {
+    package let key: String
+    package let line: Int?
+    package let message: String
 
-    public var description: String {
+    package var description: String {
         let location = line.map { " (line \($0))" } ?? ""
         return key.isEmpty ? "\(message)\(location)" : "\(key): \(message)\(location)"
     }
 }
 
 /// Every problem found in one pass: operators fix a file in one go, not one error per run.
-public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
-    public let problems: [ConfigProblem]
-    public var description: String { problems.map(\.description).joined(separator: "\n") }
+package struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+    package let problems: [ConfigProblem]
+    package var description: String { problems.map(\.description).joined(separator: "\n") }
 }
 
 /// Reads and validates the TOML configuration of SPEC.md. Unknown keys, wrong types and bad values are errors.
-public enum ConfigLoader {
-    public static func load(path: String) throws(ConfigErrors) -> GatewayConfig {
+package enum ConfigLoader {
+    package static func load(path: String) throws(ConfigErrors) -> GatewayConfig {
         try load(path: path, environment: ProcessInfo.processInfo.environment)
     }
 
-    public static func load(path: String, environment: [String: String]) throws(ConfigErrors) -> GatewayConfig {
+    package static func load(path: String, environment: [String: String]) throws(ConfigErrors) -> GatewayConfig {
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigErrors(problems: [ConfigProblem(key: "", line: nil, message: "cannot read \(path)")])
         }
@@ -35,7 +35,7 @@ public enum ConfigLoader {
         return try parse(text, environment: environment)
     }
 
-    public static func parse(_ text: String, environment: [String: String]) throws(ConfigErrors) -> GatewayConfig {
+    package static func parse(_ text: String, environment: [String: String]) throws(ConfigErrors) -> GatewayConfig {
         let root: TOMLTable
         do {
             root = try TOMLTable(string: text)

@@ -2,8 +2,8 @@ import Endpoints
 import EventLoop
 
 /// What `authgate check-config` prints for a valid configuration.
-public enum ConfigSummary {
-    public static func lines(_ config: GatewayConfig) -> [String] {
+package enum ConfigSummary {
+    package static func lines(_ config: GatewayConfig) -> [String] {
         var lines = ["configuration ok"]
         let server = config.server
         let scheme = server.tls.map { " (HTTPS, certificate \($0.certFile))" } ?? ""

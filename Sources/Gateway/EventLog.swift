@@ -1,15 +1,15 @@
 import Encoding
 import Foundation
 import JWT
-public import Logging
+package import Logging
 import Synchronization
 import Time
 
 /// swift-log handler for authgate's event lines (startup, reload, JWKS, upstream events) on stdout,
 /// as JSON objects or `key=value` text. Fields are the metadata; the message is a short event name.
-public struct EventLogHandler: LogHandler {
-    public var metadata: Logger.Metadata = [:]
-    public var logLevel: Logger.Level
+package struct EventLogHandler: LogHandler {
+    package var metadata: Logger.Metadata = [:]
+    package var logLevel: Logger.Level
     private let label: String
     private let format: LogFormat
 
@@ -17,18 +17,18 @@ public struct EventLogHandler: LogHandler {
     /// The timestamp text of the current second, shared by every logger (one formatter, not one per line).
     private static let clock = Mutex(SystemClock())
 
-    public init(label: String, format: LogFormat, level: LogLevel) {
+    package init(label: String, format: LogFormat, level: LogLevel) {
         self.label = label
         self.format = format
         self.logLevel = Logger.Level(rawValue: level.rawValue) ?? .info
     }
 
-    public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+    package subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
-    public func log(event: LogEvent) {
+    package func log(event: LogEvent) {
         var fields = metadata
         if let extra = event.metadata { fields.merge(extra) { $1 } }
         let time = Self.clock.withLock { $0.iso8601() }

@@ -4,14 +4,14 @@ import Foundation
 import HTTP1
 import HTTPClient
 import JWT
-public import Logging
+package import Logging
 import Synchronization
 import Time
 
 /// The running gateway: loops, listeners, and the generation of handlers the configuration built.
 /// A reload builds a new generation and swaps it in; the loops, listeners and sockets stay.
-public final class GatewayServer: @unchecked Sendable {
-    public let readiness = Readiness()
+package final class GatewayServer: @unchecked Sendable {
+    package let readiness = Readiness()
     let logger: Logger
     let group: EventLoopGroup
     let environment: [String: String]
@@ -34,9 +34,9 @@ public final class GatewayServer: @unchecked Sendable {
     static let keyWaitLimit = DispatchTimeInterval.seconds(5)
 
     /// The configuration in force (the one given at start until a reload replaces it).
-    public var config: GatewayConfig { reloads.sync { generation?.config ?? initialConfig } }
+    package var config: GatewayConfig { reloads.sync { generation?.config ?? initialConfig } }
 
-    public init(config: GatewayConfig, logger: Logger, environment: [String: String]) {
+    package init(config: GatewayConfig, logger: Logger, environment: [String: String]) {
         self.logger = logger
         self.environment = environment
         self.notifier = SystemdNotifier(environment: environment)
@@ -54,7 +54,7 @@ public final class GatewayServer: @unchecked Sendable {
 
     /// Binds every listener (or adopts systemd's) and starts accepting. Throws before accepting anything
     /// if any address cannot be bound, so a half-started gateway never serves.
-    public func start() throws(GatewayStartError) {
+    package func start() throws(GatewayStartError) {
         let config = initialConfig
         readiness.block("listeners", reason: "listeners are not bound yet")
         readiness.block("signing_keys", reason: "the JWKS has not been fetched yet")
@@ -157,7 +157,7 @@ public final class GatewayServer: @unchecked Sendable {
     /// connection and in-flight request. Refused (the running configuration kept) when a fixed setting changed
     /// or the new one cannot be built (an upstream that does not resolve, an unreadable secret).
     /// `done` gets nil on success, else why it was refused. Reloads take effect in the order asked.
-    public func reload(_ config: GatewayConfig, done: @escaping @Sendable (String?) -> Void) {
+    package func reload(_ config: GatewayConfig, done: @escaping @Sendable (String?) -> Void) {
         reloads.async { [self] in
             // One that waits for its keys holds the next back, or both would replace the same generation.
             guard reloadQueue == nil else {
@@ -233,7 +233,7 @@ public final class GatewayServer: @unchecked Sendable {
     }
 
     /// SIGHUP: reads `path` again and reloads, telling systemd RELOADING=1 before and READY=1 after either way.
-    public func reload(configPath path: String) {
+    package func reload(configPath path: String) {
         logger.info("reload requested", metadata: ["config": "\(path)"])
         notifier.reloading()
         let config: GatewayConfig
@@ -261,7 +261,7 @@ public final class GatewayServer: @unchecked Sendable {
     // MARK: Shutdown
 
     /// Stops accepting, closes idle connections, waits up to `shutdown_grace` for the rest, then calls `done`.
-    public func shutdown(done: @escaping @Sendable () -> Void) {
+    package func shutdown(done: @escaping @Sendable () -> Void) {
         let grace = config.server.shutdownGrace
         logger.info("stopping", metadata: ["grace": "\(ConfigUnits.describe(duration: grace))"])
         notifier.stopping()
@@ -340,9 +340,9 @@ private final class OpenCount: Sendable {
 }
 
 /// Why the gateway could not start, or a reload could not build its generation.
-public struct GatewayStartError: Error, CustomStringConvertible {
+package struct GatewayStartError: Error, CustomStringConvertible {
     /// A struct, not an enum, so that a new code breaks no caller's switch.
-    public struct Code: Sendable, Hashable, CustomStringConvertible {
+    package struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable {
             case socketActivation, listen, tls, upstream, clientSecret
         }
@@ -354,19 +354,19 @@ public struct GatewayStartError: Error, CustomStringConvertible {
         }
 
         /// The descriptors systemd passed are not usable listening sockets.
-        public static let socketActivation = Code(.socketActivation)
+        package static let socketActivation = Code(.socketActivation)
         /// An address of server.listen or admin.listen could not be bound.
-        public static let listen = Code(.listen)
+        package static let listen = Code(.listen)
         /// The listeners' certificate or key could not be loaded.
-        public static let tls = Code(.tls)
+        package static let tls = Code(.tls)
         /// An upstream host did not resolve, or its CA file could not be loaded.
-        public static let upstream = Code(.upstream)
+        package static let upstream = Code(.upstream)
         /// The client secret's file could not be read, or is empty.
-        public static let clientSecret = Code(.clientSecret)
+        package static let clientSecret = Code(.clientSecret)
 
-        public var description: String { base.rawValue }
+        package var description: String { base.rawValue }
     }
 
-    public let code: Code
-    public let description: String
+    package let code: Code
+    package let description: String
 }

@@ -80,22 +80,22 @@ final class PublicHandler: RequestHandler {
 }
 
 /// Tells whether the gateway can serve: the conditions `/readyz` reports, shared across loops.
-public final class Readiness: Sendable {
+package final class Readiness: Sendable {
     private let state = Mutex<[String: String]>([:])
 
-    public init() {}
+    package init() {}
 
     /// Marks a condition as unmet, with a reason for `/readyz`.
-    public func block(_ condition: String, reason: String) {
+    package func block(_ condition: String, reason: String) {
         state.withLock { $0[condition] = reason }
     }
 
-    public func clear(_ condition: String) {
+    package func clear(_ condition: String) {
         _ = state.withLock { $0.removeValue(forKey: condition) }
     }
 
     /// The unmet conditions, sorted; empty when ready.
-    public var unmet: [(String, String)] {
+    package var unmet: [(String, String)] {
         state.withLock { $0.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
     }
 }

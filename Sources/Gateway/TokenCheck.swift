@@ -16,17 +16,17 @@ extension TokenRules {
 }
 
 /// `authgate verify-token`: one JWKS fetch, one verification, as the gateway would do it.
-public enum TokenCheck {
-    public struct Outcome: Sendable {
+package enum TokenCheck {
+    package struct Outcome: Sendable {
         /// The token's claims (its payload JSON) when it is valid.
-        public let claims: [UInt8]?
+        package let claims: [UInt8]?
         /// Why it was refused, or why it could not be checked.
-        public let problem: String?
+        package let problem: String?
         /// Keys of the JWKS that were skipped, with the reason.
-        public let skippedKeys: [String]
+        package let skippedKeys: [String]
     }
 
-    public static func verify(token text: String, config: GatewayConfig) -> Outcome {
+    package static func verify(token text: String, config: GatewayConfig) -> Outcome {
         var token = text.trimmingCharacters(in: .whitespacesAndNewlines)
         if token.lowercased().hasPrefix("bearer ") {
             token = String(token.dropFirst(7)).trimmingCharacters(in: .whitespaces)

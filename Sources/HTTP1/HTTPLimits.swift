@@ -1,21 +1,21 @@
 /// Every bound the parser enforces, in one place.
-public struct HTTPLimits: Sendable, Hashable {
+package struct HTTPLimits: Sendable, Hashable {
     /// Request line plus header fields plus the blank line (431 beyond).
-    public var maxHeadBytes: Int
+    package var maxHeadBytes: Int
     /// Request-target length (414 beyond).
-    public var maxTargetBytes: Int
+    package var maxTargetBytes: Int
     /// Number of header fields (431 beyond).
-    public var maxHeaderFields: Int
+    package var maxHeaderFields: Int
     /// Request body bytes; 0 means unlimited (413 beyond).
-    public var maxBodyBytes: UInt64
+    package var maxBodyBytes: UInt64
     /// A chunk-size line including its extensions.
-    public var maxChunkLineBytes: Int
+    package var maxChunkLineBytes: Int
     /// The trailer section of a chunked body.
-    public var maxTrailerBytes: Int
+    package var maxTrailerBytes: Int
     /// HTTP/1.1 requests must carry exactly one Host (RFC 9112 §3.2); off only to compare framing with other parsers.
-    public var requireHost: Bool
+    package var requireHost: Bool
 
-    public init(
+    package init(
         maxHeadBytes: Int = 32 * 1024,
         maxTargetBytes: Int = 8 * 1024,
         maxHeaderFields: Int = 100,

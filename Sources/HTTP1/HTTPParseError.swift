@@ -1,7 +1,7 @@
 /// Why a request was refused before it reached any handler. Each code maps to exactly one status.
-public struct HTTPParseError: Error, Sendable, Hashable, CustomStringConvertible {
+package struct HTTPParseError: Error, Sendable, Hashable, CustomStringConvertible {
     /// A struct, not an enum, so that a new code breaks no caller's switch.
-    public struct Code: Sendable, Hashable {
+    package struct Code: Sendable, Hashable {
         /// Each code's reason for the access log; never request bytes.
         fileprivate enum Base: String, Sendable {
             case malformedRequestLine = "malformed request line"
@@ -40,44 +40,44 @@ public struct HTTPParseError: Error, Sendable, Hashable, CustomStringConvertible
             self.base = base
         }
 
-        public static let malformedRequestLine = Code(.malformedRequestLine)
-        public static let invalidMethod = Code(.invalidMethod)
-        public static let invalidTarget = Code(.invalidTarget)
-        public static let unsupportedVersion = Code(.unsupportedVersion)
-        public static let bareLineFeed = Code(.bareLineFeed)
-        public static let bareCarriageReturn = Code(.bareCarriageReturn)
-        public static let invalidHeaderName = Code(.invalidHeaderName)
-        public static let invalidHeaderValue = Code(.invalidHeaderValue)
-        public static let obsoleteLineFolding = Code(.obsoleteLineFolding)
-        public static let missingHost = Code(.missingHost)
-        public static let duplicateHost = Code(.duplicateHost)
-        public static let invalidHost = Code(.invalidHost)
-        public static let invalidContentLength = Code(.invalidContentLength)
-        public static let duplicateContentLength = Code(.duplicateContentLength)
-        public static let contentLengthWithTransferEncoding = Code(.contentLengthWithTransferEncoding)
-        public static let unsupportedTransferEncoding = Code(.unsupportedTransferEncoding)
-        public static let transferEncodingInHTTP10 = Code(.transferEncodingInHTTP10)
-        public static let invalidChunk = Code(.invalidChunk)
-        public static let chunkLineTooLong = Code(.chunkLineTooLong)
-        public static let invalidTrailer = Code(.invalidTrailer)
-        public static let unsupportedExpectation = Code(.unsupportedExpectation)
-        public static let targetTooLong = Code(.targetTooLong)
-        public static let headTooLarge = Code(.headTooLarge)
-        public static let tooManyHeaders = Code(.tooManyHeaders)
-        public static let bodyTooLarge = Code(.bodyTooLarge)
-        public static let headTimeout = Code(.headTimeout)
-        public static let malformedStatusLine = Code(.malformedStatusLine)
-        public static let truncatedResponse = Code(.truncatedResponse)
+        package static let malformedRequestLine = Code(.malformedRequestLine)
+        package static let invalidMethod = Code(.invalidMethod)
+        package static let invalidTarget = Code(.invalidTarget)
+        package static let unsupportedVersion = Code(.unsupportedVersion)
+        package static let bareLineFeed = Code(.bareLineFeed)
+        package static let bareCarriageReturn = Code(.bareCarriageReturn)
+        package static let invalidHeaderName = Code(.invalidHeaderName)
+        package static let invalidHeaderValue = Code(.invalidHeaderValue)
+        package static let obsoleteLineFolding = Code(.obsoleteLineFolding)
+        package static let missingHost = Code(.missingHost)
+        package static let duplicateHost = Code(.duplicateHost)
+        package static let invalidHost = Code(.invalidHost)
+        package static let invalidContentLength = Code(.invalidContentLength)
+        package static let duplicateContentLength = Code(.duplicateContentLength)
+        package static let contentLengthWithTransferEncoding = Code(.contentLengthWithTransferEncoding)
+        package static let unsupportedTransferEncoding = Code(.unsupportedTransferEncoding)
+        package static let transferEncodingInHTTP10 = Code(.transferEncodingInHTTP10)
+        package static let invalidChunk = Code(.invalidChunk)
+        package static let chunkLineTooLong = Code(.chunkLineTooLong)
+        package static let invalidTrailer = Code(.invalidTrailer)
+        package static let unsupportedExpectation = Code(.unsupportedExpectation)
+        package static let targetTooLong = Code(.targetTooLong)
+        package static let headTooLarge = Code(.headTooLarge)
+        package static let tooManyHeaders = Code(.tooManyHeaders)
+        package static let bodyTooLarge = Code(.bodyTooLarge)
+        package static let headTimeout = Code(.headTimeout)
+        package static let malformedStatusLine = Code(.malformedStatusLine)
+        package static let truncatedResponse = Code(.truncatedResponse)
     }
 
-    public let code: Code
+    package let code: Code
 
-    public init(_ code: Code) {
+    package init(_ code: Code) {
         self.code = code
     }
 
     /// The status the client receives for this error.
-    public var status: HTTPStatus {
+    package var status: HTTPStatus {
         switch code.base {
         case .unsupportedVersion: return .versionNotSupported
         case .unsupportedExpectation: return .expectationFailed
@@ -90,5 +90,5 @@ public struct HTTPParseError: Error, Sendable, Hashable, CustomStringConvertible
     }
 
     /// A short reason fit for the access log; never contains request bytes.
-    public var description: String { code.base.rawValue }
+    package var description: String { code.base.rawValue }
 }

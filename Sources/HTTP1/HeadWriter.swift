@@ -3,16 +3,16 @@ import Encoding
 /// The one serializer of message heads, request and response alike: start line, fields, blank line, written
 /// straight into a byte buffer. Names and values come from authgate's own code or from fields the strict parsers
 /// validated, never raw from a client.
-public struct HeadWriter {
-    public private(set) var bytes: [UInt8]
+package struct HeadWriter {
+    package private(set) var bytes: [UInt8]
 
-    public init(capacity: Int = 512) {
+    package init(capacity: Int = 512) {
         bytes = []
         bytes.reserveCapacity(capacity)
     }
 
     /// `HTTP/1.1 200 OK`: authgate always answers as HTTP/1.1 (RFC 9110 §6.2).
-    public mutating func statusLine(_ code: Int, reason: String) {
+    package mutating func statusLine(_ code: Int, reason: String) {
         bytes.append(contentsOf: "HTTP/1.1 ".utf8)
         appendDecimal(code)
         bytes.append(0x20)
@@ -20,7 +20,7 @@ public struct HeadWriter {
         bytes.append(contentsOf: Self.lineEnd)
     }
 
-    public mutating func statusLine(_ code: Int, reason: UnsafeRawBufferPointer) {
+    package mutating func statusLine(_ code: Int, reason: UnsafeRawBufferPointer) {
         bytes.append(contentsOf: "HTTP/1.1 ".utf8)
         appendDecimal(code)
         bytes.append(0x20)
@@ -29,27 +29,27 @@ public struct HeadWriter {
     }
 
     /// `METHOD TARGET HTTP/1.1`.
-    public mutating func requestLine(method: UnsafeRawBufferPointer, target: String) {
+    package mutating func requestLine(method: UnsafeRawBufferPointer, target: String) {
         bytes.append(contentsOf: method)
         bytes.append(0x20)
         bytes.append(contentsOf: target.utf8)
         bytes.append(contentsOf: " HTTP/1.1\r\n".utf8)
     }
 
-    public mutating func field(_ name: StaticString, _ value: String) {
+    package mutating func field(_ name: StaticString, _ value: String) {
         appendName(name)
         bytes.append(contentsOf: value.utf8)
         bytes.append(contentsOf: Self.lineEnd)
     }
 
-    public mutating func field(_ name: StaticString, decimal value: UInt64) {
+    package mutating func field(_ name: StaticString, decimal value: UInt64) {
         appendName(name)
         appendDecimal(value)
         bytes.append(contentsOf: Self.lineEnd)
     }
 
     /// A field authgate made, whose name is not a literal (configured or computed).
-    public mutating func field(name: String, value: String) {
+    package mutating func field(name: String, value: String) {
         bytes.append(contentsOf: name.utf8)
         bytes.append(contentsOf: ": ".utf8)
         bytes.append(contentsOf: value.utf8)
@@ -57,7 +57,7 @@ public struct HeadWriter {
     }
 
     /// A validated field copied as bytes: a token-sized value is not worth a String on every request.
-    public mutating func field(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+    package mutating func field(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         bytes.append(contentsOf: name)
         bytes.append(contentsOf: ": ".utf8)
         bytes.append(contentsOf: value)
@@ -65,7 +65,7 @@ public struct HeadWriter {
     }
 
     /// The blank line that ends the head.
-    public mutating func end() {
+    package mutating func end() {
         bytes.append(contentsOf: Self.lineEnd)
     }
 
@@ -84,9 +84,9 @@ public struct HeadWriter {
 
 /// Frames body bytes as HTTP/1.1 chunks, for either side: answers re-chunked to clients, request bodies
 /// re-chunked to upstreams.
-public enum ChunkedEncoder {
+package enum ChunkedEncoder {
     /// `SIZE\r\nBYTES\r\n`; nothing for an empty slice, which would end the body.
-    public static func appendChunk(_ chunk: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+    package static func appendChunk(_ chunk: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         guard !chunk.isEmpty else { return }
         appendHex(UInt64(chunk.count), to: &out)
         out.append(13)
@@ -96,7 +96,7 @@ public enum ChunkedEncoder {
         out.append(10)
     }
 
-    public static func chunk(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
+    package static func chunk(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count + 20)
         appendChunk(bytes, to: &out)
@@ -104,7 +104,7 @@ public enum ChunkedEncoder {
     }
 
     /// The zero-size chunk with no trailers.
-    public static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
+    package static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
 
     static func appendHex(_ value: UInt64, to out: inout [UInt8]) {
         let start = out.count

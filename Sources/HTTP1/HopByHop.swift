@@ -1,15 +1,15 @@
 /// Which fields of a message cross the proxy, decided in this one place, on bytes: the hop-by-hop fields
 /// (RFC 9110 §7.6.1) and every field a `Connection` field names are removed both ways, and each direction
 /// drops the fields authgate sets itself.
-public struct HopByHop {
+package struct HopByHop {
     /// The direction a message travels through the proxy.
-    public enum Direction: Sendable {
+    package enum Direction: Sendable {
         case toUpstream
         case toClient
     }
 
     /// What becomes of one field.
-    public enum Disposition: Sendable, Equatable {
+    package enum Disposition: Sendable, Equatable {
         case copy
         case drop
         /// `X-Forwarded-For` going upstream: authgate appends the client to it.
@@ -22,13 +22,13 @@ public struct HopByHop {
     private var listed: [Range<Int>] = []
 
     /// Reads the `Connection` fields of a message whose head is `raw`.
-    public init(_ raw: UnsafeRawBufferPointer, fields: [HeaderField]) {
+    package init(_ raw: UnsafeRawBufferPointer, fields: [HeaderField]) {
         for field in fields where raw.equalsLowercase(field.name, "connection") {
             RequestHeadParser.forEachListElement(raw, field.value) { listed.append($0) }
         }
     }
 
-    public func disposition(of name: Range<Int>, in raw: UnsafeRawBufferPointer, going direction: Direction)
+    package func disposition(of name: Range<Int>, in raw: UnsafeRawBufferPointer, going direction: Direction)
         -> Disposition
     {
         if Self.isHopByHop(name, raw) || listed.contains(where: { raw.equalsIgnoringCase(name, $0) }) { return .drop }

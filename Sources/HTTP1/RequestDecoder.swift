@@ -1,7 +1,7 @@
 /// Turns the bytes of one connection into request events: a head, body slices, an end.
 /// After `.end` it yields nothing until `startNextRequest()`, so pipelined requests wait their turn.
-public struct RequestDecoder: Sendable {
-    public enum Event: Sendable {
+package struct RequestDecoder: Sendable {
+    package enum Event: Sendable {
         case needMore
         case head(RequestHead)
         /// A slice of the buffer given to `decode`, valid until the next call.
@@ -14,36 +14,36 @@ public struct RequestDecoder: Sendable {
         case body(BodyDecoder)
     }
 
-    public let limits: HTTPLimits
+    package let limits: HTTPLimits
     private var state: State = .head(HeadScanner())
 
-    public init(limits: HTTPLimits) {
+    package init(limits: HTTPLimits) {
         self.limits = limits
     }
 
     /// True while no byte of a request head has been scanned: the connection is idle between requests.
-    public var isBetweenRequests: Bool {
+    package var isBetweenRequests: Bool {
         if case .head(let scanner) = state { return scanner.scanned == 0 }
         return false
     }
 
-    public var isReadingHead: Bool {
+    package var isReadingHead: Bool {
         if case .head = state { return true }
         return false
     }
 
-    public var hasEnded: Bool {
+    package var hasEnded: Bool {
         if case .body(let body) = state { return body.hasEnded }
         return false
     }
 
-    public mutating func startNextRequest() {
+    package mutating func startNextRequest() {
         precondition(hasEnded, "the current request has not ended")
         state = .head(HeadScanner())
     }
 
     /// Decodes the next event from `buffer` (the connection's unconsumed bytes) and says how many to consume.
-    public mutating func decode(_ buffer: UnsafeRawBufferPointer) throws(HTTPParseError) -> (Event, consumed: Int) {
+    package mutating func decode(_ buffer: UnsafeRawBufferPointer) throws(HTTPParseError) -> (Event, consumed: Int) {
         switch state {
         case .head(let scanner):
             return try decodeHead(buffer, scanner: scanner)

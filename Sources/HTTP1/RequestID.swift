@@ -3,10 +3,10 @@ import Encoding
 /// X-Request-Id rules: a client's id is kept if it is at most 128 of `[A-Za-z0-9._-]`, otherwise a UUID is made.
 /// The UUID's 128 random bits come from the caller: randomness is the system's, and this module touches none of
 /// it (the event loops draw from a per-thread buffer of kernel randomness).
-public enum RequestID {
-    public static let maxLength = 128
+package enum RequestID {
+    package static let maxLength = 128
 
-    public static func isAcceptable<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
+    package static func isAcceptable<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
         guard !bytes.isEmpty, bytes.count <= maxLength else { return false }
         return bytes.allSatisfy { byte in
             switch byte {
@@ -20,7 +20,7 @@ public enum RequestID {
     }
 
     /// The client's id when acceptable, else a new version 4 UUID from `random` (called only then).
-    public static func forRequest(_ head: RequestHead, random: () -> (UInt64, UInt64)) -> String {
+    package static func forRequest(_ head: RequestHead, random: () -> (UInt64, UInt64)) -> String {
         let field = head.bytes.withUnsafeBytes { raw in
             head.fields.first { raw.equalsLowercase($0.name, "x-request-id") }
         }
@@ -29,7 +29,7 @@ public enum RequestID {
     }
 
     /// The version 4 (random) UUID of RFC 9562 made of `random`'s bits, less the six of version and variant.
-    public static func uuid(random: (UInt64, UInt64)) -> String {
+    package static func uuid(random: (UInt64, UInt64)) -> String {
         let high = (random.0 & ~0xF000) | 0x4000  // version 4
         let low = (random.1 & ~(0xC000 << 48)) | (0x8000 << 48)  // RFC 4122 variant
         return String(unsafeUninitializedCapacity: 36) { out in

@@ -1,5 +1,5 @@
 /// How an upstream's response body is delimited (RFC 9112 §6.3).
-public enum ResponseFraming: Sendable, Hashable {
+package enum ResponseFraming: Sendable, Hashable {
     case none
     case length(UInt64)
     case chunked
@@ -8,21 +8,21 @@ public enum ResponseFraming: Sendable, Hashable {
 }
 
 /// A parsed response head from an upstream, with byte ranges into its own copy of the head.
-public struct ResponseHead: Sendable {
-    public let bytes: [UInt8]
-    public let status: Int
-    public let reasonRange: Range<Int>
-    public let version: HTTPVersion
-    public let fields: [HeaderField]
-    public let framing: ResponseFraming
+package struct ResponseHead: Sendable {
+    package let bytes: [UInt8]
+    package let status: Int
+    package let reasonRange: Range<Int>
+    package let version: HTTPVersion
+    package let fields: [HeaderField]
+    package let framing: ResponseFraming
     /// Whether the upstream connection may carry another request after this response.
-    public let keepAlive: Bool
+    package let keepAlive: Bool
 
     /// 1xx: another head follows for the same request.
-    public var isInformational: Bool { status < 200 }
-    public var reason: String { String(decoding: bytes[reasonRange], as: UTF8.self) }
+    package var isInformational: Bool { status < 200 }
+    package var reason: String { String(decoding: bytes[reasonRange], as: UTF8.self) }
 
-    public func firstValue(_ lowercaseName: StaticString) -> String? {
+    package func firstValue(_ lowercaseName: StaticString) -> String? {
         bytes.withUnsafeBytes { raw in
             fields.first { raw.equalsLowercase($0.name, lowercaseName) }.map {
                 String(decoding: bytes[$0.value], as: UTF8.self)
@@ -33,8 +33,8 @@ public struct ResponseHead: Sendable {
 
 /// Decodes an upstream's answers with the same strictness as requests: a response that could be framed two
 /// ways is an error (the proxy answers 502 and drops the connection), never a guess.
-public struct ResponseDecoder: Sendable {
-    public enum Event: Sendable {
+package struct ResponseDecoder: Sendable {
+    package enum Event: Sendable {
         case needMore
         case head(ResponseHead)
         case body(Range<Int>)
@@ -46,32 +46,32 @@ public struct ResponseDecoder: Sendable {
         case body(BodyDecoder)
     }
 
-    public let limits: HTTPLimits
+    package let limits: HTTPLimits
     private var state: State = .head(HeadScanner())
     private var requestWasHead = false
 
-    public init(limits: HTTPLimits) {
+    package init(limits: HTTPLimits) {
         self.limits = limits
     }
 
     /// Prepares for the answer to the next request; `head` says whether that request is a HEAD.
-    public mutating func expectResponse(toHead head: Bool) {
+    package mutating func expectResponse(toHead head: Bool) {
         state = .head(HeadScanner())
         requestWasHead = head
     }
 
-    public var hasEnded: Bool {
+    package var hasEnded: Bool {
         if case .body(let body) = state { return body.hasEnded }
         return false
     }
 
     /// Whether no byte of the answer has arrived yet (a reused connection that died may be retried then).
-    public var isAwaitingFirstByte: Bool {
+    package var isAwaitingFirstByte: Bool {
         if case .head(let scanner) = state { return scanner.scanned == 0 }
         return false
     }
 
-    public mutating func decode(_ buffer: UnsafeRawBufferPointer) throws(HTTPParseError) -> (Event, consumed: Int) {
+    package mutating func decode(_ buffer: UnsafeRawBufferPointer) throws(HTTPParseError) -> (Event, consumed: Int) {
         switch state {
         case .head(var scanner):
             let outcome = try scanner.scan(
@@ -109,7 +109,7 @@ public struct ResponseDecoder: Sendable {
     }
 
     /// The upstream closed its side. Ends a close-delimited body; anywhere else the answer is cut short.
-    public mutating func peerClosed() throws(HTTPParseError) -> Event {
+    package mutating func peerClosed() throws(HTTPParseError) -> Event {
         guard case .body(var body) = state else { throw HTTPParseError(.truncatedResponse) }
         let wasEnded = body.hasEnded
         guard body.peerClosed() else { throw HTTPParseError(.truncatedResponse) }

@@ -1,8 +1,8 @@
 /// The logic of one client connection, without I/O: the connection feeds it bytes and events and
 /// carries out the actions it returns. It keeps pipelined requests in order, decides keep-alive,
 /// handles `Expect: 100-continue`, and discards request bodies that nobody reads.
-public struct ServerConnectionStateMachine: Sendable {
-    public enum Action: Sendable {
+package struct ServerConnectionStateMachine: Sendable {
+    package enum Action: Sendable {
         /// Nothing to do until more bytes arrive.
         case readMore
         /// A request head for the handler, which must eventually answer it.
@@ -18,7 +18,7 @@ public struct ServerConnectionStateMachine: Sendable {
         case close
     }
 
-    public enum AfterResponse: Sendable, Equatable {
+    package enum AfterResponse: Sendable, Equatable {
         /// Go on decoding: a next (perhaps already buffered) request, or the rest of an unread body.
         case continueReading
         case close
@@ -41,30 +41,30 @@ public struct ServerConnectionStateMachine: Sendable {
 
     private var decoder: RequestDecoder
     private var phase: Phase = .awaitingHead
-    public private(set) var requestsStarted = 0
+    package private(set) var requestsStarted = 0
 
-    public init(limits: HTTPLimits) {
+    package init(limits: HTTPLimits) {
         self.decoder = RequestDecoder(limits: limits)
     }
 
     /// Idle between requests (no byte of the next head yet): the idle timeout applies, not the head timeout.
-    public var isIdle: Bool {
+    package var isIdle: Bool {
         if case .awaitingHead = phase { return decoder.isBetweenRequests }
         return false
     }
 
-    public var isReadingHead: Bool {
+    package var isReadingHead: Bool {
         if case .awaitingHead = phase { return true }
         return false
     }
 
-    public var isClosed: Bool {
+    package var isClosed: Bool {
         if case .closed = phase { return true }
         return false
     }
 
     /// Decodes as much of `buffer` as the current state allows. Returns the action and how many bytes to consume.
-    public mutating func decode(_ buffer: UnsafeRawBufferPointer) -> (Action, consumed: Int) {
+    package mutating func decode(_ buffer: UnsafeRawBufferPointer) -> (Action, consumed: Int) {
         var consumedTotal = 0
         while true {
             let remaining = UnsafeRawBufferPointer(rebasing: buffer[consumedTotal...])
@@ -127,7 +127,7 @@ public struct ServerConnectionStateMachine: Sendable {
     }
 
     /// The handler wants the request body. Returns true when `100 Continue` must be written first.
-    public mutating func handlerWillReadBody() -> Bool {
+    package mutating func handlerWillReadBody() -> Bool {
         guard case .exchange(var exchange) = phase else { return false }
         guard exchange.expectsContinue, !exchange.continueSent, !exchange.responseStarted, !exchange.bodyEnded else {
             return false
@@ -139,7 +139,7 @@ public struct ServerConnectionStateMachine: Sendable {
 
     /// The handler is about to write the response head. `keepAlive` false means the answer says `Connection: close`.
     /// Returns whether the connection stays open after this response, so the head can say so.
-    public mutating func responseWillStart(keepAlive: Bool = true) -> Bool {
+    package mutating func responseWillStart(keepAlive: Bool = true) -> Bool {
         guard case .exchange(var exchange) = phase else { return false }
         exchange.responseStarted = true
         exchange.keepAlive = exchange.keepAlive && keepAlive
@@ -150,7 +150,7 @@ public struct ServerConnectionStateMachine: Sendable {
     }
 
     /// The whole response was handed to the connection.
-    public mutating func responseEnded() -> AfterResponse {
+    package mutating func responseEnded() -> AfterResponse {
         guard case .exchange(var exchange) = phase else { return .close }
         exchange.responseEnded = true
         guard exchange.keepAlive else {
@@ -167,7 +167,7 @@ public struct ServerConnectionStateMachine: Sendable {
     }
 
     /// The head timeout fired. Returns what to do: answer 408 for a partial head, close for an idle connection.
-    public mutating func headTimedOut() -> Action {
+    package mutating func headTimedOut() -> Action {
         guard case .awaitingHead = phase else { return .readMore }
         let idle = decoder.isBetweenRequests
         phase = .closed
@@ -175,7 +175,7 @@ public struct ServerConnectionStateMachine: Sendable {
     }
 
     /// The peer closed its sending side. Returns `.close` unless an answer is still owed.
-    public mutating func peerClosed() -> Action {
+    package mutating func peerClosed() -> Action {
         switch phase {
         case .exchange(let exchange) where exchange.bodyEnded && !exchange.responseEnded:
             // A half-closed client may still read its answer (RFC 9112 §9.6 allows it); nothing more will come.

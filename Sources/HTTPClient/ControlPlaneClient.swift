@@ -1,6 +1,6 @@
 internal import CCurl
 import Cryptography
-public import Dispatch
+package import Dispatch
 import Foundation
 
 #if canImport(Glibc)
@@ -8,17 +8,17 @@ import Foundation
 #endif
 
 /// A request to the control plane (JWKS, Cognito, credential endpoints).
-public struct ControlRequest: Sendable {
-    public var method: String
-    public var url: String
-    public var headers: [(String, String)]
-    public var body: [UInt8]?
+package struct ControlRequest: Sendable {
+    package var method: String
+    package var url: String
+    package var headers: [(String, String)]
+    package var body: [UInt8]?
     /// Whole-transfer timeout in milliseconds.
-    public var timeoutMilliseconds: Int
+    package var timeoutMilliseconds: Int
     /// Answers larger than this are refused, not buffered.
-    public var maxResponseBytes: Int
+    package var maxResponseBytes: Int
 
-    public init(
+    package init(
         method: String = "GET",
         url: String,
         headers: [(String, String)] = [],
@@ -35,21 +35,21 @@ public struct ControlRequest: Sendable {
     }
 }
 
-public struct ControlResponse: Sendable {
-    public let status: Int
-    public let headers: [(String, String)]
-    public let body: [UInt8]
+package struct ControlResponse: Sendable {
+    package let status: Int
+    package let headers: [(String, String)]
+    package let body: [UInt8]
 
-    public func header(_ name: String) -> String? {
+    package func header(_ name: String) -> String? {
         let lower = name.lowercased()
         return headers.last { $0.0.lowercased() == lower }?.1
     }
 }
 
 /// Why a control-plane transfer produced no answer.
-public struct ControlError: Error, Sendable, CustomStringConvertible {
+package struct ControlError: Error, Sendable, CustomStringConvertible {
     /// A struct, not an enum, so that a new code breaks no caller's switch.
-    public struct Code: Sendable, Hashable, CustomStringConvertible {
+    package struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable {
             case timeout, responseTooLarge, transport, invalidRequest
         }
@@ -61,25 +61,25 @@ public struct ControlError: Error, Sendable, CustomStringConvertible {
         }
 
         /// No complete answer within the request's timeout.
-        public static let timeout = Code(.timeout)
+        package static let timeout = Code(.timeout)
         /// The answer passed the request's `maxResponseBytes`.
-        public static let responseTooLarge = Code(.responseTooLarge)
+        package static let responseTooLarge = Code(.responseTooLarge)
         /// Refused, reset, unresolvable, or a TLS failure: curl's message says which.
-        public static let transport = Code(.transport)
+        package static let transport = Code(.transport)
         /// The request could not be handed to curl (a URL or header it refuses).
-        public static let invalidRequest = Code(.invalidRequest)
+        package static let invalidRequest = Code(.invalidRequest)
 
-        public var description: String { base.rawValue }
+        package var description: String { base.rawValue }
     }
 
-    public let code: Code
-    public let description: String
+    package let code: Code
+    package let description: String
 }
 
 /// libcurl's multi-socket interface driven by one serial Dispatch queue: read/write sources per socket,
 /// one timer, transfers completed from `curl_multi_info_read`. Everything curl does happens on `queue`.
-public final class ControlPlaneClient: @unchecked Sendable {
-    public let queue: DispatchQueue
+package final class ControlPlaneClient: @unchecked Sendable {
+    package let queue: DispatchQueue
     private let multi: UnsafeMutableRawPointer
     private var watches: [Int32: SocketWatch] = [:]
     private var timer: (any DispatchSourceTimer)?
@@ -90,7 +90,7 @@ public final class ControlPlaneClient: @unchecked Sendable {
         curl_global_init(Int(CURL_GLOBAL_ALL))
     }()
 
-    public init(queue: DispatchQueue) {
+    package init(queue: DispatchQueue) {
         _ = Self.globalInit
         self.queue = queue
         guard let handle = curl_multi_init() else { preconditionFailure("curl_multi_init failed") }
@@ -101,7 +101,7 @@ public final class ControlPlaneClient: @unchecked Sendable {
     }
 
     /// Starts a transfer; `completion` runs on `queue`. Callable from any thread.
-    public func execute(
+    package func execute(
         _ request: ControlRequest,
         completion: @escaping @Sendable (Result<ControlResponse, ControlError>) -> Void
     ) {

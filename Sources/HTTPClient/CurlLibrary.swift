@@ -1,7 +1,7 @@
 internal import CCurl
 
 /// The libcurl behind the control-plane client.
-public enum CurlLibrary {
+package enum CurlLibrary {
     /// The libcurl loaded at run time, e.g. "7.88.1", for `--version`.
-    public static var version: String { String(cString: ccurl_version_text()) }
+    package static var version: String { String(cString: ccurl_version_text()) }
 }

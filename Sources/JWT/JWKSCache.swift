@@ -4,25 +4,25 @@ import Time
 
 /// The user pool's signing keys, fetched at start, refreshed every `refresh`, re-fetched (coalesced, rate
 /// limited) when a token names an unknown kid. A failed or refused fetch keeps the keys held.
-public final class JWKSCache: @unchecked Sendable {
+package final class JWKSCache: @unchecked Sendable {
     /// Fetches the JWKS document; reports the body or why there is none.
-    public typealias Fetch = @Sendable (@escaping @Sendable (Result<[UInt8], JWKSFetchError>) -> Void) -> Void
+    package typealias Fetch = @Sendable (@escaping @Sendable (Result<[UInt8], JWKSFetchError>) -> Void) -> Void
 
-    public struct JWKSFetchError: Error, Sendable, CustomStringConvertible {
-        public let description: String
-        public init(_ description: String) { self.description = description }
+    package struct JWKSFetchError: Error, Sendable, CustomStringConvertible {
+        package let description: String
+        package init(_ description: String) { self.description = description }
     }
 
-    public enum Event: Sendable {
+    package enum Event: Sendable {
         case loaded(keyIDs: [String], skipped: [String])
         case failed(reason: String, retryInSeconds: Double, keysHeld: Int)
     }
 
-    public struct Settings: Sendable {
-        public var refreshSeconds: Double
-        public var minRefetchSeconds: Double
+    package struct Settings: Sendable {
+        package var refreshSeconds: Double
+        package var minRefetchSeconds: Double
 
-        public init(refreshSeconds: Double, minRefetchSeconds: Double) {
+        package init(refreshSeconds: Double, minRefetchSeconds: Double) {
             self.refreshSeconds = refreshSeconds
             self.minRefetchSeconds = minRefetchSeconds
         }
@@ -52,7 +52,7 @@ public final class JWKSCache: @unchecked Sendable {
     // Thread-safe: Dispatch sources may be scheduled from any thread. Everything else is behind `state`.
     private let timer: any DispatchSourceTimer
 
-    public init(settings: Settings, fetch: @escaping Fetch, observer: @escaping @Sendable (Event) -> Void) {
+    package init(settings: Settings, fetch: @escaping Fetch, observer: @escaping @Sendable (Event) -> Void) {
         self.settings = settings
         self.fetch = fetch
         self.observer = observer
@@ -60,17 +60,17 @@ public final class JWKSCache: @unchecked Sendable {
     }
 
     /// The keys held now (empty until the first successful fetch).
-    public var keys: JWKSet { state.withLock { $0.keys } }
+    package var keys: JWKSet { state.withLock { $0.keys } }
 
-    public var everLoaded: Bool { state.withLock { $0.everLoaded } }
+    package var everLoaded: Bool { state.withLock { $0.everLoaded } }
 
     /// Wall-clock seconds of the last successful fetch.
-    public var lastSuccess: Double? { state.withLock { $0.lastSuccessWallClock } }
+    package var lastSuccess: Double? { state.withLock { $0.lastSuccessWallClock } }
 
     /// Calls `then` once keys are first loaded: at once if they already are, else right after the fetch that
     /// loads them, on the thread that finished it (keep `then` short). Never, if no fetch ever succeeds: a caller
     /// that cannot wait forever keeps its own timer.
-    public func whenFirstLoaded(_ then: @escaping @Sendable () -> Void) {
+    package func whenFirstLoaded(_ then: @escaping @Sendable () -> Void) {
         let loaded = state.withLock { state in
             if !state.everLoaded { state.firstLoadWaiters.append(then) }
             return state.everLoaded
@@ -79,10 +79,10 @@ public final class JWKSCache: @unchecked Sendable {
     }
 
     /// Whether `start` was called.
-    public var isStarted: Bool { state.withLock { $0.started } }
+    package var isStarted: Bool { state.withLock { $0.started } }
 
     /// Fetches now and keeps the keys fresh from then on. Once only; never after `stop`.
-    public func start() {
+    package func start() {
         let first = state.withLock { state in
             guard !state.started, !state.stopped else { return false }
             state.started = true
@@ -97,7 +97,7 @@ public final class JWKSCache: @unchecked Sendable {
 
     /// Stops refreshing (a reload replaced this cache). Requests still holding it keep its keys; a fetch in
     /// flight still answers its waiters but reports nothing.
-    public func stop() {
+    package func stop() {
         let wasStarted = state.withLock { state in
             state.stopped = true
             return state.started
@@ -115,7 +115,7 @@ public final class JWKSCache: @unchecked Sendable {
     /// A token named `keyID`, which the held keys lack: fetch again (at most once per `minRefetchSeconds`,
     /// one fetch for all who ask meanwhile) and call `then` with the keys after it, or at once if a fetch is
     /// not allowed yet.
-    public func refetch(forUnknownKeyID keyID: String, then: @escaping @Sendable (JWKSet) -> Void) {
+    package func refetch(forUnknownKeyID keyID: String, then: @escaping @Sendable (JWKSet) -> Void) {
         let now = Double(SystemClock.monotonicNanoseconds()) / 1e9
         enum Decision {
             case answerNow(JWKSet)

@@ -1,28 +1,28 @@
-public import Cryptography
+package import Cryptography
 import Encoding
 
 /// The signing keys of a user pool, by `kid`. Immutable: a refresh builds a new set and swaps it in.
-public struct JWKSet: Sendable {
-    public let keys: [String: RSAPublicKey]
+package struct JWKSet: Sendable {
+    package let keys: [String: RSAPublicKey]
 
-    public init(keys: [String: RSAPublicKey]) {
+    package init(keys: [String: RSAPublicKey]) {
         self.keys = keys
     }
 
-    public static let empty = JWKSet(keys: [:])
+    package static let empty = JWKSet(keys: [:])
 
-    public static let maxBytes = 1 << 20
-    public static let maxKeys = 100
-    public static let minimumBits = 2048
+    package static let maxBytes = 1 << 20
+    package static let maxKeys = 100
+    package static let minimumBits = 2048
 
-    public struct Invalid: Error, Sendable, CustomStringConvertible {
-        public let description: String
+    package struct Invalid: Error, Sendable, CustomStringConvertible {
+        package let description: String
     }
 
     /// Parses a JWKS document. Keys that cannot sign RS256 tokens (not RSA, `use` other than `sig`, `alg` other
     /// than RS256, shorter than 2048 bits, malformed) are skipped and reported; a document that is not a JWKS at
     /// all throws, so the caller keeps the keys it had.
-    public static func parse(_ data: [UInt8]) throws(Invalid) -> (set: JWKSet, skipped: [String]) {
+    package static func parse(_ data: [UInt8]) throws(Invalid) -> (set: JWKSet, skipped: [String]) {
         guard data.count <= maxBytes else { throw Invalid(description: "JWKS larger than \(maxBytes) bytes") }
         let root: JSONValue
         do {

@@ -1,5 +1,5 @@
 package import Cryptography
-public import Encoding
+package import Encoding
 
 #if canImport(Glibc)
     import Glibc
@@ -131,9 +131,9 @@ private func withScratch<Result>(
 }
 
 /// The signature half of verification: a compact JWS signed with RS256 by a key of the set.
-public enum JWSSignature {
+package enum JWSSignature {
     /// Returns the payload bytes once the header says RS256 with a known kid and the signature verifies.
-    public static func verify(_ token: [UInt8], keys: JWKSet) throws(TokenRejection) -> (
+    package static func verify(_ token: [UInt8], keys: JWKSet) throws(TokenRejection) -> (
         keyID: String, payload: [UInt8]
     ) {
         try withBytes(token) { raw throws(TokenRejection) in
@@ -148,8 +148,8 @@ public enum JWSSignature {
 
 /// A token read without any check of its signature or claims: only to find the key it names, or to read
 /// what Cognito itself just handed over. Nothing read here may decide what a request is allowed to do.
-public enum UnverifiedToken {
-    public static func header(_ token: [UInt8]) -> [String: JSONValue]? {
+package enum UnverifiedToken {
+    package static func header(_ token: [UInt8]) -> [String: JSONValue]? {
         try? withBytes(token) { raw throws(TokenRejection) in
             try SignedToken.withParts(raw) { signed throws(TokenRejection) in
                 try jsonObject(signed.headerBytes, "header")
@@ -157,7 +157,7 @@ public enum UnverifiedToken {
         }
     }
 
-    public static func payload(_ token: [UInt8]) -> [String: JSONValue]? {
+    package static func payload(_ token: [UInt8]) -> [String: JSONValue]? {
         try? withBytes(token) { raw throws(TokenRejection) in
             try SignedToken.withParts(raw) { signed throws(TokenRejection) in
                 try jsonObject(Array(signed.payload), "payload")

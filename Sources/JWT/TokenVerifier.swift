@@ -2,18 +2,18 @@ import Cryptography
 import Encoding
 
 /// Which tokens the user pool's authorizer accepts (SPEC.md "Token validation").
-public struct TokenRules: Sendable {
-    public enum Use: String, Sendable {
+package struct TokenRules: Sendable {
+    package enum Use: String, Sendable {
         case id, access, any
     }
 
-    public var issuer: String
-    public var clientIDs: Set<String>
-    public var tokenUse: Use
+    package var issuer: String
+    package var clientIDs: Set<String>
+    package var tokenUse: Use
     /// Seconds of tolerance for exp, nbf and iat.
-    public var clockSkew: Double
+    package var clockSkew: Double
 
-    public init(issuer: String, clientIDs: Set<String>, tokenUse: Use, clockSkew: Double) {
+    package init(issuer: String, clientIDs: Set<String>, tokenUse: Use, clockSkew: Double) {
         self.issuer = issuer
         self.clientIDs = clientIDs
         self.tokenUse = tokenUse
@@ -22,7 +22,7 @@ public struct TokenRules: Sendable {
 }
 
 /// Why a token was refused. The reason goes to the access log; the client only sees the status.
-public enum TokenRejection: Error, Sendable, Equatable, CustomStringConvertible {
+package enum TokenRejection: Error, Sendable, Equatable, CustomStringConvertible {
     case missing
     case malformed(String)
     case unsupportedAlgorithm
@@ -37,7 +37,7 @@ public enum TokenRejection: Error, Sendable, Equatable, CustomStringConvertible 
     /// No signing key was ever loaded: the gateway cannot judge any token.
     case noSigningKeys
 
-    public var description: String {
+    package var description: String {
         switch self {
         case .missing: return "no token"
         case .malformed(let detail): return "malformed token: \(detail)"
@@ -56,23 +56,23 @@ public enum TokenRejection: Error, Sendable, Equatable, CustomStringConvertible 
 }
 
 /// A token whose signature and claims passed: what the routes and the identity headers need.
-public struct VerifiedToken: Sendable, Equatable {
-    public let keyID: String
-    public let subject: String
-    public let username: String?
-    public let groups: [String]
-    public let scopes: [String]
-    public let tokenUse: String
+package struct VerifiedToken: Sendable, Equatable {
+    package let keyID: String
+    package let subject: String
+    package let username: String?
+    package let groups: [String]
+    package let scopes: [String]
+    package let tokenUse: String
     /// Seconds since the epoch.
-    public let expiresAt: Double
+    package let expiresAt: Double
     /// The payload base64url-encoded, for X-Auth-Claims: the token's own payload part, which is the one
     /// encoding of the payload since decoding refuses any other.
-    public let encodedPayload: String
+    package let encodedPayload: String
 
     /// The payload exactly as signed (decoded from base64url), for the few readers outside the request path.
-    public var payload: [UInt8] { Base64URL.decode(encodedPayload.utf8) ?? [] }
+    package var payload: [UInt8] { Base64URL.decode(encodedPayload.utf8) ?? [] }
 
-    public init(
+    package init(
         keyID: String, subject: String, username: String?, groups: [String], scopes: [String], tokenUse: String,
         expiresAt: Double, payload: [UInt8]
     ) {
@@ -96,7 +96,7 @@ public struct VerifiedToken: Sendable, Equatable {
     }
 
     /// Whether the route's requirements hold: any one of `groups`, any one of `scopes` (empty lists pass).
-    public func satisfies(groups required: [String], scopes requiredScopes: [String]) -> Bool {
+    package func satisfies(groups required: [String], scopes requiredScopes: [String]) -> Bool {
         (required.isEmpty || required.contains { groups.contains($0) })
             && (requiredScopes.isEmpty || requiredScopes.contains { scopes.contains($0) })
     }
@@ -104,12 +104,12 @@ public struct VerifiedToken: Sendable, Equatable {
 
 /// Checks a token exactly as Cognito's authorizer and aws-jwt-verify do: RS256 only, a known kid, the
 /// signature, then issuer, token_use, audience or client_id, exp, nbf and iat (CognitoClaims.swift).
-public struct TokenVerifier: Sendable {
-    public let rules: TokenRules
+package struct TokenVerifier: Sendable {
+    package let rules: TokenRules
     let issuers: AllowedValues
     let clientIDs: AllowedValues
 
-    public init(rules: TokenRules) {
+    package init(rules: TokenRules) {
         self.rules = rules
         issuers = AllowedValues([rules.issuer])
         clientIDs = AllowedValues(rules.clientIDs)
@@ -118,12 +118,12 @@ public struct TokenVerifier: Sendable {
     /// The latest NumericDate accepted (9999-12-31): anything later is a malformed claim, not a long life.
     static let latestDate = 253_402_300_799.0
 
-    public func verify(_ token: [UInt8], keys: JWKSet, now: Double) throws(TokenRejection) -> VerifiedToken {
+    package func verify(_ token: [UInt8], keys: JWKSet, now: Double) throws(TokenRejection) -> VerifiedToken {
         try withBytes(token) { raw throws(TokenRejection) in try verify(raw, keys: keys, now: now) }
     }
 
     /// The same on bytes in place (a slice of a request head), which is not copied.
-    public func verify(_ token: UnsafeRawBufferPointer, keys: JWKSet, now: Double) throws(TokenRejection)
+    package func verify(_ token: UnsafeRawBufferPointer, keys: JWKSet, now: Double) throws(TokenRejection)
         -> VerifiedToken
     {
         try SignedToken.withParts(token) { signed throws(TokenRejection) in

@@ -4,22 +4,22 @@ import Synchronization
 /// Tokens already verified, keyed by the SHA-256 of the token (the token itself is never kept), least
 /// recently used evicted first. An entry never outlives its token's `exp`, and goes when its kid leaves the JWKS.
 /// The route's groups and scopes are still checked on every request: only the signature and claims are cached.
-public final class VerifiedTokenCache: Sendable {
-    public struct Key: Hashable, Sendable {
+package final class VerifiedTokenCache: Sendable {
+    package struct Key: Hashable, Sendable {
         let words: (UInt64, UInt64, UInt64, UInt64)
 
-        public init(token: UnsafeRawBufferPointer) {
+        package init(token: UnsafeRawBufferPointer) {
             // The digest lands in the words themselves: no array for it on every request.
             var digest: (UInt64, UInt64, UInt64, UInt64) = (0, 0, 0, 0)
             withUnsafeMutableBytes(of: &digest) { SHA256.hash(token, into: $0) }
             words = digest
         }
 
-        public static func == (lhs: Key, rhs: Key) -> Bool {
+        package static func == (lhs: Key, rhs: Key) -> Bool {
             lhs.words == rhs.words
         }
 
-        public func hash(into hasher: inout Hasher) {
+        package func hash(into hasher: inout Hasher) {
             hasher.combine(words.0)
             hasher.combine(words.1)
         }
@@ -64,21 +64,21 @@ public final class VerifiedTokenCache: Sendable {
         }
     }
 
-    public let capacity: Int
+    package let capacity: Int
     private let storage = Mutex(Storage())
 
-    public init(capacity: Int) {
+    package init(capacity: Int) {
         self.capacity = capacity
     }
 
-    public var isEnabled: Bool { capacity > 0 }
+    package var isEnabled: Bool { capacity > 0 }
 
-    public var count: Int { storage.withLock { $0.index.count } }
+    package var count: Int { storage.withLock { $0.index.count } }
 
-    public var hitsAndMisses: (hits: Int, misses: Int) { storage.withLock { ($0.hits, $0.misses) } }
+    package var hitsAndMisses: (hits: Int, misses: Int) { storage.withLock { ($0.hits, $0.misses) } }
 
     /// The verified token for `key` if it is held and not past its `exp` at `now` (seconds since the epoch).
-    public func lookup(_ key: Key, now: Double) -> VerifiedToken? {
+    package func lookup(_ key: Key, now: Double) -> VerifiedToken? {
         guard capacity > 0 else { return nil }
         return storage.withLock { storage in
             guard let slot = storage.index[key] else {
@@ -98,7 +98,7 @@ public final class VerifiedTokenCache: Sendable {
         }
     }
 
-    public func insert(_ key: Key, _ token: VerifiedToken) {
+    package func insert(_ key: Key, _ token: VerifiedToken) {
         guard capacity > 0 else { return }
         storage.withLock { storage in
             if let slot = storage.index[key] {
@@ -123,7 +123,7 @@ public final class VerifiedTokenCache: Sendable {
     }
 
     /// Drops every entry whose signing key is no longer in `keys`.
-    public func retainOnly(keyIDs: Set<String>) {
+    package func retainOnly(keyIDs: Set<String>) {
         storage.withLock { storage in
             for slot in Array(storage.index.values) where !keyIDs.contains(storage.nodes[slot].token.keyID) {
                 storage.remove(slot)

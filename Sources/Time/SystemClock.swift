@@ -8,26 +8,26 @@
 /// or as a reading function (CredentialProvider, CognitoClient), so that tests fix it.
 /// An instance caches the text of the current second (the Date header, log timestamps): each event loop
 /// owns one, the event log shares one behind a lock.
-public struct SystemClock: Sendable {
+package struct SystemClock: Sendable {
     // MARK: Readings
 
     /// Monotonic nanoseconds, precise (CLOCK_MONOTONIC): durations in the access log, rate limits, the
     /// time systemd wants beside RELOADING=1.
-    public static func monotonicNanoseconds() -> UInt64 { nanoseconds(CLOCK_MONOTONIC) }
+    package static func monotonicNanoseconds() -> UInt64 { nanoseconds(CLOCK_MONOTONIC) }
 
     /// Monotonic nanoseconds, a few milliseconds coarse and cheaper (CLOCK_MONOTONIC_COARSE): deadlines
     /// checked on every request.
-    public static func coarseMonotonicNanoseconds() -> UInt64 { nanoseconds(CLOCK_MONOTONIC_COARSE) }
+    package static func coarseMonotonicNanoseconds() -> UInt64 { nanoseconds(CLOCK_MONOTONIC_COARSE) }
 
     /// Wall-clock nanoseconds since 1970 (CLOCK_REALTIME): log timestamps.
-    public static func wallClockNanoseconds() -> Int64 {
+    package static func wallClockNanoseconds() -> Int64 {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
     }
 
     /// Wall-clock seconds since 1970 with their fraction: what token claims (exp, nbf, iat) are compared with.
-    public static func wallClockSeconds() -> Double {
+    package static func wallClockSeconds() -> Double {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
@@ -35,7 +35,7 @@ public struct SystemClock: Sendable {
 
     /// Whole wall-clock seconds since 1970, as time(2) gives them (CLOCK_REALTIME_COARSE): SigV4 dates,
     /// credential expirations, the Date header.
-    @Sendable public static func unixSeconds() -> Int {
+    @Sendable package static func unixSeconds() -> Int {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME_COARSE, &now)
         return Int(now.tv_sec)
@@ -53,16 +53,16 @@ public struct SystemClock: Sendable {
     private var cachedHTTPDate = ""
     private var cachedISOPrefix = ""
 
-    public init() {}
+    package init() {}
 
     /// IMF-fixdate (RFC 9110 §5.6.7), e.g. "Sun, 06 Nov 1994 08:49:37 GMT".
-    public mutating func httpDate(unixSeconds second: Int = SystemClock.unixSeconds()) -> String {
+    package mutating func httpDate(unixSeconds second: Int = SystemClock.unixSeconds()) -> String {
         refresh(second)
         return cachedHTTPDate
     }
 
     /// RFC 3339 UTC with milliseconds, e.g. "2026-11-26T15:44:40.123Z" (the fraction is cut, not rounded).
-    public mutating func iso8601(wallClockNanoseconds now: Int64 = SystemClock.wallClockNanoseconds()) -> String {
+    package mutating func iso8601(wallClockNanoseconds now: Int64 = SystemClock.wallClockNanoseconds()) -> String {
         let second = now >= 0 ? now / 1_000_000_000 : (now - 999_999_999) / 1_000_000_000
         refresh(Int(second))
         let millis = Int((now - second * 1_000_000_000) / 1_000_000)
