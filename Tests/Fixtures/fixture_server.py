@@ -46,8 +46,18 @@ def credential_document(kind, expires_in):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
-    # StreamRequestHandler's socket timeout: a kept-alive connection left silent this long is closed.
-    timeout = arguments.idle_timeout or None
+
+    def handle_one_request(self):
+        # --idle-timeout bounds only the wait for the next request line of a kept-alive connection, never a
+        # request being read or answered: an upstream that gave up on a half-sent body would hide a client
+        # the gateway lost track of.
+        if arguments.idle_timeout:
+            self.connection.settimeout(arguments.idle_timeout)
+        super().handle_one_request()
+
+    def parse_request(self):
+        self.connection.settimeout(None)
+        return super().parse_request()
 
     def log_message(self, *args):
         pass
@@ -220,14 +230,21 @@ if arguments.unix:
 
     class UnixServer(socketserver.ThreadingUnixStreamServer):
         daemon_threads = True
+        request_queue_size = 1024
 
     if os.path.exists(arguments.unix):
         os.unlink(arguments.unix)
     unix_server = UnixServer(arguments.unix, UnixHandler)
     threading.Thread(target=unix_server.serve_forever, daemon=True).start()
 
-server = ThreadingHTTPServer(("127.0.0.1", arguments.port), Handler)
-server.daemon_threads = True
+class Server(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a storm of proxied requests would overflow it, and every dropped
+    # connection then waits for SYN retransmits (1 s, 3 s, 7 s ...) before the fixture even sees it.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
+server = Server(("127.0.0.1", arguments.port), Handler)
 if arguments.tls_cert:
     import ssl
 
