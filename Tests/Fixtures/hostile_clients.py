@@ -49,12 +49,14 @@ parser.add_argument("--host", default="127.0.0.1", help="127.0.0.1 or ::1 only")
 parser.add_argument("--port", type=int, required=True, help="authgate's public port")
 parser.add_argument("--seed", type=int, default=1)
 parser.add_argument("--mode", choices=["short", "all"], default="all")
+parser.add_argument("--cases", default="", help="comma-separated: only these cases of the mode's mix")
 parser.add_argument("--connections", type=int, default=2000, help="stop after this many connections")
 parser.add_argument("--seconds", type=float, default=30, help="start no connection after this many seconds")
 parser.add_argument("--calm", type=int, default=4, help="concurrent connections in a calm phase")
 parser.add_argument("--storm", type=int, default=200, help="concurrent connections in a storm phase")
 parser.add_argument("--calm-connections", type=int, default=40, help="connections per calm phase")
 parser.add_argument("--storm-connections", type=int, default=600, help="connections per storm phase")
+parser.add_argument("--min-delay", type=float, default=0.0, help="shortest wait before the client closes")
 parser.add_argument("--max-delay", type=float, default=0.5, help="longest wait before the client closes")
 parser.add_argument("--op-timeout", type=float, default=5, help="bound of each connect, send and receive")
 parser.add_argument("--open-prefix", default="/upstream", help="a route with auth = \"none\"")
@@ -62,6 +64,8 @@ parser.add_argument("--auth-prefix", default="/api", help="a route that requires
 parser.add_argument("--token", default="", help="a valid token for the auth route, if any")
 parser.add_argument("--max-body", type=int, default=65536, help="authgate's max_body_bytes")
 parser.add_argument("--max-head", type=int, default=32768, help="authgate's max_header_bytes")
+parser.add_argument("--print-plan", action="store_true",
+                    help="print the connections the seed draws (case, variant, bytes, delay, ending) and exit")
 parser.add_argument("--stop-after-refused", type=int, default=25,
                     help="stop once this many connects in a row were refused (the gateway is gone)")
 arguments = parser.parse_args()
@@ -105,7 +109,6 @@ class Plan:
         self.read_bytes = 0  # vanish_answer: how much of the answer to read before leaving
         self.delay = 0.0  # how long to keep the connection (reading) before closing it
         self.ending = "close"  # close | reset | half_close
-        self.gap = 0.0  # pause between send pieces
 
 
 class Planner:
@@ -114,6 +117,12 @@ class Planner:
     def __init__(self, seed, mode):
         self.rng = random.Random(seed)
         table = SHORT_CASES if mode == "short" else ALL_CASES
+        if arguments.cases:
+            wanted = arguments.cases.split(",")
+            unknown = set(wanted) - {name for name, _ in ALL_CASES}
+            if unknown:
+                parser.error("unknown cases: " + ", ".join(sorted(unknown)))
+            table = [(name, weight) for name, weight in ALL_CASES if name in wanted]
         self.names = [name for name, _ in table]
         self.weights = [weight for _, weight in table]
         self.index = 0
@@ -132,7 +141,7 @@ class Planner:
         case = rng.choices(self.names, self.weights)[0]
         plan = Plan(self.index, case)
         self.index += 1
-        plan.delay = rng.uniform(0, arguments.max_delay)
+        plan.delay = rng.uniform(arguments.min_delay, arguments.max_delay)
         plan.ending = rng.choice(["close", "close", "reset"])
         getattr(self, "plan_" + case)(plan, rng)
         return plan
@@ -155,7 +164,7 @@ class Planner:
             plan.delay = 0
 
     def plan_auth(self, plan, rng):
-        choices = ["none", "garbage", "malformed_header", "expired_shape"]
+        choices = ["none", "garbage", "malformed_header", "unknown_key"]
         if arguments.token:
             choices.append("valid")
         plan.variant = rng.choice(choices)
@@ -163,7 +172,7 @@ class Planner:
             "none": b"",
             "garbage": b"Authorization: Bearer " + text_body(rng, rng.randrange(1, 200)) + b"\r\n",
             "malformed_header": b"Authorization: Basic dXNlcjpwYXNz\r\n",
-            "expired_shape": b"Authorization: Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6Im5vIn0.e30.c2ln\r\n",
+            "unknown_key": b"Authorization: Bearer eyJhbGciOiJSUzI1NiIsImtpZCI6Im5vIn0.e30.c2ln\r\n",
             "valid": b"Authorization: Bearer " + arguments.token.encode() + b"\r\n",
         }[plan.variant]
         plan.send = [b"GET " + AUTH + b"/private HTTP/1.1\r\nHost: a\r\n" + authorization + b"\r\n"]
@@ -180,18 +189,20 @@ class Planner:
         limit = arguments.max_body
         plan.variant = rng.choice(["declared", "chunked", "expect_continue"])
         if plan.variant == "declared":
-            head = b"POST " + OPEN + b"/oversized HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % (limit + 1 + rng.randrange(1 << 20))
+            declared = limit + 1 + rng.randrange(1 << 20)
+            head = b"POST " + OPEN + b"/oversized HTTP/1.1\r\nHost: a\r\nContent-Length: %d\r\n\r\n" % declared
             plan.send = [head, b"x" * min(limit + 1, 65536)]
         elif plan.variant == "expect_continue":
-            head = (b"POST " + OPEN + b"/oversized HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n"
-                    % (limit * 4))
+            head = (b"POST " + OPEN + b"/oversized HTTP/1.1\r\nHost: a\r\nExpect: 100-continue\r\n"
+                    b"Content-Length: %d\r\n\r\n" % (limit * 4))
             plan.send = [head]
         else:
             body = b""
             piece = b"y" * 8192
             while len(body) < limit + 8192 * (2 + rng.randrange(4)):
                 body += b"2000\r\n" + piece + b"\r\n"
-            plan.send = [b"PUT " + OPEN + b"/oversized HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n", body]
+            head = b"PUT " + OPEN + b"/oversized HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+            plan.send = [head, body]
 
     def plan_bad_chunk(self, plan, rng):
         head = b"PUT " + OPEN + b"/chunk HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -259,12 +270,13 @@ class Planner:
             "length_list": b"POST %s HTTP/1.1\r\nHost: a\r\nContent-Length: 3, 3\r\n\r\nabc" % path,
             "plus_length": b"POST %s HTTP/1.1\r\nHost: a\r\nContent-Length: +3\r\n\r\nabc" % path,
             "hex_length": b"POST %s HTTP/1.1\r\nHost: a\r\nContent-Length: 0x3\r\n\r\nabc" % path,
-            "te_identity": b"POST %s HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n" % path,
+            "te_identity": b"POST %s HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked, identity\r\n\r\n"
+                           b"0\r\n\r\n" % path,
             "te_xchunked": b"POST %s HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n" % path,
             "te_space": b"POST %s HTTP/1.1\r\nHost: a\r\nTransfer-Encoding : chunked\r\n\r\n0\r\n\r\n" % path,
             "te_http10": b"POST %s HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" % path + smuggled,
-            "te_twice": b"POST %s HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTransfer-Encoding: chunked\r\n\r\n"
-                        b"0\r\n\r\n" % path,
+            "te_twice": b"POST %s HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+                        b"Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" % path,
         }
         plan.variant = rng.choice(sorted(variants))
         plan.send = [variants[plan.variant]]
@@ -281,7 +293,7 @@ class Planner:
         plan.send = [first + tail]
 
     def plan_reset(self, plan, rng):
-        plan.variant = rng.choice(["after_request", "before_answer", "mid_head", "after_body_head"])
+        plan.variant = rng.choice(["after_request", "before_answer", "mid_head", "after_body_head", "inside_body"])
         plan.ending = "reset"
         if plan.variant == "after_request":
             plan.send = [valid_get(OPEN + b"/reset")]
@@ -290,8 +302,12 @@ class Planner:
             plan.delay = 0
         elif plan.variant == "mid_head":
             plan.send = [b"GET " + OPEN + b"/reset HTTP/1.1\r\nHost: a\r\nX-Par"]
-        else:
+        elif plan.variant == "after_body_head":
             plan.send = [b"POST " + OPEN + b"/reset HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\nabc"]
+        else:
+            # Part of a body and the reset at once: the gateway sees the bytes and the hangup together.
+            plan.send = [b"POST " + OPEN + b"/reset HTTP/1.1\r\nHost: a\r\nContent-Length: 1000\r\n\r\nabc"]
+            plan.delay = 0
 
     def plan_half_close(self, plan, rng):
         plan.variant = rng.choice(["get", "post", "partial_head", "chunked_partial"])
@@ -300,7 +316,8 @@ class Planner:
             "get": valid_get(OPEN + b"/half"),
             "post": valid_post(OPEN + b"/half", b"hello"),
             "partial_head": b"GET " + OPEN + b"/half HTTP/1.1\r\nHost: a\r\n",
-            "chunked_partial": b"PUT " + OPEN + b"/half HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhe",
+            "chunked_partial": b"PUT " + OPEN + b"/half HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n"
+                               b"5\r\nhe",
         }[plan.variant]]
 
     def plan_vanish_request(self, plan, rng):
@@ -311,7 +328,7 @@ class Planner:
         plan.delay = rng.choice([0, 0, rng.uniform(0, arguments.max_delay)])
 
     def plan_vanish_answer(self, plan, rng):
-        plan.variant = rng.choice(["big", "trickle", "big_chunked_client"])
+        plan.variant = rng.choice(["big", "trickle", "big_http10"])
         if plan.variant == "trickle":
             plan.send = [valid_get(OPEN + b"/trickle/%d" % rng.randrange(5, 60))]
         elif plan.variant == "big":
@@ -329,7 +346,7 @@ class Stats:
         self.connections = 0
         self.refused = 0
         self.refused_in_a_row = 0
-        self.timeouts = Counter()  # case -> operations that hit --op-timeout
+        self.timeouts = Counter()  # "case/variant" -> connections that hit --op-timeout or their deadline
         self.peer_resets = 0
         self.stopped = ""
 
@@ -392,7 +409,8 @@ async def run_plan(loop, sock, plan, stats):
             sock.shutdown(socket.SHUT_WR)
             # Bounded: at most two receive timeouts' worth of waiting for the answer and the close.
             if not await read_for(loop, sock, 2 * arguments.op_timeout):
-                stats.timeouts[plan.case + "/" + plan.variant] += 1  # neither answered nor closed: worth a look, not a verdict
+                # Neither answered nor closed: worth a look, not a verdict.
+                stats.timeouts[plan.case + "/" + plan.variant] += 1
             sock.close()
             return
         if plan.read_bytes:
@@ -458,5 +476,12 @@ async def main():
                                       stats.stopped, stats.peer_resets, timeouts, cases), flush=True)
 
 
+if arguments.print_plan:
+    planner = Planner(arguments.seed, arguments.mode)
+    for _ in range(arguments.connections):
+        plan = planner.next()
+        print(plan.index, plan.case, plan.variant, sum(len(piece) for piece in plan.send), "%.3f" % plan.delay,
+              plan.ending, plan.read_bytes)
+    sys.exit(0)
 asyncio.run(main())
 sys.exit(0)
