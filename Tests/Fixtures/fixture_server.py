@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """A small HTTP server on loopback for authgate's tests and demo: serves a JWKS file that the test may
-rewrite, counts JWKS fetches, answers slow, large, malformed and echo requests, and under /upstream
+rewrite, counts JWKS fetches, answers slow, large, trickled, malformed and echo requests, and under /upstream
 plays an upstream service that answers with what it received (method, path, headers, body digest).
 It also speaks the two AWS credential protocols: the ECS container endpoint (/ecs/credentials) and EC2
 instance metadata with IMDSv2 session tokens (/latest/...)."""
@@ -18,6 +18,8 @@ parser.add_argument("--jwks-file", default="")
 parser.add_argument("--unix", default="", help="also serve on this unix socket")
 parser.add_argument("--tls-cert", default="", help="serve HTTPS with this certificate (and --tls-key)")
 parser.add_argument("--tls-key", default="")
+parser.add_argument("--idle-timeout", type=float, default=0,
+                    help="close a connection silent for this many seconds (0: never)")
 arguments = parser.parse_args()
 
 jwks_requests = 0
@@ -44,6 +46,18 @@ def credential_document(kind, expires_in):
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def handle_one_request(self):
+        # --idle-timeout bounds only the wait for the next request line of a kept-alive connection, never a
+        # request being read or answered: an upstream that gave up on a half-sent body would hide a client
+        # the gateway lost track of.
+        if arguments.idle_timeout:
+            self.connection.settimeout(arguments.idle_timeout)
+        super().handle_one_request()
+
+    def parse_request(self):
+        self.connection.settimeout(None)
+        return super().parse_request()
 
     def log_message(self, *args):
         pass
@@ -87,6 +101,19 @@ class Handler(BaseHTTPRequestHandler):
             return
         if "/upstream/slow" in self.path:
             time.sleep(3)
+        if "/upstream/trickle/" in self.path:
+            # A slow streamed answer: COUNT chunks of 1 KiB, 20 ms apart.
+            count = int(self.path.rsplit("/", 1)[1])
+            self.send_response(200)
+            self.send_header("Content-Type", "application/octet-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            for _ in range(count):
+                self.wfile.write(b"400\r\n" + b"t" * 1024 + b"\r\n")
+                self.wfile.flush()
+                time.sleep(0.02)
+            self.wfile.write(b"0\r\n\r\n")
+            return
         if "/upstream/big" in self.path:
             size = int(self.path.rsplit("/", 1)[1])
             block = hashlib.sha256(b"authgate").digest() * 2048
@@ -203,14 +230,21 @@ if arguments.unix:
 
     class UnixServer(socketserver.ThreadingUnixStreamServer):
         daemon_threads = True
+        request_queue_size = 1024
 
     if os.path.exists(arguments.unix):
         os.unlink(arguments.unix)
     unix_server = UnixServer(arguments.unix, UnixHandler)
     threading.Thread(target=unix_server.serve_forever, daemon=True).start()
 
-server = ThreadingHTTPServer(("127.0.0.1", arguments.port), Handler)
-server.daemon_threads = True
+class Server(ThreadingHTTPServer):
+    # socketserver's listen backlog is 5: a storm of proxied requests would overflow it, and every dropped
+    # connection then waits for SYN retransmits (1 s, 3 s, 7 s ...) before the fixture even sees it.
+    request_queue_size = 1024
+    daemon_threads = True
+
+
+server = Server(("127.0.0.1", arguments.port), Handler)
 if arguments.tls_cert:
     import ssl
 

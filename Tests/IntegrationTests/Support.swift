@@ -129,6 +129,9 @@ final class RunningGateway {
 
     var configFile: URL { directory.appendingPathComponent("authgate.toml") }
 
+    /// The process id, for reading its /proc entries (descriptors, memory).
+    var pid: Int32 { process.processIdentifier }
+
     /// The status of one GET on a new connection to the public listener, with `token` as a bearer token.
     func status(_ path: String, token: String? = nil) throws -> Int {
         let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""

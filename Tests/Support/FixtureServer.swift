@@ -15,9 +15,11 @@ public final class FixtureServer: @unchecked Sendable {
     /// A unix socket the server also answers on, when asked for.
     public let unixSocket: String?
 
-    public init(jwks: String = #"{"keys":[]}"#, unixSocket: Bool = false, tls: (cert: String, key: String)? = nil)
-        throws
-    {
+    /// `idleTimeout`: seconds after which the server closes a kept-alive connection that stays silent (nil: never).
+    public init(
+        jwks: String = #"{"keys":[]}"#, unixSocket: Bool = false, tls: (cert: String, key: String)? = nil,
+        idleTimeout: Double? = nil
+    ) throws {
         port = try Self.freePort()
         jwksFile = FileManager.default.temporaryDirectory.appendingPathComponent("jwks-\(UUID().uuidString).json")
         try jwks.write(to: jwksFile, atomically: true, encoding: .utf8)
@@ -28,10 +30,11 @@ public final class FixtureServer: @unchecked Sendable {
         let socketPath =
             unixSocket ? FileManager.default.temporaryDirectory.appendingPathComponent("up-\(port).sock").path : nil
         self.unixSocket = socketPath
-        process.arguments =
-            ["python3", script.path, "--port", "\(port)", "--jwks-file", jwksFile.path]
-            + (socketPath.map { ["--unix", $0] } ?? [])
-            + (tls.map { ["--tls-cert", $0.cert, "--tls-key", $0.key] } ?? [])
+        var arguments = ["python3", script.path, "--port", "\(port)", "--jwks-file", jwksFile.path]
+        if let socketPath { arguments += ["--unix", socketPath] }
+        if let tls { arguments += ["--tls-cert", tls.cert, "--tls-key", tls.key] }
+        if let idleTimeout { arguments += ["--idle-timeout", "\(idleTimeout)"] }
+        process.arguments = arguments
         let output = Pipe()
         process.standardOutput = output
         // Not the test's own stderr: a fixture outliving a killed test must not hold its caller's pipes open.
