@@ -67,6 +67,9 @@ final class SocketChannel: Selectable {
     private var readPending = false
     /// The peer's end was read: nothing more will come.
     private var inputEnded = false
+    /// An event said the peer's end (or a reset) arrived: a short read no longer means the socket is empty, since
+    /// the end still waits behind the bytes and no further edge will announce it.
+    private var endAnnounced = false
     /// OpenSSL needs the socket writable before it can read on.
     private var readWaitsForWritable = false
     private var outbound: [UInt8] = []
@@ -135,6 +138,7 @@ final class SocketChannel: Selectable {
                     readPending = true
                 }
             }
+            if !readiness.isDisjoint(with: [.readEOF, .reset]) { endAnnounced = true }
             if !readiness.isDisjoint(with: [.readable, .readEOF, .reset]) { readPending = true }
             if readPending && readingEnabled && state == .active { readAvailable() }
         }
@@ -228,8 +232,8 @@ final class SocketChannel: Selectable {
             inputEnded = true
             handler?.channelReadEOF()
         case .processed(let count):
-            // A short read emptied the socket: the next arrival brings a new edge.
-            if count < loop.scratch.count { readPending = false }
+            // A short read emptied the socket: the next arrival brings a new edge. Not so for an announced end.
+            if count < loop.scratch.count && !endAnnounced { readPending = false }
             handler?.channelRead(UnsafeRawBufferPointer(rebasing: loop.scratch[0..<count]))
         }
     }

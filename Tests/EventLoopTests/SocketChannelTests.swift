@@ -161,6 +161,22 @@ private func peerReadAll(_ fd: Int32, expecting count: Int) -> [UInt8] {
         #expect(loop.queue.sync { channel.isClosed })
     }
 
+    @Test func anEndThatArrivesWithTheLastBytesIsToldThoughTheReadWasShort() throws {
+        let (end, peer) = try socketPair()
+        defer { close(peer) }
+        let handler = RecordingHandler()
+        let channel = try makeChannel(end, handler: handler)
+        #expect(handler.wait { $0.log.contains("active") })
+        loop.queue.sync {
+            // Bytes and the end become ready before the loop looks: one edge announces both.
+            peerWrite(peer, "PUT / HTTP/1.1\r\n")
+            shutdown(peer, Int32(SHUT_WR))
+        }
+        #expect(handler.wait { $0.log.contains("eof") }, "the end behind a short read is read too")
+        #expect(handler.bytes == Array("PUT / HTTP/1.1\r\n".utf8))
+        loop.queue.sync { channel.close() }
+    }
+
     @Test func aWriteThatFailsIsToldAfterTheWriterReturns() throws {
         let (end, peer) = try socketPair()
         let handler = RecordingHandler()

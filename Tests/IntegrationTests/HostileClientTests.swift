@@ -239,7 +239,11 @@ private func tcpSockets(_ pid: Int32) throws -> [String: String] {
 private func clientSockets(_ pid: Int32, port: UInt16) throws -> [String] {
     let sockets = try tcpSockets(pid)
     return try openDescriptors(pid).compactMap { socketInode($0).flatMap { sockets[$0] } }
-        .filter { $0.split(separator: " ")[1] == "\(port)" && !$0.hasPrefix("LISTEN") }
+        .filter { socket in
+            // Unix sockets have no port: "unix PATH".
+            let parts = socket.split(separator: " ")
+            return parts.count > 1 && parts[1] == "\(port)" && !socket.hasPrefix("LISTEN")
+        }
 }
 
 /// VmRSS of a process, in bytes.
