@@ -67,9 +67,10 @@ import Testing
             }
             let descriptors = try openDescriptors(gateway.pid)
             let counted = try setup.openConnections()
-            let sockets = try tcpSockets(gateway.pid)
+            let sockets = try socketTable(gateway.pid)
+            let unknown = "(in no TCP or unix table: a reset TCP socket, or another family)"
             let added = descriptors.subtracting(baseline).sorted().map { entry in
-                "\(entry) \(socketInode(entry).map { sockets[$0] ?? "(no TCP state: reset or closed by the peer)" } ?? "")"
+                "\(entry) \(socketInode(entry).map { sockets[$0] ?? unknown } ?? "")"
             }
             #expect(
                 settled,
@@ -207,7 +208,7 @@ private func socketInode(_ entry: String) -> String? {
 
 /// The sockets the process can see, by inode: "STATE local-port remote-port" for TCP, "unix PATH". A TCP
 /// socket that a reset or a completed close took out of the kernel's tables has no entry.
-private func tcpSockets(_ pid: Int32) throws -> [String: String] {
+private func socketTable(_ pid: Int32) throws -> [String: String] {
     let states = [
         "01": "ESTABLISHED", "02": "SYN_SENT", "03": "SYN_RECV", "04": "FIN_WAIT1", "05": "FIN_WAIT2",
         "06": "TIME_WAIT", "07": "CLOSE", "08": "CLOSE_WAIT", "09": "LAST_ACK", "0A": "LISTEN", "0B": "CLOSING",
@@ -237,13 +238,11 @@ private func tcpSockets(_ pid: Int32) throws -> [String: String] {
 
 /// The process's sockets accepted on `port` that are still in the TCP tables (the listener left out).
 private func clientSockets(_ pid: Int32, port: UInt16) throws -> [String] {
-    let sockets = try tcpSockets(pid)
-    return try openDescriptors(pid).compactMap { socketInode($0).flatMap { sockets[$0] } }
-        .filter { socket in
-            // Unix sockets have no port: "unix PATH".
-            let parts = socket.split(separator: " ")
-            return parts.count > 1 && parts[1] == "\(port)" && !socket.hasPrefix("LISTEN")
-        }
+    let sockets = try socketTable(pid)
+    return try openDescriptors(pid).compactMap { socketInode($0).flatMap { sockets[$0] } }.filter { entry in
+        let fields = entry.split(separator: " ")
+        return fields.count == 3 && fields[1] == "\(port)" && fields[0] != "LISTEN" && fields[0] != "unix"
+    }
 }
 
 /// VmRSS of a process, in bytes.
