@@ -1,6 +1,6 @@
 import Cryptography
 import Dispatch
-package import HTTP1
+import HTTP1
 import Time
 
 /// One accepted client connection, confined to its loop. It carries out what its two machines decide: the
@@ -10,21 +10,16 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     package let loop: EventLoop
     package let clientAddress: String
     let context: ServerContext
-    private let channel: SocketChannel
+    let channel: SocketChannel
 
-    private var http: ServerConnectionStateMachine
-    private var lifecycle = ClientLifecycle()
+    var http: ServerConnectionStateMachine
+    var lifecycle = ClientLifecycle()
     /// Unconsumed bytes kept between reads: a partial head, or pipelined requests waiting their turn.
     private var inbound: [UInt8] = []
 
+    private var deadlineState: ConnectionDeadline
     /// Absolute monotonic deadline in ns; 0 means none. Checked by the loop's sweep.
-    private(set) var deadline: UInt64 = 0
-    /// What the deadline guards, so that it is armed once per phase instead of extended by every read.
-    private var deadlineKind = DeadlineKind.none
-
-    private enum DeadlineKind {
-        case none, head, idle, activity, linger, handler
-    }
+    var deadline: UInt64 { deadlineState.time }
 
     /// Runs when a handler's deadline passes (an upstream that does not answer); armed with `armHandlerDeadline`.
     private var handlerDeadlineExpired: (() -> Void)?
@@ -33,8 +28,8 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     package var record = AccessRecord()
     private var requestStart: UInt64 = 0
     package private(set) var currentRequestID = ""
-    private var currentVersion: HTTPVersion = .http11
-    private var currentIsHead = false
+    private(set) var currentVersion: HTTPVersion = .http11
+    private(set) var currentIsHead = false
     /// Where the current request's body goes; nil discards it.
     package var bodyConsumer: (any RequestBodyConsumer)?
     /// Called once pending output has been written: a streaming answer may continue.
@@ -50,6 +45,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         self.clientAddress = clientAddress
         self.isSecure = isSecure
         self.http = ServerConnectionStateMachine(limits: context.limits)
+        self.deadlineState = ConnectionDeadline(timeouts: context.timeouts)
     }
 
     func start() {
@@ -57,7 +53,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         loop.register(self)
         channel.start(handler: self)
         // The head deadline covers a TLS handshake too: a client that never finishes it is closed.
-        setDeadline(.head)
+        deadlineState.set(.head)
     }
 
     // MARK: Deadlines
@@ -66,42 +62,24 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     /// so a request costs no timer of its own.
     package func armHandlerDeadline(after nanoseconds: UInt64, expired: @escaping () -> Void) {
         handlerDeadlineExpired = expired
-        deadlineKind = .handler
-        deadline = SystemClock.coarseMonotonicNanoseconds() &+ nanoseconds
+        deadlineState.setHandler(after: nanoseconds)
     }
 
     package func disarmHandlerDeadline() {
-        guard deadlineKind == .handler else { return }
+        guard deadlineState.kind == .handler else { return }
         handlerDeadlineExpired = nil
-        setDeadline(.none)
+        deadlineState.set(.none)
     }
 
-    private func setDeadline(_ kind: DeadlineKind) {
-        deadlineKind = kind
-        let timeout: UInt64
-        switch kind {
-        case .none, .handler: timeout = 0
-        case .head: timeout = context.timeouts.head
-        case .idle, .activity: timeout = context.timeouts.idle
-        case .linger: timeout = context.timeouts.linger
-        }
-        deadline = timeout == 0 ? 0 : SystemClock.coarseMonotonicNanoseconds() &+ timeout
-    }
-
-    /// Arms the deadline the connection's current phase calls for, unless it is already armed.
     private func armDeadlineForPhase() {
-        if http.isIdle {
-            if deadlineKind != .idle { setDeadline(.idle) }
-        } else if http.isReadingHead {
-            if deadlineKind != .head { setDeadline(.head) }
-        }
+        deadlineState.arm(idle: http.isIdle, readingHead: http.isReadingHead)
     }
 
     func deadlineExpired() {
         guard !lifecycle.isClosed else { return }
-        if deadlineKind == .handler, let expired = handlerDeadlineExpired {
+        if deadlineState.kind == .handler, let expired = handlerDeadlineExpired {
             handlerDeadlineExpired = nil
-            setDeadline(.none)
+            deadlineState.set(.none)
             expired()
             return
         }
@@ -123,7 +101,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
 
     func channelRead(_ bytes: UnsafeRawBufferPointer) {
         if case .lingering = lifecycle.state { return }  // discard: the answer is already written
-        if !http.isReadingHead && deadlineKind != .handler { setDeadline(.activity) }
+        if !http.isReadingHead && deadlineState.kind != .handler { deadlineState.set(.activity) }
         if inbound.isEmpty {
             process(bytes)
         } else {
@@ -150,8 +128,8 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     }
 
     func channelDrained() {
-        if deadlineKind == .activity {
-            setDeadline(.none)
+        if deadlineState.kind == .activity {
+            deadlineState.set(.none)
             armDeadlineForPhase()
         }
         switch lifecycle.outputFlushed() {
@@ -197,7 +175,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
                     rebasing: buffer[(base + range.lowerBound)..<(base + range.upperBound)])
                 bodyConsumer?.bodyBytes(slice, connection: self)
             case .bodyEnd:
-                if deadlineKind != .handler { setDeadline(.none) }
+                if deadlineState.kind != .handler { deadlineState.set(.none) }
                 bodyConsumer?.bodyEnded(connection: self)
             case .respondWithErrorAndClose(let error):
                 refuse(error)
@@ -236,7 +214,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         record.method = head.method
         record.path = head.path
         lifecycle.exchangeStarted()
-        setDeadline(.none)
+        deadlineState.set(.none)
     }
 
     /// The handler stops (or resumes) reading the request: its upstream is not keeping up.
@@ -245,134 +223,11 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         updateReading()
     }
 
-    // MARK: Answering
-
-    /// Writes `100 Continue` if the client asked for it and it was not yet sent. Call before reading a body.
-    package func continueIfExpected() {
-        if http.handlerWillReadBody() {
-            send(Self.continueLine)
-        }
-    }
-
-    private static let continueLine = Array("HTTP/1.1 100 Continue\r\n\r\n".utf8)
-
-    /// Answers the current request with a complete response that authgate made itself.
-    package func respond(
-        _ status: HTTPStatus,
-        headers: [(String, String)] = [],
-        body: [UInt8],
-        keepAlive: Bool = true
-    ) {
-        loop.assertOnLoop()
-        guard lifecycle.exchange != nil else { return }
-        let staysOpen = http.responseWillStart(keepAlive: keepAlive && !lifecycle.draining)
-        var head = HeadWriter(capacity: 256 + body.count)
-        head.statusLine(status.code, reason: status.reason)
-        for (name, value) in headers { head.field(name: name, value: value) }
-        head.field("Content-Length", decimal: UInt64(body.count))
-        writeCommonFields(&head, keepAlive: staysOpen)
-        var bytes = head.bytes
-        if !currentIsHead { bytes.append(contentsOf: body) }
-        record.status = status.code
-        record.bytesSent = bytes.count
-        finishExchange(sendingLast: bytes)
-    }
-
-    /// The fields every answer carries, last: Date, X-Request-Id and what the connection does next.
-    private func writeCommonFields(_ head: inout HeadWriter, keepAlive: Bool) {
-        head.field("Date", loop.httpDate())
-        head.field("X-Request-Id", currentRequestID)
-        if !keepAlive {
-            head.field("Connection", "close")
-        } else if currentVersion == .http10 {
-            head.field("Connection", "keep-alive")
-        }
-        head.end()
-    }
-
-    /// Answers with the JSON `{"message": …}` body of the status.
-    package func respondWithMessage(_ status: HTTPStatus, headers: [(String, String)] = [], keepAlive: Bool = true) {
-        var allHeaders = headers
-        allHeaders.append(("Content-Type", "application/json"))
-        respond(status, headers: allHeaders, body: status.messageBody, keepAlive: keepAlive)
-    }
-
-    /// How a streamed answer's body is delimited towards the client.
-    package enum StreamFraming: Sendable {
-        case none
-        case length(UInt64)
-        /// Re-chunked (HTTP/1.1 clients) or delimited by closing the connection (HTTP/1.0 clients).
-        case unknownLength
-    }
-
-    /// Starts an answer whose body follows with `sendBody` and `endResponse`. `fields` writes the answer's own
-    /// fields (the upstream's, as bytes); authgate's framing and common fields follow them.
-    package func beginResponse(
-        status: Int, reason: UnsafeRawBufferPointer, framing: StreamFraming, keepAlive: Bool = true,
-        fields: (inout HeadWriter) -> Void
-    ) {
-        loop.assertOnLoop()
-        guard lifecycle.exchange?.response == .notStarted else { return }
-        var wantsKeepAlive = keepAlive
-        var chunked = false
-        if case .unknownLength = framing {
-            chunked = currentVersion == .http11 && !currentIsHead
-            if currentVersion != .http11 { wantsKeepAlive = false }
-        }
-        let staysOpen = http.responseWillStart(keepAlive: wantsKeepAlive && !lifecycle.draining)
-        var head = HeadWriter()
-        head.statusLine(status, reason: reason)
-        fields(&head)
-        if case .length(let length) = framing { head.field("Content-Length", decimal: length) }
-        if chunked { head.field("Transfer-Encoding", "chunked") }
-        writeCommonFields(&head, keepAlive: staysOpen)
-        record.status = status
-        record.bytesSent = head.bytes.count
-        lifecycle.responseStarted(chunked: chunked)
-        // Held for the body bytes that usually arrive in the same read: one write for both.
-        guard !lifecycle.isClosed else { return }
-        channel.writeSoon(head.bytes)
-    }
-
-    /// Body bytes of a streamed answer (chunk-framed when the answer is chunked).
-    package func sendBody(_ bytes: UnsafeRawBufferPointer) {
-        guard case .streaming(let chunked)? = lifecycle.exchange?.response, !bytes.isEmpty, !currentIsHead else {
-            return
-        }
-        // Held to the end of the event: if the answer ends in it, its record is written before its last byte leaves.
-        if chunked {
-            let framed = ChunkedEncoder.chunk(bytes)
-            record.bytesSent += framed.count
-            channel.writeSoon(framed)
-        } else {
-            record.bytesSent += bytes.count
-            channel.writeSoon(bytes)
-        }
-        noteOutputQueued()
-    }
-
-    /// Ends a streamed answer.
-    package func endResponse() {
-        guard case .streaming(let chunked)? = lifecycle.exchange?.response else { return }
-        if chunked {
-            record.bytesSent += ChunkedEncoder.lastChunk.count
-            finishExchange(sendingLast: ChunkedEncoder.lastChunk)
-        } else {
-            finishExchange()
-        }
-    }
-
-    /// Whether a streamed answer has begun (an error can then no longer be answered, only the connection closed).
-    package var hasStartedResponse: Bool {
-        if case .streaming? = lifecycle.exchange?.response { return true }
-        return false
-    }
-
     /// Records the exchange, then hands over its last bytes: whoever has the answer can read its access line and
     /// its metrics.
-    private func finishExchange(sendingLast last: [UInt8] = []) {
+    func finishExchange(sendingLast last: [UInt8] = []) {
         handlerDeadlineExpired = nil
-        if deadlineKind == .handler { setDeadline(.none) }
+        if deadlineState.kind == .handler { deadlineState.set(.none) }
         onOutputDrained = nil
         record.durationNanoseconds = SystemClock.monotonicNanoseconds() &- requestStart
         context.observer.exchangeFinished(record, loop: loop)
@@ -406,13 +261,8 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         bodyConsumer = nil
         let status = error.status
         let body = status.messageBody
-        var head = HeadWriter(capacity: 256 + body.count)
-        head.statusLine(status.code, reason: status.reason)
-        head.field("Content-Type", "application/json")
-        head.field("Content-Length", decimal: UInt64(body.count))
-        writeCommonFields(&head, keepAlive: false)
-        var bytes = head.bytes
-        bytes.append(contentsOf: body)
+        let bytes = answer(
+            status, headers: [("Content-Type", "application/json")], body: body, length: body.count, keepAlive: false)
         record.status = status.code
         record.bytesSent = bytes.count
         record.durationNanoseconds = SystemClock.monotonicNanoseconds() &- requestStart
@@ -431,9 +281,9 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         noteOutputQueued()
     }
 
-    private func noteOutputQueued() {
+    func noteOutputQueued() {
         // A client that stops reading must not hold the connection forever.
-        if channel.isBackedUp && deadlineKind == .none { setDeadline(.activity) }
+        if channel.isBackedUp && deadlineState.kind == .none { deadlineState.set(.activity) }
     }
 
     /// Whether bytes are waiting for the client to read them: callers streaming to it should pause.
@@ -456,7 +306,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
             return
         }
         channel.shutdownOutput()
-        setDeadline(.linger)
+        deadlineState.set(.linger)
         updateReading()
     }
 
@@ -465,7 +315,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         guard !lifecycle.isClosed else { return }
         let exchangeOpen = lifecycle.exchange != nil
         lifecycle.closed()
-        setDeadline(.none)
+        deadlineState.set(.none)
         let consumer = bodyConsumer
         bodyConsumer = nil
         onOutputDrained = nil
