@@ -107,13 +107,11 @@ final class SocketChannel: Selectable {
     }
 
     var isClosed: Bool { state == .closed }
-    var isActive: Bool { state == .active }
     /// Bytes not yet taken by the kernel, held or refused.
     var hasPendingOutput: Bool { outboundOffset < outbound.count }
     /// Bytes the kernel refused: the writer should pause until `channelDrained`. Held bytes leave at the end of
     /// the event and do not count.
     var isBackedUp: Bool { hasPendingOutput && !holding }
-    var isReading: Bool { readingEnabled }
     var hasInputEnded: Bool { inputEnded }
 
     // MARK: Events
