@@ -26,6 +26,18 @@ public struct FuzzInput {
         if bytes.count <= 512 { readings.append((0..<bytes.count).map { $0..<($0 + 1) }) }
         return readings
     }
+
+    /// Decodes the bytes once per reading, traps unless every reading gave the same transcript, and returns it.
+    @discardableResult
+    public func expectSameForEveryReading<Transcript: Equatable>(
+        _ decode: ([Range<Int>]) -> Transcript
+    ) -> Transcript {
+        let transcripts = readings.map(decode)
+        for transcript in transcripts.dropFirst() {
+            precondition(transcript == transcripts[0], "how the bytes were cut into reads changed what was decoded")
+        }
+        return transcripts[0]
+    }
 }
 
 extension Range<Int> {

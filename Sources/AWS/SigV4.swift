@@ -169,8 +169,8 @@ enum URIEncoding {
                 out.append(byte)
             default:
                 out.append(UInt8(ascii: "%"))
-                out.append(Hex.uppercaseDigits[Int(byte >> 4)])
-                out.append(Hex.uppercaseDigits[Int(byte & 0xF)])
+                out.append(Hex.uppercaseDigit(byte >> 4))
+                out.append(Hex.uppercaseDigit(byte & 0xF))
             }
         }
         return String(decoding: out, as: UTF8.self)

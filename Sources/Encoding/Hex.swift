@@ -1,7 +1,16 @@
 /// Hexadecimal digits both ways: chunk sizes, percent-encoding, request ids, SigV4 digests.
 package enum Hex {
-    package static let lowercaseDigits: [UInt8] = Array("0123456789abcdef".utf8)
-    package static let uppercaseDigits: [UInt8] = Array("0123456789ABCDEF".utf8)
+    /// The digit of a value from 0 to 15, by arithmetic: a global table costs a lazy-initialization check on
+    /// every use, and these run per byte of chunk sizes, request ids and JSON escapes.
+    @inline(__always)
+    package static func lowercaseDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") - 10 + value
+    }
+
+    @inline(__always)
+    package static func uppercaseDigit(_ value: UInt8) -> UInt8 {
+        value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "A") - 10 + value
+    }
 
     /// The value of one hex digit (either case), or nil.
     package static func value(_ byte: UInt8) -> UInt8? {
@@ -18,8 +27,8 @@ package enum Hex {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count * 2)
         for byte in bytes {
-            out.append(lowercaseDigits[Int(byte >> 4)])
-            out.append(lowercaseDigits[Int(byte & 0xF)])
+            out.append(lowercaseDigit(byte >> 4))
+            out.append(lowercaseDigit(byte & 0xF))
         }
         return String(decoding: out, as: UTF8.self)
     }

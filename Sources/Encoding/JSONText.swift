@@ -47,8 +47,8 @@ extension JSONText {
                 case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
                 case _ where byte < 0x20 || byte == 0x7F:
                     out.append(contentsOf: Array("\\u00".utf8))
-                    out.append(Hex.lowercaseDigits[Int(byte >> 4)])
-                    out.append(Hex.lowercaseDigits[Int(byte & 0xF)])
+                    out.append(Hex.lowercaseDigit(byte >> 4))
+                    out.append(Hex.lowercaseDigit(byte & 0xF))
                 default:
                     out.append(byte)
                 }

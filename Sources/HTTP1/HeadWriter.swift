@@ -110,7 +110,7 @@ package enum ChunkedEncoder {
         let start = out.count
         var remaining = value
         repeat {
-            out.append(Hex.lowercaseDigits[Int(remaining & 0xF)])
+            out.append(Hex.lowercaseDigit(UInt8(truncatingIfNeeded: remaining & 0xF)))
             remaining >>= 4
         } while remaining > 0
         out[start...].reverse()

@@ -33,18 +33,17 @@ package enum RequestID {
         let high = (random.0 & ~0xF000) | 0x4000  // version 4
         let low = (random.1 & ~(0xC000 << 48)) | (0x8000 << 48)  // RFC 4122 variant
         return String(unsafeUninitializedCapacity: 36) { out in
+            // No array of the two words: this runs for every request without an id.
             var index = 0
-            for word in [high, low] {
-                var shift = 60
-                while shift >= 0 {
-                    if index == 8 || index == 13 || index == 18 || index == 23 {
-                        out[index] = UInt8(ascii: "-")
-                        index += 1
-                    }
-                    out[index] = Hex.lowercaseDigits[Int((word >> UInt64(shift)) & 0xF)]
+            for nibble in 0..<32 {
+                if index == 8 || index == 13 || index == 18 || index == 23 {
+                    out[index] = UInt8(ascii: "-")
                     index += 1
-                    shift -= 4
                 }
+                let word = nibble < 16 ? high : low
+                let digit = UInt8(truncatingIfNeeded: word >> UInt64(60 - 4 * (nibble % 16))) & 0xF
+                out[index] = Hex.lowercaseDigit(digit)
+                index += 1
             }
             return index
         }
