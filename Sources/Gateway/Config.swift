@@ -94,6 +94,8 @@ package struct SigninSettings: Sendable {
     package var authFlow: AuthFlow
     package var rateLimit: RateLimit
     package var maxBodyBytes: Int
+    /// `POST /refresh`; nil when `refresh_path = ""`.
+    package var refreshPath: String?
 }
 
 package enum RouteAuth: String, Sendable, CaseIterable {

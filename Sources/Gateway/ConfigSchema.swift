@@ -230,10 +230,22 @@ struct Schema {
                 "rate_limit", "expected \"COUNT/s\", \"COUNT/m\" or \"COUNT/h\" with COUNT > 0, not \"\(rateText)\"")
         }
         let maxBody = table.size("max_body_bytes", default: 8 * 1024, range: 64...(1 << 20))
+        let refreshPath = table.string("refresh_path", default: "/refresh")
+        if !refreshPath.isEmpty {
+            if !isCleanPath(refreshPath) || refreshPath == "/" {
+                table.fail(
+                    "refresh_path",
+                    "\"\(refreshPath)\" must be an absolute path without dot segments, \"//\" or a trailing \"/\", "
+                        + "or \"\" to turn POST /refresh off")
+            } else if refreshPath == path {
+                table.fail("refresh_path", "must differ from signin.path")
+            }
+        }
         table.rejectUnknownKeys()
         return SigninSettings(
             enabled: enabled, path: path, clientID: clientID, signUp: signUp, autoConfirm: autoConfirm,
-            authFlow: authFlow, rateLimit: rateLimit, maxBodyBytes: Int(maxBody)
+            authFlow: authFlow, rateLimit: rateLimit, maxBodyBytes: Int(maxBody),
+            refreshPath: refreshPath.isEmpty ? nil : refreshPath
         )
     }
 

@@ -20,9 +20,10 @@ package enum ConfigSummary {
         )
         lines.append("issuer: \(cognito.issuer)")
         lines.append("jwks: \(cognito.jwksURL)")
+        let signin = config.signin
+        let refresh = signin.refreshPath.map { ", refresh \($0)" } ?? ""
         lines.append(
-            "signin: "
-                + (config.signin.enabled ? "\(config.signin.path) (\(config.signin.authFlow.rawValue))" : "disabled"))
+            "signin: " + (signin.enabled ? "\(signin.path) (\(signin.authFlow.rawValue))\(refresh)" : "disabled"))
         for route in config.routes {
             var line = "route \(route.prefix) -> \(route.upstream) auth=\(route.auth.rawValue)"
             if !route.groups.isEmpty { line += " groups=\(route.groups.joined(separator: ","))" }

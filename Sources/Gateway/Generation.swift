@@ -94,22 +94,40 @@ final class Generation: Sendable {
         let needsSigning = settings.authFlow == .admin || (settings.signUp && settings.autoConfirm)
         let credentials =
             needsSigning ? CredentialProvider(environment: server.environment, client: server.controlPlane) : nil
+        let logger = server.logger
+        let metrics = server.metrics
         let cognito = CognitoClient(
             endpoint: config.cognito.endpointURL, region: config.cognito.region, http: server.controlPlane,
-            credentials: credentials
+            credentials: credentials,
+            retryPolicy: Self.signInRetryPolicy(upstreamTimeout: config.server.upstreamTimeout),
+            onRetry: { retry in
+                logger.warning(
+                    "cognito retry",
+                    metadata: [
+                        "operation": "\(retry.operation)", "attempt": "\(retry.attempt)",
+                        "error": "\(retry.error.kind)", "backoff_ms": "\(retry.backoffNanoseconds / 1_000_000)",
+                    ])
+                metrics.count(.cognitoRetries, Metrics.labels([("operation", retry.operation)]))
+            }
         )
-        server.logger.info(
+        logger.info(
             "signin enabled",
             metadata: [
-                "path": "\(settings.path)", "client_id": "\(settings.clientID)",
-                "auth_flow": "\(settings.authFlow.rawValue)",
+                "path": "\(settings.path)", "refresh_path": "\(settings.refreshPath ?? "off")",
+                "client_id": "\(settings.clientID)", "auth_flow": "\(settings.authFlow.rawValue)",
                 "client_secret": "\(secret?.source ?? "none")",
             ]
         )
         return SignInService(
             settings: settings, userPoolID: config.cognito.userPoolID, cognito: cognito, clientSecret: secret?.value,
-            logger: server.logger, metrics: server.metrics
+            deadlineBudget: config.server.upstreamTimeout, logger: logger, metrics: metrics
         )
+    }
+
+    /// Standard mode, with attempts of a third of `upstream_timeout` (at most the usual 10 s): the sign-in paths
+    /// answer within `upstream_timeout`, and a call's three attempts then fit in it.
+    static func signInRetryPolicy(upstreamTimeout: UInt64) -> RetryPolicy {
+        RetryPolicy(attemptTimeout: min(RetryPolicy.standard.attemptTimeout, upstreamTimeout / 3))
     }
 
     /// Fetches the signing keys, unless this generation took over a running cache.

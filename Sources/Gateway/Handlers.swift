@@ -5,7 +5,7 @@ import HTTP1
 import JWT
 import Synchronization
 
-/// The public listener: path checks, then /signin, or a route: authorization, then forwarding.
+/// The public listener: path checks, then the sign-in paths, or a route: authorization, then forwarding.
 final class PublicHandler: RequestHandler {
     let routes: RouteTable
     let authorizer: Authorizer
@@ -28,9 +28,9 @@ final class PublicHandler: RequestHandler {
             connection.refuse(.unsafePath)
             return
         }
-        // The sign-in path is answered by the gateway itself, before (and instead of) any route.
-        if let signIn, path == signIn.settings.path {
-            signIn.handle(head, connection: connection)
+        // The sign-in paths are answered by the gateway itself, before (and instead of) any route.
+        if let signIn, let endpoint = signIn.endpoint(for: path) {
+            signIn.handle(head, endpoint: endpoint, connection: connection)
             return
         }
         guard let route = routes.match(path) else {
