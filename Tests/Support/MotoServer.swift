@@ -68,6 +68,43 @@ public final class MotoServer: @unchecked Sendable {
         return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// SignUp through boto3 and nothing more: the user stays UNCONFIRMED, as after a sign-in whose
+    /// AdminConfirmSignUp failed.
+    public func signUpUnconfirmed(pool: Pool, username: String, password: String) throws {
+        let script = """
+            import base64, boto3, hashlib, hmac, sys
+            endpoint, region, client_id, secret, username, password = sys.argv[1:7]
+            c = boto3.client("cognito-idp", endpoint_url=endpoint, region_name=region,
+                             aws_access_key_id="testing", aws_secret_access_key="testing")
+            extra = {}
+            if secret:
+                digest = hmac.new(secret.encode(), (username + client_id).encode(), hashlib.sha256).digest()
+                extra["SecretHash"] = base64.b64encode(digest).decode()
+            c.sign_up(ClientId=client_id, Username=username, Password=password, **extra)
+            print("ok")
+            """
+        let output = try python(
+            ["-c", script, endpoint, pool.region, pool.clientID, pool.clientSecret, username, password])
+        guard String(decoding: output, as: UTF8.self).hasPrefix("ok") else {
+            throw FixtureError(description: "sign_up of \(username) failed")
+        }
+    }
+
+    /// AdminUserGlobalSignOut: every refresh token of the user is revoked.
+    public func globalSignOut(pool: Pool, username: String) throws {
+        let script = """
+            import boto3, sys
+            c = boto3.client("cognito-idp", endpoint_url=sys.argv[1], region_name=sys.argv[2],
+                             aws_access_key_id="testing", aws_secret_access_key="testing")
+            c.admin_user_global_sign_out(UserPoolId=sys.argv[3], Username=sys.argv[4])
+            print("ok")
+            """
+        let output = try python(["-c", script, endpoint, pool.region, pool.userPoolID, username])
+        guard String(decoding: output, as: UTF8.self).hasPrefix("ok") else {
+            throw FixtureError(description: "admin_user_global_sign_out of \(username) failed")
+        }
+    }
+
     /// Runs python3 with `arguments` (boto3 talking to this moto) and returns what it printed.
     private func python(_ arguments: [String]) throws -> Data {
         let helper = Process()
