@@ -134,28 +134,30 @@ package struct CognitoClient: Sendable {
     static func refreshBody(userPoolID: String?, clientID: String, refreshToken: String, secretHash: String?)
         -> (operation: String, body: [UInt8])
     {
-        var parameters: [(String, String)] = [("REFRESH_TOKEN", JSONText.quoted(refreshToken))]
-        if let secretHash { parameters.append(("SECRET_HASH", JSONText.quoted(secretHash))) }
-        var fields: [(String, String)] = []
-        if let userPoolID { fields.append(("UserPoolId", JSONText.quoted(userPoolID))) }
-        fields.append(("ClientId", JSONText.quoted(clientID)))
-        fields.append(("AuthFlow", JSONText.quoted("REFRESH_TOKEN_AUTH")))
-        fields.append(("AuthParameters", String(decoding: object(parameters), as: UTF8.self)))
-        return (userPoolID != nil ? "AdminInitiateAuth" : "InitiateAuth", object(fields))
+        initiateAuthBody(
+            userPoolID: userPoolID, clientID: clientID, flow: "REFRESH_TOKEN_AUTH",
+            parameters: [("REFRESH_TOKEN", refreshToken)], secretHash: secretHash)
     }
 
     static func authenticationBody(
         userPoolID: String?, clientID: String, username: String, password: String, secretHash: String?
     ) -> (operation: String, body: [UInt8]) {
-        var parameters: [(String, String)] = [
-            ("USERNAME", JSONText.quoted(username)), ("PASSWORD", JSONText.quoted(password)),
-        ]
+        initiateAuthBody(
+            userPoolID: userPoolID, clientID: clientID,
+            flow: userPoolID != nil ? "ADMIN_USER_PASSWORD_AUTH" : "USER_PASSWORD_AUTH",
+            parameters: [("USERNAME", username), ("PASSWORD", password)], secretHash: secretHash)
+    }
+
+    /// AdminInitiateAuth with the pool, InitiateAuth without: `parameters` (plain text values), then SECRET_HASH.
+    private static func initiateAuthBody(
+        userPoolID: String?, clientID: String, flow: String, parameters: [(String, String)], secretHash: String?
+    ) -> (operation: String, body: [UInt8]) {
+        var parameters = parameters.map { ($0.0, JSONText.quoted($0.1)) }
         if let secretHash { parameters.append(("SECRET_HASH", JSONText.quoted(secretHash))) }
         var fields: [(String, String)] = []
         if let userPoolID { fields.append(("UserPoolId", JSONText.quoted(userPoolID))) }
         fields.append(("ClientId", JSONText.quoted(clientID)))
-        fields.append(
-            ("AuthFlow", JSONText.quoted(userPoolID != nil ? "ADMIN_USER_PASSWORD_AUTH" : "USER_PASSWORD_AUTH")))
+        fields.append(("AuthFlow", JSONText.quoted(flow)))
         fields.append(("AuthParameters", String(decoding: object(parameters), as: UTF8.self)))
         return (userPoolID != nil ? "AdminInitiateAuth" : "InitiateAuth", object(fields))
     }

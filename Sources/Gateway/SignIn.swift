@@ -46,11 +46,14 @@ final class SignInService: Sendable {
         self.metrics = metrics
     }
 
-    /// The endpoint `path` names, if any: the one place that knows the sign-in paths.
+    /// The endpoint `path` names, if any (asked on every request: no array is made for it).
     func endpoint(for path: String) -> Endpoint? {
-        Endpoint.allCases.first { self.path(of: $0) == path }
+        Self.endpoints.first { self.path(of: $0) == path }
     }
 
+    private static let endpoints = Endpoint.allCases
+
+    /// The one place that knows the sign-in paths; nil for a path turned off.
     func path(of endpoint: Endpoint) -> String? {
         switch endpoint {
         case .signIn: return settings.path
