@@ -48,7 +48,7 @@ enum ByteClass {
 extension UnsafeRawBufferPointer {
     /// Case-insensitive comparison of an ASCII range against a lowercase literal.
     @inline(__always)
-    func equalsLowercase(_ range: Range<Int>, _ lowercase: StaticString) -> Bool {
+    package func equalsLowercase(_ range: Range<Int>, _ lowercase: StaticString) -> Bool {
         guard range.count == lowercase.utf8CodeUnitCount else { return false }
         let literal = lowercase.utf8Start
         var index = 0
