@@ -161,6 +161,7 @@ extension TokenRejection {
         case .notYetValid: return "not_yet_valid"
         case .issuedInFuture: return "issued_in_future"
         case .noSigningKeys: return "no_signing_keys"
+        case .revoked: return "revoked"
         }
     }
 }
