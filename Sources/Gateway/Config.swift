@@ -72,6 +72,8 @@ package struct CognitoSettings: Sendable, Equatable {
     package var jwksRefresh: Nanoseconds
     package var jwksMinRefetchInterval: Nanoseconds
     package var tokenCacheSize: Int
+    /// How long a gateway-side revocation (a sign-out, an operator's /revoke) is kept.
+    package var revocationTTL: Nanoseconds
 }
 
 package enum AuthFlow: String, Sendable, CaseIterable {
@@ -96,6 +98,8 @@ package struct SigninSettings: Sendable {
     package var maxBodyBytes: Int
     /// `POST /refresh`; nil when `refresh_path = ""`.
     package var refreshPath: String?
+    /// `POST /signout`'s path; "" when it is off. Served whatever `enabled` says, which is /signin's switch.
+    package var signOutPath: String
 }
 
 package enum RouteAuth: String, Sendable, CaseIterable {

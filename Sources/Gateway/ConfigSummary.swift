@@ -24,6 +24,10 @@ package enum ConfigSummary {
         let refresh = signin.refreshPath.map { ", refresh \($0)" } ?? ""
         lines.append(
             "signin: " + (signin.enabled ? "\(signin.path) (\(signin.authFlow.rawValue))\(refresh)" : "disabled"))
+        lines.append(
+            "signout: "
+                + (signin.signOutPath.isEmpty ? "disabled" : signin.signOutPath)
+                + ", revocations kept \(ConfigUnits.describe(duration: cognito.revocationTTL))")
         for route in config.routes {
             var line = "route \(route.prefix) -> \(route.upstream) auth=\(route.auth.rawValue)"
             if !route.groups.isEmpty { line += " groups=\(route.groups.joined(separator: ","))" }

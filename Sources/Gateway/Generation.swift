@@ -53,7 +53,7 @@ final class Generation: Sendable {
         let signIn = try Self.makeSignIn(config, server: server)
         handler = PublicHandler(
             routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy, signIn: signIn,
-            metrics: server.metrics
+            signOut: Self.makeSignOut(config, authorizer: authorizer, server: server), metrics: server.metrics
         )
     }
 
@@ -75,7 +75,21 @@ final class Generation: Sendable {
                 )
             }
         )
-        return Authorizer(verifier: TokenVerifier(rules: TokenRules(cognito)), jwks: jwks, cache: tokenCache)
+        return Authorizer(
+            verifier: TokenVerifier(rules: TokenRules(cognito)), jwks: jwks, cache: tokenCache,
+            revocations: server.revocations)
+    }
+
+    /// The sign-out path, unless `signout_path = ""`: GlobalSignOut is unsigned, so it needs no AWS credentials.
+    private static func makeSignOut(_ config: GatewayConfig, authorizer: Authorizer, server: GatewayServer)
+        -> SignOutService?
+    {
+        let path = config.signin.signOutPath
+        guard !path.isEmpty else { return nil }
+        let cognito = cognitoClient(config, credentials: nil, server: server)
+        return SignOutService(
+            path: path, authorizer: authorizer, cognito: cognito, revocations: server.revocations,
+            logger: server.logger, metrics: server.metrics)
     }
 
     /// The /signin service, when enabled: its Cognito client, the AWS credential chain for the signed calls,
@@ -96,20 +110,7 @@ final class Generation: Sendable {
             needsSigning ? CredentialProvider(environment: server.environment, client: server.controlPlane) : nil
         let logger = server.logger
         let metrics = server.metrics
-        let cognito = CognitoClient(
-            endpoint: config.cognito.endpointURL, region: config.cognito.region, http: server.controlPlane,
-            credentials: credentials,
-            retryPolicy: Self.signInRetryPolicy(upstreamTimeout: config.server.upstreamTimeout),
-            onRetry: { retry in
-                logger.warning(
-                    "cognito retry",
-                    metadata: [
-                        "operation": "\(retry.operation)", "attempt": "\(retry.attempt)",
-                        "error": "\(retry.error.kind)", "backoff_ms": "\(retry.backoffNanoseconds / 1_000_000)",
-                    ])
-                metrics.count(.cognitoRetries, Metrics.labels([("operation", retry.operation)]))
-            }
-        )
+        let cognito = cognitoClient(config, credentials: credentials, server: server)
         logger.info(
             "signin enabled",
             metadata: [
@@ -121,6 +122,28 @@ final class Generation: Sendable {
         return SignInService(
             settings: settings, userPoolID: config.cognito.userPoolID, cognito: cognito, clientSecret: secret?.value,
             deadlineBudget: config.server.upstreamTimeout, logger: logger, metrics: metrics
+        )
+    }
+
+    /// The Cognito client of the sign-in and sign-out paths: every retry logged and counted.
+    private static func cognitoClient(
+        _ config: GatewayConfig, credentials: CredentialProvider?, server: GatewayServer
+    ) -> CognitoClient {
+        let logger = server.logger
+        let metrics = server.metrics
+        return CognitoClient(
+            endpoint: config.cognito.endpointURL, region: config.cognito.region, http: server.controlPlane,
+            credentials: credentials,
+            retryPolicy: signInRetryPolicy(upstreamTimeout: config.server.upstreamTimeout),
+            onRetry: { retry in
+                logger.warning(
+                    "cognito retry",
+                    metadata: [
+                        "operation": "\(retry.operation)", "attempt": "\(retry.attempt)",
+                        "error": "\(retry.error.kind)", "backoff_ms": "\(retry.backoffNanoseconds / 1_000_000)",
+                    ])
+                metrics.count(.cognitoRetries, Metrics.labels([("operation", retry.operation)]))
+            }
         )
     }
 

@@ -16,6 +16,12 @@ final class Metrics: ExchangeObserver, Sendable {
             var buckets = [UInt64](repeating: 0, count: Metrics.durationBuckets.count)
             var count: UInt64 = 0
             var sum: Double = 0
+
+            mutating func record(_ seconds: Double, bucket: Int?) {
+                if let bucket { buckets[bucket] += 1 }
+                count += 1
+                sum += seconds
+            }
         }
         struct Counts {
             var requests: [RequestKey: UInt64] = [:]
@@ -34,10 +40,15 @@ final class Metrics: ExchangeObserver, Sendable {
     /// What the gauges read: the current generation's authorizer (its JWKS cache and token cache).
     private let authorizer = Mutex<Authorizer?>(nil)
     private let openConnections: @Sendable () -> Int
+    private let heldRevocations: @Sendable () -> Int
 
-    init(loops: Int, openConnections: @escaping @Sendable () -> Int) {
+    init(
+        loops: Int, openConnections: @escaping @Sendable () -> Int,
+        heldRevocations: @escaping @Sendable () -> Int = { 0 }
+    ) {
         shards = (0..<loops).map { _ in Shard() }
         self.openConnections = openConnections
+        self.heldRevocations = heldRevocations
     }
 
     func use(_ authorizer: Authorizer) {
@@ -52,11 +63,8 @@ final class Metrics: ExchangeObserver, Sendable {
         let bucket = Self.durationBuckets.firstIndex { seconds <= $0 }
         shards[loop.index].counts.withLock { counts in
             counts.requests[RequestKey(route: route, status: record.status), default: 0] += 1
-            var histogram = counts.durations[route] ?? Shard.Histogram()
-            if let bucket { histogram.buckets[bucket] += 1 }
-            histogram.count += 1
-            histogram.sum += seconds
-            counts.durations[route] = histogram
+            // In place: a copy taken out and put back would copy the bucket array on every request.
+            counts.durations[route, default: Shard.Histogram()].record(seconds, bucket: bucket)
         }
     }
 
@@ -72,6 +80,7 @@ final class Metrics: ExchangeObserver, Sendable {
         case signins = "signins_total"
         case refreshes = "refreshes_total"
         case cognitoRetries = "cognito_retries_total"
+        case signouts = "signouts_total"
 
         var help: String {
             switch self {
@@ -82,6 +91,7 @@ final class Metrics: ExchangeObserver, Sendable {
             case .signins: return "POST /signin attempts, by result."
             case .refreshes: return "POST /refresh attempts, by result."
             case .cognitoRetries: return "Cognito calls tried again after a transient failure, by operation."
+            case .signouts: return "POST /signout attempts, by result."
             }
         }
     }
@@ -152,6 +162,8 @@ final class Metrics: ExchangeObserver, Sendable {
         }
         family("open_connections", "gauge", "Client connections open on the public listeners.")
         sample("open_connections", "", String(openConnections()))
+        family("revocations", "gauge", "Subs revoked at the gateway (sign-outs, /revoke) whose revocation is kept.")
+        sample("revocations", "", String(heldRevocations()))
         if let authorizer = authorizer.withLock({ $0 }) {
             family("jwks_keys", "gauge", "Signing keys held.")
             sample("jwks_keys", "", String(authorizer.jwks.keys.keys.count))
