@@ -23,10 +23,17 @@ package enum ConfigSummary {
         lines.append(
             "signin: "
                 + (config.signin.enabled ? "\(config.signin.path) (\(config.signin.authFlow.rawValue))" : "disabled"))
+        let cors = config.cors
+        lines.append(
+            "cors: "
+                + (cors.isEnabled
+                    ? cors.allowOrigins.joined(separator: ", ") + (cors.allowCredentials ? " (credentials)" : "")
+                    : "off"))
         for route in config.routes {
             var line = "route \(route.prefix) -> \(route.upstream) auth=\(route.auth.rawValue)"
             if !route.groups.isEmpty { line += " groups=\(route.groups.joined(separator: ","))" }
             if !route.scopes.isEmpty { line += " scopes=\(route.scopes.joined(separator: ","))" }
+            if cors.isEnabled && !route.cors { line += " cors=false" }
             lines.append(line)
         }
         return lines

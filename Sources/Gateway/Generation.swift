@@ -53,7 +53,7 @@ final class Generation: Sendable {
         let signIn = try Self.makeSignIn(config, server: server)
         handler = PublicHandler(
             routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy, signIn: signIn,
-            metrics: server.metrics
+            metrics: server.metrics, cors: CORSPolicy(config.cors)
         )
     }
 

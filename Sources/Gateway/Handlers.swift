@@ -5,25 +5,61 @@ import HTTP1
 import JWT
 import Synchronization
 
-/// The public listener: path checks, then /signin, or a route: authorization, then forwarding.
+/// The public listener: path checks, CORS, then /signin, or a route: authorization, then forwarding.
 final class PublicHandler: RequestHandler {
     let routes: RouteTable
     let authorizer: Authorizer
     let proxy: Proxy
     let signIn: SignInService?
     let metrics: Metrics
+    /// nil when `[cors]` allows no origin.
+    let cors: CORSPolicy?
+    /// Every path the sign-in service answers, before any route.
+    let signInPaths: [String]
 
-    init(routes: RouteTable, authorizer: Authorizer, proxy: Proxy, signIn: SignInService?, metrics: Metrics) {
+    init(
+        routes: RouteTable, authorizer: Authorizer, proxy: Proxy, signIn: SignInService?, metrics: Metrics,
+        cors: CORSPolicy?
+    ) {
         self.routes = routes
         self.authorizer = authorizer
         self.proxy = proxy
         self.signIn = signIn
         self.metrics = metrics
+        self.cors = cors
+        // The one list of the sign-in service's paths, which the CORS policy reaches as it reaches routes.
+        self.signInPaths = signIn.map { [$0.settings.path] } ?? []
     }
 
     func handle(_ head: RequestHead, connection: ClientConnection) {
         let path = head.path
-        guard PathSafety.isSafe(path) else {
+        let isSafe = PathSafety.isSafe(path)
+        let route = isSafe ? routes.match(path) : nil
+        // Before every other answer: a preflight needs no token, and every answer carries the policy's fields.
+        var corsFields: CORSAnswerFields?
+        if let cors {
+            let reach = isSafe ? CORSReach.of(path: path, route: route, signInPaths: signInPaths) : .answers
+            switch cors.decide(head, reach: reach) {
+            case .untouched:
+                break
+            case .answer(let fields):
+                connection.extraAnswerFields = fields.own
+                corsFields = fields
+            case .preflight(let fields):
+                connection.record.route = signInPaths.contains(path) ? path : route?.prefix ?? ""
+                connection.record.authorization = "cors preflight"
+                connection.extraAnswerFields = fields
+                connection.respond(.noContent, body: [])
+                return
+            case .refusedPreflight:
+                connection.record.route = signInPaths.contains(path) ? path : route?.prefix ?? ""
+                connection.record.authorization = "cors origin not allowed"
+                connection.extraAnswerFields = CORSAnswerFields.varyOnly.own
+                connection.refuse(.preflightFromDisallowedOrigin)
+                return
+            }
+        }
+        guard isSafe else {
             connection.record.authorization = "unsafe path"
             connection.refuse(.unsafePath)
             return
@@ -33,14 +69,14 @@ final class PublicHandler: RequestHandler {
             signIn.handle(head, connection: connection)
             return
         }
-        guard let route = routes.match(path) else {
+        guard let route else {
             connection.record.authorization = "none"
             connection.refuse(.noRoute)
             return
         }
         connection.record.route = route.prefix
         // The exchange takes the body from now on; it waits (bounded) until the request is authorized.
-        let exchange = proxy.exchange(for: head, route: route, client: connection)
+        let exchange = proxy.exchange(for: head, route: route, client: connection, cors: corsFields)
         guard route.auth == .required else {
             connection.record.authorization = "none"
             exchange.proceed(token: nil)

@@ -48,7 +48,7 @@ enum ByteClass {
 extension UnsafeRawBufferPointer {
     /// Case-insensitive comparison of an ASCII range against a lowercase literal.
     @inline(__always)
-    func equalsLowercase(_ range: Range<Int>, _ lowercase: StaticString) -> Bool {
+    package func equalsLowercase(_ range: Range<Int>, _ lowercase: StaticString) -> Bool {
         guard range.count == lowercase.utf8CodeUnitCount else { return false }
         let literal = lowercase.utf8Start
         var index = 0
@@ -57,5 +57,13 @@ extension UnsafeRawBufferPointer {
             index += 1
         }
         return true
+    }
+}
+
+/// RFC 9110 syntax checked on text that does not come off the wire: the configuration's methods and field names.
+package enum FieldSyntax {
+    /// A token (RFC 9110 §5.6.2): what a method and a field name are made of.
+    package static func isToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy(ByteClass.isToken)
     }
 }
