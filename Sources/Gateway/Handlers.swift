@@ -39,23 +39,16 @@ final class PublicHandler: RequestHandler {
         var corsFields: CORSAnswerFields?
         if let cors {
             let reach = isSafe ? CORSReach.of(path: path, route: route, signInPaths: signInPaths) : .answers
-            switch cors.decide(head, reach: reach) {
+            let decision = cors.decide(head, reach: reach)
+            switch decision {
             case .untouched:
                 break
             case .answer(let fields):
                 connection.extraAnswerFields = fields.own
                 corsFields = fields
-            case .preflight(let fields):
+            case .preflight, .refusedPreflight:
                 connection.record.route = signInPaths.contains(path) ? path : route?.prefix ?? ""
-                connection.record.authorization = "cors preflight"
-                connection.extraAnswerFields = fields
-                connection.respond(.noContent, body: [])
-                return
-            case .refusedPreflight:
-                connection.record.route = signInPaths.contains(path) ? path : route?.prefix ?? ""
-                connection.record.authorization = "cors origin not allowed"
-                connection.extraAnswerFields = CORSAnswerFields.varyOnly.own
-                connection.refuse(.preflightFromDisallowedOrigin)
+                Self.answerPreflight(decision, connection: connection)
                 return
             }
         }
@@ -86,6 +79,19 @@ final class PublicHandler: RequestHandler {
         let metrics = self.metrics
         authorizer.authorize(head, route: route) { outcome in
             loop.execute { Self.answer(outcome, exchange: exchange, connection: connection, metrics: metrics) }
+        }
+    }
+
+    /// A preflight is answered here, with no token and nothing forwarded.
+    private static func answerPreflight(_ decision: CORSDecision, connection: ClientConnection) {
+        if case .preflight(let fields) = decision {
+            connection.record.authorization = "cors preflight"
+            connection.extraAnswerFields = fields
+            connection.respond(.noContent, body: [])
+        } else {
+            connection.record.authorization = "cors origin not allowed"
+            connection.extraAnswerFields = CORSAnswerFields.varyOnly.own
+            connection.refuse(.preflightFromDisallowedOrigin)
         }
     }
 

@@ -166,6 +166,24 @@ private let app = "https://app.example.com"
         }
     }
 
+    /// The fields belong to one exchange: on a kept-alive connection the next request gets its own, and one
+    /// refused before its head was read gets none.
+    @Test func theFieldsNeverOutliveTheirExchange() throws {
+        let upstream = try FixtureServer()
+        let gateway = try gateway(upstream, cors: Self.listed)
+        let client = try RawClient(port: gateway.publicPort)
+        let preflight = try client.exchange(
+            "OPTIONS /open/x HTTP/1.1\r\nHost: a\r\nOrigin: \(app)\r\nAccess-Control-Request-Method: PUT\r\n\r\n")
+        #expect(preflight.status == 204 && preflight.header("Access-Control-Allow-Origin") == app)
+        let withoutOrigin = try client.exchange("GET /nowhere HTTP/1.1\r\nHost: a\r\n\r\n")
+        #expect(withoutOrigin.status == 404 && withoutOrigin.accessControlFields.isEmpty)
+        #expect(withoutOrigin.values("Vary") == ["Origin"])
+        let proxied = try client.exchange("GET /open/x HTTP/1.1\r\nHost: a\r\nOrigin: http://localhost:3000\r\n\r\n")
+        #expect(proxied.status == 200 && proxied.values("Access-Control-Allow-Origin") == ["http://localhost:3000"])
+        let malformed = try client.exchange("GET /open/x HTTP/1.1\r\nHost: a\r\nBad Field: x\r\n\r\n")
+        #expect(malformed.status == 400 && malformed.accessControlFields.isEmpty && malformed.values("Vary").isEmpty)
+    }
+
     @Test func upstreamCORSFieldsAreReplacedAndItsVaryMerged() throws {
         let upstream = try FixtureServer()
         let gateway = try gateway(upstream, cors: Self.listed)
