@@ -80,7 +80,8 @@ let package = Package(
 
         .testTarget(name: "EndpointsTests", dependencies: ["Endpoints"], swiftSettings: strictSettings),
         .testTarget(name: "TimeTests", dependencies: ["Time"], swiftSettings: strictSettings),
-        .testTarget(name: "HTTP1Tests", dependencies: ["HTTP1", "TestSupport"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "HTTP1Tests", dependencies: ["HTTP1", "Encoding", "TestSupport"], swiftSettings: strictSettings),
         // The socket channel over socketpairs, and the connection lifecycles without sockets.
         .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "HTTP1"], swiftSettings: strictSettings),
         .testTarget(

@@ -21,7 +21,7 @@ package enum SHA256 {
         precondition(digest.count >= 32, "SHA-256 needs 32 bytes")
         let bytes = data.bindMemory(to: UInt8.self)
         let ok = copenssl_sha256(
-            algorithm, bytes.baseAddress, bytes.count, digest.baseAddress?.assumingMemoryBound(to: UInt8.self))
+            bytes.baseAddress, bytes.count, digest.baseAddress?.assumingMemoryBound(to: UInt8.self))
         precondition(ok == 1, "SHA-256 failed: libcrypto is broken")
     }
 

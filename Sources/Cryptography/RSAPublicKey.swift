@@ -76,7 +76,7 @@ package final class RSAPublicKey: @unchecked Sendable {
         let signatureBytes = signature.bindMemory(to: UInt8.self)
         let copy = duplication.withLock { _ in UInt(bitPattern: EVP_PKEY_CTX_dup(verifier)) }
         return copenssl_verify_rs256(
-            OpaquePointer(bitPattern: copy), SHA256.algorithm, messageBytes.baseAddress, messageBytes.count,
+            OpaquePointer(bitPattern: copy), messageBytes.baseAddress, messageBytes.count,
             signatureBytes.baseAddress, signatureBytes.count
         ) == 1
     }

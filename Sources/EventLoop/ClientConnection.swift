@@ -21,8 +21,9 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     /// Absolute monotonic deadline in ns; 0 means none. Checked by the loop's sweep.
     var deadline: UInt64 { deadlineState.time }
 
-    /// Runs when a handler's deadline passes (an upstream that does not answer); armed with `armHandlerDeadline`.
-    private var handlerDeadlineExpired: (() -> Void)?
+    /// Told when a handler's deadline passes (an upstream that does not answer); armed with `armHandlerDeadline`.
+    /// An object rather than a closure: a closure would be allocated for every forwarded request.
+    private var handlerDeadlineExpired: (any HandlerDeadlineObserver)?
 
     /// The exchange in progress, for the access log.
     package var record = AccessRecord()
@@ -63,8 +64,8 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
 
     /// Calls `expired` once `nanoseconds` pass, unless disarmed first: the loop's sweep keeps the time,
     /// so a request costs no timer of its own.
-    package func armHandlerDeadline(after nanoseconds: UInt64, expired: @escaping () -> Void) {
-        handlerDeadlineExpired = expired
+    package func armHandlerDeadline(after nanoseconds: UInt64, observer: any HandlerDeadlineObserver) {
+        handlerDeadlineExpired = observer
         deadlineState.setHandler(after: nanoseconds)
     }
 
@@ -83,7 +84,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         if deadlineState.kind == .handler, let expired = handlerDeadlineExpired {
             handlerDeadlineExpired = nil
             deadlineState.set(.none)
-            expired()
+            expired.handlerDeadlinePassed()
             return
         }
         switch lifecycle.deadlinePassed(hasPendingOutput: channel.hasPendingOutput) {

@@ -24,7 +24,18 @@ package final class EventLoop: @unchecked Sendable {
     private var wakeSource: (any DispatchSourceRead)?
     /// Work for after the current event (a read that resumes, a notification that must not re-enter its caller).
     private var soon: [() -> Void] = []
+    /// The tasks of `soon` being run; the two lists trade places so that neither is allocated again.
+    private var running: [() -> Void] = []
     private var soonScheduled = false
+    /// Channels holding output for the end of the event (`SocketChannel.writeSoon`): kept apart from `soon`
+    /// because a closure per write would be allocated on every exchange, twice.
+    private var pendingFlushes: [SocketChannel] = []
+    private var flushing: [SocketChannel] = []
+    /// Emptied outbound buffers, kept with their capacity for the next answer on this loop instead of being
+    /// freed and allocated again on every exchange. Bounded in count and size: idle connections still hold none.
+    private var spareBuffers: [[UInt8]] = []
+    private static let spareBufferLimit = 64
+    private static let spareBufferMaxCapacity = 64 * 1024
     private var delivering = false
     /// Rounds of ready events one wake-up delivers before other work on the queue (timers) gets its turn.
     private static let roundsPerWakeUp = 16
@@ -86,21 +97,49 @@ package final class EventLoop: @unchecked Sendable {
     /// Runs `task` on the loop after the current event, before the loop waits again.
     func runSoon(_ task: @escaping () -> Void) {
         soon.append(task)
-        if !delivering && !soonScheduled {
-            soonScheduled = true
-            queue.async { [unowned self] in
-                soonScheduled = false
-                runSoonTasks()
-            }
+        scheduleSoonWork()
+    }
+
+    /// Flushes `channel`'s held output after the current event, as `runSoon` would, without a closure.
+    func flushSoon(_ channel: SocketChannel) {
+        pendingFlushes.append(channel)
+        scheduleSoonWork()
+    }
+
+    private func scheduleSoonWork() {
+        guard !delivering && !soonScheduled else { return }
+        soonScheduled = true
+        queue.async { [unowned self] in
+            soonScheduled = false
+            runSoonTasks()
         }
     }
 
     private func runSoonTasks() {
-        while !soon.isEmpty {
-            let tasks = soon
-            soon = []
-            for task in tasks { task() }
+        while !soon.isEmpty || !pendingFlushes.isEmpty {
+            swap(&flushing, &pendingFlushes)
+            for channel in flushing { channel.flushHeld() }
+            flushing.removeAll(keepingCapacity: true)
+            swap(&running, &soon)
+            for task in running { task() }
+            running.removeAll(keepingCapacity: true)
         }
+    }
+
+    /// A buffer for output, empty, with the capacity of one given back earlier when there is one.
+    func takeBuffer() -> [UInt8] {
+        spareBuffers.popLast() ?? []
+    }
+
+    /// Takes back an output buffer that is done with; its bytes are dropped.
+    func giveBack(_ buffer: inout [UInt8]) {
+        if spareBuffers.count < Self.spareBufferLimit, buffer.capacity > 0,
+            buffer.capacity <= Self.spareBufferMaxCapacity
+        {
+            buffer.removeAll(keepingCapacity: true)
+            spareBuffers.append(buffer)
+        }
+        buffer = []
     }
 
     func register(_ connection: ClientConnection) {
@@ -170,6 +209,7 @@ package final class EventLoop: @unchecked Sendable {
 
     package func httpDate() -> String { clock.httpDate() }
     package func iso8601Now() -> String { clock.iso8601() }
+    package func appendISO8601Now(to out: inout [UInt8]) { clock.appendISO8601(to: &out) }
 }
 
 /// The loops of the process, one per core by default.

@@ -17,6 +17,12 @@ package protocol RequestBodyConsumer: AnyObject {
 }
 
 /// Sees every finished exchange (answered or refused): the access log and metrics live behind it.
+/// What a handler arms a deadline for (`ClientConnection.armHandlerDeadline`): the connection holds it until the
+/// exchange ends and tells it once if the time passes first.
+package protocol HandlerDeadlineObserver: AnyObject {
+    func handlerDeadlinePassed()
+}
+
 package protocol ExchangeObserver: AnyObject, Sendable {
     func exchangeFinished(_ record: AccessRecord, loop: EventLoop)
 }

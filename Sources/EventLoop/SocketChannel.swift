@@ -293,10 +293,16 @@ final class SocketChannel: Selectable {
     func writeSoon(_ bytes: UnsafeRawBufferPointer) {
         guard state != .closed, !bytes.isEmpty else { return }
         let idle = !hasPendingOutput
+        if outbound.capacity == 0 { outbound = loop.takeBuffer() }
         outbound.append(contentsOf: bytes)
         guard state == .active, idle else { return }
         holding = true
-        loop.runSoon { [self] in if holding { flush() } }
+        loop.flushSoon(self)
+    }
+
+    /// The end of the event that `writeSoon` waited for.
+    func flushHeld() {
+        if holding { flush() }
     }
 
     private func flush() {
@@ -308,7 +314,7 @@ final class SocketChannel: Selectable {
         outboundOffset += written
         guard outboundOffset == outbound.count else { return }
         // Given back: an idle connection holds no buffer.
-        outbound = []
+        loop.giveBack(&outbound)
         outboundOffset = 0
         handler?.channelDrained()
     }

@@ -98,21 +98,19 @@ final class Authorizer: Sendable {
     /// `Authorization: Bearer <jwt>` (scheme case-insensitive) or the bare `<jwt>`, from exactly one field:
     /// where the token lies in `head.bytes`.
     static func bearerToken(_ head: RequestHead) -> Result<Range<Int>, TokenRejection> {
-        let fields = head.fields(named: "authorization")
-        guard let field = fields.first else { return .failure(.missing) }
-        // Two Authorization fields could each be read as the token: refuse rather than pick one.
-        guard fields.count == 1 else { return .failure(.malformed("more than one Authorization field")) }
+        let field: HeaderField
+        switch head.uniqueField(named: "authorization") {
+        case .absent: return .failure(.missing)
+        case .one(let only): field = only
+        case .several: return .failure(.malformed("more than one Authorization field"))
+        }
         // Bytes, not Characters: this runs on every request and a token is a kilobyte of ASCII.
         return head.bytes.withUnsafeBytes { raw in
             var start = field.value.lowerBound
             let end = field.value.upperBound
-            let scheme: [UInt8] = Array("bearer ".utf8)
-            if end - start > scheme.count,
-                (0..<scheme.count).allSatisfy({
-                    raw[start + $0] | (raw[start + $0] >= 65 && raw[start + $0] <= 90 ? 0x20 : 0) == scheme[$0]
-                })
-            {
-                start += scheme.count
+            let schemeLength = 7
+            if end - start > schemeLength, raw.equalsLowercase(start..<start + schemeLength, "bearer ") {
+                start += schemeLength
                 while start < end, raw[start] == 0x20 { start += 1 }
             }
             guard start < end else { return .failure(.missing) }

@@ -16,6 +16,12 @@ final class Metrics: ExchangeObserver, Sendable {
             var buckets = [UInt64](repeating: 0, count: Metrics.durationBuckets.count)
             var count: UInt64 = 0
             var sum: Double = 0
+
+            mutating func record(_ seconds: Double, bucket: Int?) {
+                if let bucket { buckets[bucket] += 1 }
+                count += 1
+                sum += seconds
+            }
         }
         struct Counts {
             var requests: [RequestKey: UInt64] = [:]
@@ -52,11 +58,8 @@ final class Metrics: ExchangeObserver, Sendable {
         let bucket = Self.durationBuckets.firstIndex { seconds <= $0 }
         shards[loop.index].counts.withLock { counts in
             counts.requests[RequestKey(route: route, status: record.status), default: 0] += 1
-            var histogram = counts.durations[route] ?? Shard.Histogram()
-            if let bucket { histogram.buckets[bucket] += 1 }
-            histogram.count += 1
-            histogram.sum += seconds
-            counts.durations[route] = histogram
+            // In place: a copy taken out and put back would copy the bucket array on every request.
+            counts.durations[route, default: Shard.Histogram()].record(seconds, bucket: bucket)
         }
     }
 

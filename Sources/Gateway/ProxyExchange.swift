@@ -9,7 +9,8 @@ import Logging
 /// One request on its way to an upstream and its answer on the way back, both streamed: the request body
 /// waits (bounded) until the request is authorized and the upstream connected; each side pauses the other
 /// when it cannot keep up.
-final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unchecked Sendable {
+final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, HandlerDeadlineObserver, @unchecked Sendable
+{
     let client: ClientConnection
     let head: RequestHead
     let route: RouteSettings
@@ -261,14 +262,15 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, @unc
     private static let idempotent: Set<String> = ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"]
 
     private func armTimeout() {
-        client.armHandlerDeadline(after: settings.upstreamTimeout) { [weak self] in
-            guard let self else { return }
-            switch self.state {
-            case .connecting, .awaitingAnswer: break
-            case .authorizing, .answering, .finished: return
-            }
-            self.fail("no answer head within upstream_timeout", .upstreamTimeout)
+        client.armHandlerDeadline(after: settings.upstreamTimeout, observer: self)
+    }
+
+    func handlerDeadlinePassed() {
+        switch state {
+        case .connecting, .awaitingAnswer: break
+        case .authorizing, .answering, .finished: return
         }
+        fail("no answer head within upstream_timeout", .upstreamTimeout)
     }
 
     private func fail(_ reason: String, _ refusal: Refusal) {

@@ -26,18 +26,28 @@ struct RouteTable: Sendable {
 /// percent-encoded ones, encoded "/" or "\", a raw "\", and encoded NUL.
 enum PathSafety {
     static func isSafe(_ path: String) -> Bool {
-        let bytes = Array(path.utf8)
-        guard bytes.first == UInt8(ascii: "/"), !bytes.contains(UInt8(ascii: "\\")) else { return false }
-        var segment: [UInt8] = []
+        var path = path
+        return path.withUTF8 { isSafe(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Segments are compared as they end, so that no segment is ever copied out of the path.
+    static func isSafe(_ bytes: UnsafeRawBufferPointer) -> Bool {
+        guard bytes.first == UInt8(ascii: "/") else { return false }
+        // The decoded bytes of the current segment, as far as a dot-segment check needs them: its length, and
+        // whether every byte so far was a dot.
+        var segmentLength = 0
+        var segmentIsDots = true
         var index = 1
         while index <= bytes.count {
             if index == bytes.count || bytes[index] == UInt8(ascii: "/") {
-                if segment == [46] || segment == [46, 46] { return false }
-                segment.removeAll(keepingCapacity: true)
+                if segmentIsDots && (segmentLength == 1 || segmentLength == 2) { return false }
+                segmentLength = 0
+                segmentIsDots = true
                 index += 1
                 continue
             }
             var byte = bytes[index]
+            if byte == UInt8(ascii: "\\") { return false }
             if byte == UInt8(ascii: "%") {
                 guard index + 2 < bytes.count, let high = Hex.value(bytes[index + 1]),
                     let low = Hex.value(bytes[index + 2])
@@ -48,7 +58,8 @@ enum PathSafety {
                 if byte == UInt8(ascii: "/") || byte == UInt8(ascii: "\\") || byte == 0 { return false }
                 index += 2
             }
-            segment.append(byte)
+            segmentLength += 1
+            segmentIsDots = segmentIsDots && byte == UInt8(ascii: ".")
             index += 1
         }
         return true

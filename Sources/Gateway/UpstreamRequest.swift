@@ -36,7 +36,6 @@ struct UpstreamRequest {
     ) -> [UInt8] {
         var out = HeadWriter(capacity: head.bytes.count + 512)
         var clientHost: String?
-        var forwardedFor: [String] = []
         head.bytes.withUnsafeBytes { raw in
             out.requestLine(
                 method: UnsafeRawBufferPointer(rebasing: raw[head.methodRange]), target: target(for: head, route: route)
@@ -48,22 +47,28 @@ struct UpstreamRequest {
                 out.field("Host", route.upstream.hostField)
             }
             let rules = HopByHop(raw, fields: head.fields)
+            var incomingChain = false
             for field in head.fields {
                 switch rules.disposition(of: field.name, in: raw, going: .toUpstream) {
                 case .drop: continue
                 case .authorization where !route.forwardAuthorization: continue
-                case .appendClient:
-                    forwardedFor.append(head.string(field.value))
-                    continue
+                case .appendClient: incomingChain = true  // below, joined with the client
                 case .copy, .authorization:
                     out.field(
                         name: UnsafeRawBufferPointer(rebasing: raw[field.name]),
                         value: UnsafeRawBufferPointer(rebasing: raw[field.value]))
                 }
             }
+            // The incoming chain, in order, then the peer: joined as written, with no list of strings.
+            out.beginField("X-Forwarded-For")
+            for field in head.fields
+            where incomingChain && rules.disposition(of: field.name, in: raw, going: .toUpstream) == .appendClient {
+                out.appendValue(UnsafeRawBufferPointer(rebasing: raw[field.value]))
+                out.appendValue(", ")
+            }
+            out.appendValue(clientAddress)
+            out.endField()
         }
-        forwardedFor.append(clientAddress)
-        out.field("X-Forwarded-For", forwardedFor.joined(separator: ", "))
         out.field("X-Forwarded-Proto", secure ? "https" : "http")
         if let clientHost, !clientHost.isEmpty { out.field("X-Forwarded-Host", clientHost) }
         out.field("X-Request-Id", requestID)

@@ -45,6 +45,49 @@ enum ByteClass {
     }
 }
 
+/// Eight bytes at a time ("SIMD within a register"): a request head is a kilobyte, most of it one token
+/// value, and a byte loop over it costs more than the rest of the parse.
+enum WordScan {
+    private static let ones: UInt64 = 0x0101_0101_0101_0101
+    private static let highBits: UInt64 = 0x8080_8080_8080_8080
+
+    /// High bit set in each byte of `word` that is zero; the lowest flagged byte is exact (bytes above a zero
+    /// byte may be flagged falsely, which callers never look at).
+    @inline(__always)
+    static func zeroBytes(_ word: UInt64) -> UInt64 {
+        (word &- ones) & ~word & highBits
+    }
+
+    /// The offset of the first `byte` in `buffer[from...]`, or nil.
+    @inline(__always)
+    static func firstIndex(of byte: UInt8, in buffer: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        var position = start
+        let pattern = ones &* UInt64(byte)
+        while position + 8 <= buffer.count {
+            let word = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+            let found = zeroBytes(word ^ pattern)
+            if found != 0 { return position + found.trailingZeroBitCount / 8 }
+            position += 8
+        }
+        while position < buffer.count {
+            if buffer[position] == byte { return position }
+            position += 1
+        }
+        return nil
+    }
+
+    /// Whether all eight bytes at `position` are field-value bytes other than HTAB: none below SP, none DEL.
+    /// A word that fails is looked at byte by byte.
+    @inline(__always)
+    static func isPlainFieldValue(_ buffer: UnsafeRawBufferPointer, at position: Int) -> Bool {
+        let word = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+        // Bytes below 0x20: subtracting 0x20 borrows into the high bit of exactly those whose own high bit is clear.
+        let control = (word &- ones &* 0x20) & ~word & highBits
+        let delete = zeroBytes(word ^ (ones &* 0x7F))
+        return control | delete == 0
+    }
+}
+
 extension UnsafeRawBufferPointer {
     /// Case-insensitive comparison of an ASCII range against a lowercase literal.
     @inline(__always)

@@ -32,11 +32,8 @@ struct HeadScanner: Sendable {
         }
         var position = base + scanned
         var lineStart = base + self.lineStart
-        while position < buffer.count {
-            let byte = buffer[position]
-            position += 1
-            guard byte == ByteClass.lf else { continue }
-            let lineFeedIndex = position - 1
+        while let lineFeedIndex = WordScan.firstIndex(of: ByteClass.lf, in: buffer, from: position) {
+            position = lineFeedIndex + 1
             guard lineFeedIndex > lineStart, buffer[lineFeedIndex - 1] == ByteClass.cr else {
                 throw HTTPParseError(.bareLineFeed)
             }
@@ -51,6 +48,7 @@ struct HeadScanner: Sendable {
             }
             lineStart = position
         }
+        position = buffer.count
         if position - base > maxBytes {
             throw HTTPParseError(lineStart == base ? startLineTooLong : tooLarge)
         }

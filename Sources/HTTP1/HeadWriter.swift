@@ -17,7 +17,7 @@ package struct HeadWriter {
         appendDecimal(code)
         bytes.append(0x20)
         bytes.append(contentsOf: reason.utf8)
-        bytes.append(contentsOf: Self.lineEnd)
+        endLine()
     }
 
     package mutating func statusLine(_ code: Int, reason: UnsafeRawBufferPointer) {
@@ -25,7 +25,7 @@ package struct HeadWriter {
         appendDecimal(code)
         bytes.append(0x20)
         bytes.append(contentsOf: reason)
-        bytes.append(contentsOf: Self.lineEnd)
+        endLine()
     }
 
     /// `METHOD TARGET HTTP/1.1`.
@@ -39,13 +39,13 @@ package struct HeadWriter {
     package mutating func field(_ name: StaticString, _ value: String) {
         appendName(name)
         bytes.append(contentsOf: value.utf8)
-        bytes.append(contentsOf: Self.lineEnd)
+        endLine()
     }
 
     package mutating func field(_ name: StaticString, decimal value: UInt64) {
         appendName(name)
         appendDecimal(value)
-        bytes.append(contentsOf: Self.lineEnd)
+        endLine()
     }
 
     /// A field authgate made, whose name is not a literal (configured or computed).
@@ -53,7 +53,7 @@ package struct HeadWriter {
         bytes.append(contentsOf: name.utf8)
         bytes.append(contentsOf: ": ".utf8)
         bytes.append(contentsOf: value.utf8)
-        bytes.append(contentsOf: Self.lineEnd)
+        endLine()
     }
 
     /// A validated field copied as bytes: a token-sized value is not worth a String on every request.
@@ -61,7 +61,25 @@ package struct HeadWriter {
         bytes.append(contentsOf: name)
         bytes.append(contentsOf: ": ".utf8)
         bytes.append(contentsOf: value)
-        bytes.append(contentsOf: Self.lineEnd)
+        endLine()
+    }
+
+    /// A field whose value is written in parts (`appendValue`), ended with `endField`: a list joined as it is
+    /// written, such as X-Forwarded-For.
+    package mutating func beginField(_ name: StaticString) {
+        appendName(name)
+    }
+
+    package mutating func appendValue(_ part: UnsafeRawBufferPointer) {
+        bytes.append(contentsOf: part)
+    }
+
+    package mutating func appendValue(_ part: String) {
+        bytes.append(contentsOf: part.utf8)
+    }
+
+    package mutating func endField() {
+        endLine()
     }
 
     /// Field lines serialized ahead of time, each ending in CRLF (a policy's fixed fields, made once per
@@ -100,12 +118,12 @@ package struct HeadWriter {
             if count > 0 { bytes.append(contentsOf: ", ".utf8) }
             bytes.append(contentsOf: added)
         }
-        bytes.append(contentsOf: Self.lineEnd)
+        endLine()
     }
 
     /// The blank line that ends the head.
     package mutating func end() {
-        bytes.append(contentsOf: Self.lineEnd)
+        endLine()
     }
 
     private mutating func appendName(_ name: StaticString) {
@@ -115,10 +133,14 @@ package struct HeadWriter {
     }
 
     private mutating func appendDecimal<Number: BinaryInteger>(_ value: Number) {
-        ChunkedEncoder.appendDecimal(UInt64(value), to: &bytes)
+        Digits.appendDecimal(UInt64(value), to: &bytes)
     }
 
-    private static var lineEnd: [UInt8] { [13, 10] }
+    /// CRLF byte by byte: an array literal here would be built on every line.
+    private mutating func endLine() {
+        bytes.append(13)
+        bytes.append(10)
+    }
 }
 
 /// Frames body bytes as HTTP/1.1 chunks, for either side: answers re-chunked to clients, request bodies
@@ -127,7 +149,7 @@ package enum ChunkedEncoder {
     /// `SIZE\r\nBYTES\r\n`; nothing for an empty slice, which would end the body.
     package static func appendChunk(_ chunk: UnsafeRawBufferPointer, to out: inout [UInt8]) {
         guard !chunk.isEmpty else { return }
-        appendHex(UInt64(chunk.count), to: &out)
+        Digits.appendLowercaseHex(UInt64(chunk.count), to: &out)
         out.append(13)
         out.append(10)
         out.append(contentsOf: chunk)
@@ -145,23 +167,4 @@ package enum ChunkedEncoder {
     /// The zero-size chunk with no trailers.
     package static let lastChunk: [UInt8] = Array("0\r\n\r\n".utf8)
 
-    static func appendHex(_ value: UInt64, to out: inout [UInt8]) {
-        let start = out.count
-        var remaining = value
-        repeat {
-            out.append(Hex.lowercaseDigit(UInt8(truncatingIfNeeded: remaining & 0xF)))
-            remaining >>= 4
-        } while remaining > 0
-        out[start...].reverse()
-    }
-
-    static func appendDecimal(_ value: UInt64, to out: inout [UInt8]) {
-        let start = out.count
-        var remaining = value
-        repeat {
-            out.append(UInt8(ascii: "0") + UInt8(remaining % 10))
-            remaining /= 10
-        } while remaining > 0
-        out[start...].reverse()
-    }
 }

@@ -18,24 +18,34 @@ package struct HopByHop {
         case authorization
     }
 
-    /// Field names the message's `Connection` fields list, as ranges into its bytes.
-    private var listed: [Range<Int>] = []
+    /// Field names the message's `Connection` fields list, as ranges into its bytes. The first is kept apart
+    /// because a message almost always lists one ("keep-alive", "close", "upgrade"), and an array for it
+    /// would be allocated on every exchange.
+    private var firstListed: Range<Int>?
+    private var moreListed: [Range<Int>] = []
 
     /// Reads the `Connection` fields of a message whose head is `raw`.
     package init(_ raw: UnsafeRawBufferPointer, fields: [HeaderField]) {
         for field in fields where raw.equalsLowercase(field.name, "connection") {
-            RequestHeadParser.forEachListElement(raw, field.value) { listed.append($0) }
+            RequestHeadParser.forEachListElement(raw, field.value) { name in
+                if firstListed == nil { firstListed = name } else { moreListed.append(name) }
+            }
         }
     }
 
     package func disposition(of name: Range<Int>, in raw: UnsafeRawBufferPointer, going direction: Direction)
         -> Disposition
     {
-        if Self.isHopByHop(name, raw) || listed.contains(where: { raw.equalsIgnoringCase(name, $0) }) { return .drop }
+        if Self.isHopByHop(name, raw) || isListed(name, raw) { return .drop }
         switch direction {
         case .toUpstream: return Self.towardsUpstream(name, raw)
         case .toClient: return Self.towardsClient(name, raw)
         }
+    }
+
+    private func isListed(_ name: Range<Int>, _ raw: UnsafeRawBufferPointer) -> Bool {
+        guard let firstListed else { return false }
+        return raw.equalsIgnoringCase(name, firstListed) || moreListed.contains { raw.equalsIgnoringCase(name, $0) }
     }
 
     // Switches on the length first: each field costs a comparison or two, and no table is looked up.

@@ -21,6 +21,14 @@ package struct HeaderField: Sendable, Hashable {
     package let value: Range<Int>
 }
 
+/// What a head holds of a field that must appear at most once.
+package enum FieldLookup: Sendable, Hashable {
+    case absent
+    case one(HeaderField)
+    /// Two or more: each could be read as the one meant, so the caller refuses rather than picks.
+    case several
+}
+
 /// A parsed, validated request head. It keeps the head's own bytes and ranges into them, so that
 /// forwarding can copy fields without turning them into strings.
 package struct RequestHead: Sendable {
@@ -62,9 +70,16 @@ package struct RequestHead: Sendable {
         }
     }
 
-    /// The fields named `lowercaseName` (case-insensitively), without making strings of them.
-    package func fields(named lowercaseName: StaticString) -> [HeaderField] {
-        bytes.withUnsafeBytes { raw in fields.filter { raw.equalsLowercase($0.name, lowercaseName) } }
+    /// The one field named `lowercaseName` (case-insensitively), found without a list or a string.
+    package func uniqueField(named lowercaseName: StaticString) -> FieldLookup {
+        bytes.withUnsafeBytes { raw in
+            var found: HeaderField?
+            for field in fields where raw.equalsLowercase(field.name, lowercaseName) {
+                if found != nil { return .several }
+                found = field
+            }
+            return found.map(FieldLookup.one) ?? .absent
+        }
     }
 
     package func firstValue(_ lowercaseName: StaticString) -> String? {

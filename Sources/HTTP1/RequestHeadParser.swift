@@ -148,6 +148,15 @@ enum RequestHeadParser {
         let valueStart = position
         var valueEnd = position
         while raw[position] != ByteClass.cr {
+            // Eight plain bytes at once (no HTAB among them); the value's end moves to their last non-space.
+            if position + 8 <= raw.count, WordScan.isPlainFieldValue(raw, at: position) {
+                let wordStart = position
+                position += 8
+                var end = position
+                while end > wordStart && raw[end - 1] == ByteClass.sp { end -= 1 }
+                if end > wordStart { valueEnd = end }
+                continue
+            }
             let byte = raw[position]
             guard ByteClass.isFieldValue(byte) else { throw HTTPParseError(.invalidHeaderValue) }
             position += 1

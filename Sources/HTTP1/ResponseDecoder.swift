@@ -49,6 +49,10 @@ package struct ResponseDecoder: Sendable {
     package let limits: HTTPLimits
     private var state: State = .head(HeadScanner())
     private var requestWasHead = false
+    /// The storage of the last head's bytes and fields, used again for the next answer on this connection: by
+    /// then the exchange has let go of the last head, so no allocation is made for either.
+    private var headStorage: [UInt8] = []
+    private var fieldStorage: [HeaderField] = []
 
     package init(limits: HTTPLimits) {
         self.limits = limits
@@ -83,8 +87,11 @@ package struct ResponseDecoder: Sendable {
                 state = .head(scanner)
                 return (.needMore, skipped)
             case .complete(let skipped, let length):
+                headStorage.removeAll(keepingCapacity: true)
+                headStorage.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[skipped..<(skipped + length)]))
+                fieldStorage.removeAll(keepingCapacity: true)
                 let head = try Self.parseHead(
-                    Array(buffer[skipped..<(skipped + length)]), requestWasHead: requestWasHead, limits: limits)
+                    headStorage, fields: &fieldStorage, requestWasHead: requestWasHead, limits: limits)
                 if head.isInformational {
                     state = .head(HeadScanner())
                 } else {
@@ -120,9 +127,17 @@ package struct ResponseDecoder: Sendable {
     static func parseHead(_ head: [UInt8], requestWasHead: Bool, limits: HTTPLimits) throws(HTTPParseError)
         -> ResponseHead
     {
+        var fields: [HeaderField] = []
+        return try parseHead(head, fields: &fields, requestWasHead: requestWasHead, limits: limits)
+    }
+
+    /// `fields` is empty storage that the head's fields are appended to.
+    static func parseHead(
+        _ head: [UInt8], fields: inout [HeaderField], requestWasHead: Bool, limits: HTTPLimits
+    ) throws(HTTPParseError) -> ResponseHead {
         let result = head.withUnsafeBytes { raw in
             Result { () throws(HTTPParseError) -> ResponseHead in
-                try parseHead(raw, bytes: head, requestWasHead: requestWasHead, limits: limits)
+                try parseHead(raw, bytes: head, fields: &fields, requestWasHead: requestWasHead, limits: limits)
             }
         }
         return try result.get()
@@ -131,6 +146,7 @@ package struct ResponseDecoder: Sendable {
     private static func parseHead(
         _ raw: UnsafeRawBufferPointer,
         bytes: [UInt8],
+        fields: inout [HeaderField],
         requestWasHead: Bool,
         limits: HTTPLimits
     ) throws(HTTPParseError) -> ResponseHead {
@@ -169,7 +185,8 @@ package struct ResponseDecoder: Sendable {
         }
         position += 2
 
-        var fields: [HeaderField] = []
+        // One allocation for a usual answer instead of four as the list doubles (none when the storage is reused).
+        fields.reserveCapacity(min(limits.maxHeaderFields, 16))
         while raw[position] != ByteClass.cr {
             if raw[position] == ByteClass.sp || raw[position] == ByteClass.htab {
                 throw HTTPParseError(.obsoleteLineFolding)

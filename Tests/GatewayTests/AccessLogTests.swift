@@ -24,7 +24,8 @@ import Testing
 
     private func line(_ format: LogFormat, _ record: AccessRecord) -> String {
         var out: [UInt8] = []
-        AccessLog(format: format).write(record, time: "2026-12-01T00:00:00.000Z", to: &out)
+        AccessLog(format: format).write(
+            record, time: { $0.append(contentsOf: "2026-12-01T00:00:00.000Z".utf8) }, to: &out)
         return String(decoding: out, as: UTF8.self)
     }
 

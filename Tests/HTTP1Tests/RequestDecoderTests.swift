@@ -168,6 +168,17 @@ import Testing
         #expect(head.keepAlive)
     }
 
+    /// Values long enough for the parser's eight-byte steps, with spaces inside, at the end of a step and after it.
+    @Test(arguments: [
+        "abcdefgh", "abcdefg h", "abcdefg ", "abcdefgh        ", "a       ", "ab cd ef gh ij kl mn op", "x",
+    ])
+    func longValuesKeepInnerSpacesAndLoseTrailingOnes(_ value: String) throws {
+        let outcome = decodeAll("GET / HTTP/1.1\nHost: a\nX-Long: \(value)\n\n".crlf)
+        let head = try #require(outcome.heads.first)
+        let trimmed = String(value.reversed().drop { $0 == " " }.reversed())
+        #expect(head.firstValue("x-long") == trimmed)
+    }
+
     @Test func absoluteFormTargetUsesItsAuthority() throws {
         let outcome = decodeAll("GET http://upstream.example/x?y HTTP/1.1\nHost: other\n\n".crlf)
         let head = try #require(outcome.heads.first)

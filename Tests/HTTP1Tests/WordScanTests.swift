@@ -1,0 +1,71 @@
+import Testing
+
+@testable import HTTP1
+
+/// The eight-bytes-at-a-time scans against the byte-by-byte rules they stand in for, on every byte value at
+/// every offset of a word and on seeded random buffers.
+@Suite struct WordScanTests {
+    @Test func firstIndexFindsEveryByteAtEveryOffset() {
+        for target in [UInt8(10), 13, 0, 0x80, 0xFF] {
+            for length in 0..<20 {
+                for offset in 0..<max(length, 1) {
+                    var bytes = [UInt8](repeating: target &+ 1, count: length)
+                    if offset < length { bytes[offset] = target }
+                    // A second occurrence after the first must not be reported instead of it.
+                    if offset + 3 < length { bytes[offset + 3] = target }
+                    bytes.withUnsafeBytes { raw in
+                        for start in 0...length {
+                            let expected = (start..<length).first { raw[$0] == target }
+                            #expect(WordScan.firstIndex(of: target, in: raw, from: start) == expected)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    @Test func plainFieldValueAgreesWithTheByteRule() {
+        for value in 0...255 {
+            for offset in 0..<8 {
+                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 8)
+                bytes[offset] = UInt8(value)
+                let byteRule = bytes.allSatisfy { ByteClass.isFieldValue($0) && $0 != ByteClass.htab }
+                bytes.withUnsafeBytes { raw in
+                    #expect(WordScan.isPlainFieldValue(raw, at: 0) == byteRule, "byte \(value) at \(offset)")
+                }
+            }
+        }
+    }
+
+    @Test func randomBuffersAgree() {
+        var generator = SplitMix(seed: 0x5EED)
+        for _ in 0..<2000 {
+            let length = Int(generator.next() % 40)
+            let bytes = (0..<length).map { _ in
+                // Mostly plain bytes, with the ones that matter mixed in.
+                let roll = generator.next() % 10
+                return roll < 7 ? UInt8(32 + generator.next() % 95) : [0, 9, 10, 13, 127, 200][Int(roll % 6)]
+            }
+            bytes.withUnsafeBytes { raw in
+                let expected = raw.firstIndex(of: 10)
+                #expect(WordScan.firstIndex(of: 10, in: raw, from: 0) == expected)
+                if length >= 8 {
+                    let byteRule = raw[0..<8].allSatisfy { ByteClass.isFieldValue($0) && $0 != ByteClass.htab }
+                    #expect(WordScan.isPlainFieldValue(raw, at: 0) == byteRule)
+                }
+            }
+        }
+    }
+}
+
+private struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
