@@ -88,6 +88,15 @@ package struct CognitoClient: Sendable {
         call("AdminConfirmSignUp", body: body, signed: true) { completion($0.map { _ in () }) }
     }
 
+    /// GlobalSignOut: Cognito ends the user's refresh tokens (and refuses the access token for user operations).
+    /// Unsigned: the access token is the authorization. Cognito answers `{}`.
+    package func globalSignOut(
+        accessToken: String, completion: @escaping @Sendable (Result<Void, CognitoError>) -> Void
+    ) {
+        let body = Self.object([("AccessToken", JSONText.quoted(accessToken))])
+        call("GlobalSignOut", body: body, signed: false) { completion($0.map { _ in () }) }
+    }
+
     /// ADMIN_USER_PASSWORD_AUTH (SigV4-signed) when `userPoolID` is given, else USER_PASSWORD_AUTH (unsigned).
     package func authenticate(
         userPoolID: String?, clientID: String, username: String, password: String, secretHash: String?,

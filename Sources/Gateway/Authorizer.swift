@@ -17,16 +17,24 @@ enum AuthorizationOutcome: Sendable {
 }
 
 /// Checks bearer tokens: the verified-token cache first, then the signature and claims against the JWKS,
-/// with one coalesced JWKS re-fetch when a token names an unknown kid.
+/// with one coalesced JWKS re-fetch when a token names an unknown kid; then the gateway's revocations, for cached
+/// and new tokens alike.
 final class Authorizer: Sendable {
     let verifier: TokenVerifier
+    /// /signout's rules: the same but for token_use, since it takes access tokens whatever token_use says.
+    let accessTokenVerifier: TokenVerifier
     let jwks: JWKSCache
     let cache: VerifiedTokenCache
+    let revocations: Revocations
 
-    init(verifier: TokenVerifier, jwks: JWKSCache, cache: VerifiedTokenCache) {
+    init(verifier: TokenVerifier, jwks: JWKSCache, cache: VerifiedTokenCache, revocations: Revocations) {
         self.verifier = verifier
+        var accessRules = verifier.rules
+        accessRules.tokenUse = .access
+        accessTokenVerifier = TokenVerifier(rules: accessRules)
         self.jwks = jwks
         self.cache = cache
+        self.revocations = revocations
     }
 
     /// Decides for `head` on `route`. `completion` runs at once, or later on the JWKS queue when a fetch
@@ -34,60 +42,102 @@ final class Authorizer: Sendable {
     func authorize(
         _ head: RequestHead, route: RouteSettings, completion: @escaping @Sendable (AuthorizationOutcome) -> Void
     ) {
-        let tokenRange: Range<Int>
-        switch Self.bearerToken(head) {
-        case .success(let range): tokenRange = range
-        case .failure(let rejection):
-            completion(.rejected(rejection))
-            return
-        }
-        let now = SystemClock.wallClockSeconds()
-        // The token is hashed and verified where it lies in the request head; it is copied only to wait for
-        // a JWKS fetch.
-        let step = head.bytes.withUnsafeBytes { raw -> FirstStep in
-            let token = UnsafeRawBufferPointer(rebasing: raw[tokenRange])
-            let key = VerifiedTokenCache.Key(token: token)
-            if let cached = cache.lookup(key, now: now) { return .decided(decide(cached, route: route)) }
-            guard jwks.everLoaded else { return .decided(.rejected(.noSigningKeys)) }
-            switch verify(token, keys: jwks.keys, now: now, key: key) {
-            case .success(let verified): return .decided(decide(verified, route: route))
-            case .failure(.unknownKeyID), .failure(.noSigningKeys): return .refetch(Array(token), key)
-            case .failure(let rejection): return .decided(.rejected(rejection))
-            }
-        }
-        switch step {
-        case .decided(let outcome):
-            completion(outcome)
+        switch firstStep(head, purpose: .route) {
+        case .decided(let result):
+            completion(decide(result, route: route))
         case .refetch(let token, let key):
-            let keyID = UnverifiedToken.header(token)?["kid"]?.string ?? ""
-            jwks.refetch(forUnknownKeyID: keyID) { [self] keys in
-                let result = token.withUnsafeBytes {
-                    self.verify($0, keys: keys, now: SystemClock.wallClockSeconds(), key: key)
-                }
-                switch result {
-                case .success(let verified): completion(self.decide(verified, route: route))
-                case .failure(.noSigningKeys): completion(.rejected(.unknownKeyID))
-                case .failure(let rejection): completion(.rejected(rejection))
-                }
-            }
+            refetch(token, key: key, purpose: .route) { [self] in completion(decide($0, route: route)) }
         }
+    }
+
+    /// The token of a `POST /signout`: an access token valid by every rule but token_use, and not revoked.
+    /// `completion` runs as `authorize`'s does.
+    func authorizeSignOut(
+        _ head: RequestHead, completion: @escaping @Sendable (Result<VerifiedToken, TokenRejection>) -> Void
+    ) {
+        switch firstStep(head, purpose: .signOut) {
+        case .decided(let result): completion(result)
+        case .refetch(let token, let key): refetch(token, key: key, purpose: .signOut, completion: completion)
+        }
+    }
+
+    private enum Purpose {
+        /// A route's request: the configured token_use; verified tokens go to the cache.
+        case route
+        /// /signout: access tokens only; the tokens it verifies are not cached, since a route with
+        /// token_use = "id" must not find an access token there.
+        case signOut
     }
 
     /// What the cache and the keys at hand decide, or the token to check again once the JWKS is fetched.
     private enum FirstStep {
-        case decided(AuthorizationOutcome)
+        case decided(Result<VerifiedToken, TokenRejection>)
         case refetch([UInt8], VerifiedTokenCache.Key)
     }
 
+    private func firstStep(_ head: RequestHead, purpose: Purpose) -> FirstStep {
+        let tokenRange: Range<Int>
+        switch Self.bearerToken(head) {
+        case .success(let range): tokenRange = range
+        case .failure(let rejection): return .decided(.failure(rejection))
+        }
+        let now = SystemClock.wallClockSeconds()
+        // The token is hashed and verified where it lies in the request head; it is copied only to wait for
+        // a JWKS fetch.
+        return head.bytes.withUnsafeBytes { raw -> FirstStep in
+            let token = UnsafeRawBufferPointer(rebasing: raw[tokenRange])
+            let key = VerifiedTokenCache.Key(token: token)
+            if let cached = cache.lookup(key, now: now) { return .decided(accept(cached, purpose: purpose, now: now)) }
+            guard jwks.everLoaded else { return .decided(.failure(.noSigningKeys)) }
+            switch verify(token, keys: jwks.keys, now: now, key: key, purpose: purpose) {
+            case .success(let verified): return .decided(accept(verified, purpose: purpose, now: now))
+            case .failure(.unknownKeyID), .failure(.noSigningKeys): return .refetch(Array(token), key)
+            case .failure(let rejection): return .decided(.failure(rejection))
+            }
+        }
+    }
+
+    private func refetch(
+        _ token: [UInt8], key: VerifiedTokenCache.Key, purpose: Purpose,
+        completion: @escaping @Sendable (Result<VerifiedToken, TokenRejection>) -> Void
+    ) {
+        let keyID = UnverifiedToken.header(token)?["kid"]?.string ?? ""
+        jwks.refetch(forUnknownKeyID: keyID) { [self] keys in
+            let now = SystemClock.wallClockSeconds()
+            let result = token.withUnsafeBytes { self.verify($0, keys: keys, now: now, key: key, purpose: purpose) }
+            switch result {
+            case .success(let verified): completion(self.accept(verified, purpose: purpose, now: now))
+            case .failure(.noSigningKeys): completion(.failure(.unknownKeyID))
+            case .failure(let rejection): completion(.failure(rejection))
+            }
+        }
+    }
+
     private func verify(
-        _ token: UnsafeRawBufferPointer, keys: JWKSet, now: Double, key: VerifiedTokenCache.Key
+        _ token: UnsafeRawBufferPointer, keys: JWKSet, now: Double, key: VerifiedTokenCache.Key, purpose: Purpose
     ) -> Result<VerifiedToken, TokenRejection> {
+        let verifier = purpose == .route ? self.verifier : accessTokenVerifier
         let result = Result { () throws(TokenRejection) in try verifier.verify(token, keys: keys, now: now) }
-        if case .success(let verified) = result { cache.insert(key, verified) }
+        if purpose == .route, case .success(let verified) = result { cache.insert(key, verified) }
         return result
     }
 
-    private func decide(_ token: VerifiedToken, route: RouteSettings) -> AuthorizationOutcome {
+    /// The checks a verified token, cached or new, still has to pass on every request.
+    private func accept(_ token: VerifiedToken, purpose: Purpose, now: Double) -> Result<VerifiedToken, TokenRejection>
+    {
+        // A cached token was verified for the routes: it may be an ID token.
+        if purpose == .signOut && token.tokenUse != "access" { return .failure(.wrongTokenUse) }
+        // One atomic load while nothing is revoked (Revocations.swift).
+        if revocations.isRevoked(sub: token.subject, issuedAt: token.issuedAt, now: now) { return .failure(.revoked) }
+        return .success(token)
+    }
+
+    private func decide(_ result: Result<VerifiedToken, TokenRejection>, route: RouteSettings) -> AuthorizationOutcome {
+        let token: VerifiedToken
+        switch result {
+        case .success(let verified): token = verified
+        case .failure(let rejection): return .rejected(rejection)
+        }
         if token.satisfies(groups: route.groups, scopes: route.scopes) { return .allowed(token) }
         let reason =
             route.groups.isEmpty || token.satisfies(groups: route.groups, scopes: [])

@@ -73,6 +73,8 @@ package struct CognitoSettings: Sendable, Equatable {
     package var jwksRefresh: Nanoseconds
     package var jwksMinRefetchInterval: Nanoseconds
     package var tokenCacheSize: Int
+    /// How long a gateway-side revocation (a sign-out, an operator's /revoke) is kept.
+    package var revocationTTL: Nanoseconds
 }
 
 package enum AuthFlow: String, Sendable, CaseIterable {
@@ -95,6 +97,8 @@ package struct SigninSettings: Sendable {
     package var authFlow: AuthFlow
     package var rateLimit: RateLimit
     package var maxBodyBytes: Int
+    /// `POST /signout`'s path; "" when it is off. Served whatever `enabled` says, which is /signin's switch.
+    package var signOutPath: String
 }
 
 /// `[cors]`: browsers calling authgate from other origins (SPEC.md "CORS"). Every value was checked.

@@ -201,11 +201,14 @@ struct Schema {
         let refresh = table.duration("jwks_refresh", default: "1h", minimum: 10 * Self.secondNs)
         let refetch = table.duration("jwks_min_refetch_interval", default: "10s", minimum: 1 * Self.secondNs)
         let cacheSize = table.int("token_cache_size", default: 10000, range: 0...10_000_000)
+        // Cognito's shortest token lifetime: any shorter, every revocation lapses while the tokens it refuses live.
+        let revocationTTL = table.duration("revocation_ttl", default: "24h", minimum: 5 * 60 * Self.secondNs)
         table.rejectUnknownKeys()
         return CognitoSettings(
             region: region, userPoolID: poolID, clientIDs: clientIDs, clientSecretFile: secretFile,
             endpointURL: endpoint, issuer: issuer, jwksURL: jwksURL, tokenUse: tokenUse, clockSkew: clockSkew,
-            jwksRefresh: refresh, jwksMinRefetchInterval: refetch, tokenCacheSize: cacheSize
+            jwksRefresh: refresh, jwksMinRefetchInterval: refetch, tokenCacheSize: cacheSize,
+            revocationTTL: revocationTTL
         )
     }
 
@@ -232,10 +235,19 @@ struct Schema {
                 "rate_limit", "expected \"COUNT/s\", \"COUNT/m\" or \"COUNT/h\" with COUNT > 0, not \"\(rateText)\"")
         }
         let maxBody = table.size("max_body_bytes", default: 8 * 1024, range: 64...(1 << 20))
+        let signOutPath = table.string("signout_path", default: "/signout")
+        if !signOutPath.isEmpty && (!isCleanPath(signOutPath) || signOutPath == "/") {
+            table.fail(
+                "signout_path",
+                "\"\(signOutPath)\" must be \"\" (off) or an absolute path without dot segments, \"//\" or a trailing \"/\""
+            )
+        } else if enabled && signOutPath == path {
+            table.fail("signout_path", "must differ from signin.path")
+        }
         table.rejectUnknownKeys()
         return SigninSettings(
             enabled: enabled, path: path, clientID: clientID, signUp: signUp, autoConfirm: autoConfirm,
-            authFlow: authFlow, rateLimit: rateLimit, maxBodyBytes: Int(maxBody)
+            authFlow: authFlow, rateLimit: rateLimit, maxBodyBytes: Int(maxBody), signOutPath: signOutPath
         )
     }
 

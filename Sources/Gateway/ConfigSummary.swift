@@ -23,6 +23,10 @@ package enum ConfigSummary {
         lines.append(
             "signin: "
                 + (config.signin.enabled ? "\(config.signin.path) (\(config.signin.authFlow.rawValue))" : "disabled"))
+        lines.append(
+            "signout: "
+                + (config.signin.signOutPath.isEmpty ? "disabled" : config.signin.signOutPath)
+                + ", revocations kept \(ConfigUnits.describe(duration: cognito.revocationTTL))")
         let cors = config.cors
         lines.append(
             "cors: "

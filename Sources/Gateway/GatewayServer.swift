@@ -25,6 +25,11 @@ package final class GatewayServer: @unchecked Sendable {
     private let publicHandler = ReplaceableHandler()
     let controlPlane: ControlPlaneClient
     let metrics: Metrics
+    /// Sign-outs and operators' revocations: the server's, so that every generation (every reload) sees them.
+    let revocations = Revocations()
+    /// Drops expired revocations every minute (a check never trusts an expired one meanwhile).
+    private var revocationSweep: (any DispatchSourceTimer)?
+    static let revocationSweepInterval = DispatchTimeInterval.seconds(60)
     /// Reloads run one at a time on this queue; `generation` and `reloadQueue` are only touched there.
     private let reloads = DispatchQueue(label: "authgate.reload")
     private var generation: Generation?
@@ -45,7 +50,11 @@ package final class GatewayServer: @unchecked Sendable {
         // The control plane runs on the first loop, as the data path does on all of them.
         controlPlane = ControlPlaneClient(queue: group.loops[0].queue)
         let publicLimiter = self.publicLimiter
-        metrics = Metrics(loops: group.loops.count, openConnections: { publicLimiter.openConnections })
+        let revocations = self.revocations
+        metrics = Metrics(
+            loops: group.loops.count, openConnections: { publicLimiter.openConnections },
+            heldRevocations: { revocations.count })
+        revocations.ttlSeconds = Int(config.cognito.revocationTTL / 1_000_000_000)
         initialConfig = config
     }
 
@@ -81,7 +90,8 @@ package final class GatewayServer: @unchecked Sendable {
             listeners = bound.map { Listener(socket: $0, context: publicContext(generation)) }
             if let adminSocket {
                 let adminContext = ServerContext(
-                    kind: .admin, handler: AdminHandler(readiness: readiness, metrics: metrics),
+                    kind: .admin,
+                    handler: AdminHandler(readiness: readiness, metrics: metrics, revocations: revocations),
                     observer: AccessLog(format: config.log.format),
                     limits: HTTPLimits(maxHeadBytes: 8 * 1024, maxBodyBytes: 64 * 1024),
                     timeouts: ConnectionTimeouts(head: config.server.headerTimeout, idle: config.server.idleTimeout),
@@ -121,6 +131,16 @@ package final class GatewayServer: @unchecked Sendable {
         notifier.ready(status: "serving on \(publicAddresses.joined(separator: ", "))")
         watchdog = SystemdWatchdog(environment: environment, notifier: notifier, loops: group.loops)
         watchdog?.start()
+        startRevocationSweep()
+    }
+
+    private func startRevocationSweep() {
+        let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "authgate.revocations"))
+        let revocations = self.revocations
+        timer.setEventHandler { revocations.purge(now: SystemClock.wallClockSeconds()) }
+        timer.schedule(deadline: .now() + Self.revocationSweepInterval, repeating: Self.revocationSweepInterval)
+        timer.resume()
+        revocationSweep = timer
     }
 
     /// The context public connections accepted from now on share.
@@ -213,6 +233,7 @@ package final class GatewayServer: @unchecked Sendable {
     /// On `reloads`: the next generation answers from now on; the one it replaces is retired.
     private func swapIn(_ next: Generation, replacing current: Generation) {
         generation = next
+        revocations.ttlSeconds = Int(next.config.cognito.revocationTTL / 1_000_000_000)
         publicHandler.current = next.handler
         metrics.use(next.authorizer)
         publicLimiter.limit = next.config.server.maxConnections

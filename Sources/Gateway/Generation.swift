@@ -53,7 +53,8 @@ final class Generation: Sendable {
         let signIn = try Self.makeSignIn(config, server: server)
         handler = PublicHandler(
             routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy, signIn: signIn,
-            metrics: server.metrics, cors: CORSPolicy(config.cors)
+            signOut: Self.makeSignOut(config, authorizer: authorizer, server: server), metrics: server.metrics,
+            cors: CORSPolicy(config.cors)
         )
     }
 
@@ -75,7 +76,23 @@ final class Generation: Sendable {
                 )
             }
         )
-        return Authorizer(verifier: TokenVerifier(rules: TokenRules(cognito)), jwks: jwks, cache: tokenCache)
+        return Authorizer(
+            verifier: TokenVerifier(rules: TokenRules(cognito)), jwks: jwks, cache: tokenCache,
+            revocations: server.revocations)
+    }
+
+    /// The sign-out path, unless `signout_path = ""`: GlobalSignOut is unsigned, so it needs no AWS credentials.
+    private static func makeSignOut(_ config: GatewayConfig, authorizer: Authorizer, server: GatewayServer)
+        -> SignOutService?
+    {
+        let path = config.signin.signOutPath
+        guard !path.isEmpty else { return nil }
+        let cognito = CognitoClient(
+            endpoint: config.cognito.endpointURL, region: config.cognito.region, http: server.controlPlane,
+            credentials: nil)
+        return SignOutService(
+            path: path, authorizer: authorizer, cognito: cognito, revocations: server.revocations,
+            logger: server.logger, metrics: server.metrics)
     }
 
     /// The /signin service, when enabled: its Cognito client, the AWS credential chain for the signed calls,

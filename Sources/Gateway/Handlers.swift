@@ -4,31 +4,34 @@ import EventLoop
 import HTTP1
 import JWT
 import Synchronization
+import Time
 
-/// The public listener: path checks, CORS, then /signin, or a route: authorization, then forwarding.
+/// The public listener: path checks, CORS, then the sign-in paths, or a route: authorization, then forwarding.
 final class PublicHandler: RequestHandler {
     let routes: RouteTable
     let authorizer: Authorizer
     let proxy: Proxy
     let signIn: SignInService?
+    let signOut: SignOutService?
     let metrics: Metrics
     /// nil when `[cors]` allows no origin.
     let cors: CORSPolicy?
-    /// Every path the sign-in service answers, before any route.
+    /// Every path the sign-in services answer (sign-in, sign-out), before any route.
     let signInPaths: [String]
 
     init(
-        routes: RouteTable, authorizer: Authorizer, proxy: Proxy, signIn: SignInService?, metrics: Metrics,
-        cors: CORSPolicy?
+        routes: RouteTable, authorizer: Authorizer, proxy: Proxy, signIn: SignInService?, signOut: SignOutService?,
+        metrics: Metrics, cors: CORSPolicy?
     ) {
         self.routes = routes
         self.authorizer = authorizer
         self.proxy = proxy
         self.signIn = signIn
+        self.signOut = signOut
         self.metrics = metrics
         self.cors = cors
         // The one list of the sign-in service's paths, which the CORS policy reaches as it reaches routes.
-        self.signInPaths = signIn.map { [$0.settings.path] } ?? []
+        self.signInPaths = (signIn.map { [$0.settings.path] } ?? []) + (signOut.map { [$0.path] } ?? [])
     }
 
     func handle(_ head: RequestHead, connection: ClientConnection) {
@@ -57,9 +60,13 @@ final class PublicHandler: RequestHandler {
             connection.refuse(.unsafePath)
             return
         }
-        // The sign-in path is answered by the gateway itself, before (and instead of) any route.
+        // The sign-in paths are answered by the gateway itself, before (and instead of) any route.
         if let signIn, path == signIn.settings.path {
             signIn.handle(head, connection: connection)
+            return
+        }
+        if let signOut, path == signOut.path {
+            signOut.handle(head, connection: connection)
             return
         }
         guard let route else {
@@ -142,20 +149,26 @@ package final class Readiness: Sendable {
     }
 }
 
-/// `/healthz`, `/readyz` and `/metrics` on the admin listener, never on the public one.
+/// `/healthz`, `/readyz`, `/metrics` and `POST /revoke` on the admin listener, never on the public one.
 final class AdminHandler: RequestHandler {
     let readiness: Readiness
     let metrics: Metrics
+    let revocations: Revocations
 
-    init(readiness: Readiness, metrics: Metrics) {
+    init(readiness: Readiness, metrics: Metrics, revocations: Revocations) {
         self.readiness = readiness
         self.metrics = metrics
+        self.revocations = revocations
     }
 
     func handle(_ head: RequestHead, connection: ClientConnection) {
         connection.record.route = "admin"
         connection.record.authorization = "none"
         let method = head.method
+        if head.path == "/revoke" {
+            revoke(head, connection: connection)
+            return
+        }
         guard method == "GET" || method == "HEAD" else {
             connection.refuse(.adminMethodNotAllowed)
             return
@@ -185,6 +198,59 @@ final class AdminHandler: RequestHandler {
             connection.refuse(.noRoute)
         }
     }
+
+    /// The most a `/revoke` body may hold: a sub is at most 1 KiB.
+    static let maxRevokeBodyBytes = 4096
+
+    /// `POST /revoke {"sub": "…"}`: the operator's sign-out of a user, at the gateway only.
+    private func revoke(_ head: RequestHead, connection: ClientConnection) {
+        guard head.method == "POST" else {
+            answer(.methodNotAllowed, connection: connection)
+            return
+        }
+        if case .length(let length) = head.framing, length > UInt64(Self.maxRevokeBodyBytes) {
+            answer(.bodyTooLarge, connection: connection)
+            return
+        }
+        let collector = BodyCollector(limit: Self.maxRevokeBodyBytes) { [self] outcome in
+            switch outcome {
+            case .tooLarge:
+                answer(.bodyTooLarge, connection: connection)
+            case .complete(let body):
+                switch Self.parseSubject(body) {
+                case .failure(let problem):
+                    answer(.badRequest(problem.message), connection: connection)
+                case .success(let sub):
+                    revocations.revoke(sub: sub, now: SystemClock.wallClockSeconds())
+                    connection.record.subject = sub
+                    answer(.revoked, connection: connection)
+                }
+            }
+        }
+        connection.bodyConsumer = collector
+        connection.continueIfExpected()
+        if head.framing == .none { collector.bodyEnded(connection: connection) }
+    }
+
+    private func answer(_ outcome: RevokeOutcome, connection: ClientConnection) {
+        connection.record.authorization = outcome.logName
+        connection.respond(outcome.status, headers: outcome.headers, body: outcome.body, keepAlive: outcome.keepAlive)
+    }
+
+    /// `{"sub": "…"}`: a string a token's `sub` could be (not empty, at most 1 KiB, no control character).
+    static func parseSubject(_ body: [UInt8]) -> Result<String, SignInService.BodyProblem> {
+        guard let value = try? StrictJSON.parse(body, maxDepth: 4) else {
+            return .failure(.init(message: "body is not JSON"))
+        }
+        guard let object = value.object else { return .failure(.init(message: "body must be a JSON object")) }
+        guard let field = object["sub"] else { return .failure(.init(message: "sub is missing")) }
+        guard let sub = field.string else { return .failure(.init(message: "sub must be a string")) }
+        guard !sub.isEmpty else { return .failure(.init(message: "sub must not be empty")) }
+        guard sub.utf8.count <= 1024, !sub.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+            return .failure(.init(message: "sub is not a token's sub (at most 1 KiB, no control characters)"))
+        }
+        return .success(sub)
+    }
 }
 
 extension TokenRejection {
@@ -203,6 +269,7 @@ extension TokenRejection {
         case .notYetValid: return "not_yet_valid"
         case .issuedInFuture: return "issued_in_future"
         case .noSigningKeys: return "no_signing_keys"
+        case .revoked: return "revoked"
         }
     }
 }

@@ -40,10 +40,15 @@ final class Metrics: ExchangeObserver, Sendable {
     /// What the gauges read: the current generation's authorizer (its JWKS cache and token cache).
     private let authorizer = Mutex<Authorizer?>(nil)
     private let openConnections: @Sendable () -> Int
+    private let heldRevocations: @Sendable () -> Int
 
-    init(loops: Int, openConnections: @escaping @Sendable () -> Int) {
+    init(
+        loops: Int, openConnections: @escaping @Sendable () -> Int,
+        heldRevocations: @escaping @Sendable () -> Int = { 0 }
+    ) {
         shards = (0..<loops).map { _ in Shard() }
         self.openConnections = openConnections
+        self.heldRevocations = heldRevocations
     }
 
     func use(_ authorizer: Authorizer) {
@@ -73,6 +78,7 @@ final class Metrics: ExchangeObserver, Sendable {
         case upstreamErrors = "upstream_errors_total"
         case jwksRefreshes = "jwks_refreshes_total"
         case signins = "signins_total"
+        case signouts = "signouts_total"
 
         var help: String {
             switch self {
@@ -81,6 +87,7 @@ final class Metrics: ExchangeObserver, Sendable {
                 return "Upstream exchanges that failed, by route prefix and kind (failed: 502, timeout: 504)."
             case .jwksRefreshes: return "JWKS fetches, by result."
             case .signins: return "POST /signin attempts, by result."
+            case .signouts: return "POST /signout attempts, by result."
             }
         }
     }
@@ -151,6 +158,8 @@ final class Metrics: ExchangeObserver, Sendable {
         }
         family("open_connections", "gauge", "Client connections open on the public listeners.")
         sample("open_connections", "", String(openConnections()))
+        family("revocations", "gauge", "Subs revoked at the gateway (sign-outs, /revoke) whose revocation is kept.")
+        sample("revocations", "", String(heldRevocations()))
         if let authorizer = authorizer.withLock({ $0 }) {
             family("jwks_keys", "gauge", "Signing keys held.")
             sample("jwks_keys", "", String(authorizer.jwks.keys.keys.count))

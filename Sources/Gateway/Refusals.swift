@@ -76,6 +76,123 @@ extension ClientConnection {
     }
 }
 
+extension SignOutService {
+    /// How a request to the sign-out path ended.
+    enum SignOutOutcome: Sendable, Equatable {
+        case signedOut
+        case methodNotAllowed
+        /// The token failed the checks of any route (or is not an access token): answered as a route would.
+        case invalidToken(TokenRejection)
+        /// Cognito refused the token (NotAuthorizedException); the gateway revoked it all the same.
+        case refusedByCognito(String)
+        case throttled
+        /// Cognito unreachable, answering 5xx, or refusing for another reason: nothing was revoked.
+        case unavailable(String)
+    }
+
+    /// The `signouts_total` label and the access line's `auth` field.
+    enum SignOutResult: String, CaseIterable {
+        case signedOut = "ok"
+        case methodNotAllowed = "method_not_allowed"
+        case invalidToken = "invalid_token"
+        case refusedByCognito = "refused_by_cognito"
+        case throttled
+        case cognitoFailed = "cognito_failed"
+    }
+
+    struct Response {
+        let status: HTTPStatus
+        let headers: [(String, String)]
+        let body: [UInt8]
+        let keepAlive: Bool
+        let result: SignOutResult
+        /// For the log only.
+        let detail: String?
+    }
+
+    /// SPEC.md "POST /signout": 200 or a route's 401; the rest as /signin answers them.
+    static func response(for outcome: SignOutOutcome) -> Response {
+        switch outcome {
+        case .signedOut:
+            return Response(
+                status: .ok, headers: SignInService.jsonHeaders, body: Array(#"{"status":"success"}"#.utf8),
+                keepAlive: true, result: .signedOut, detail: nil)
+        case .invalidToken(let rejection):
+            return refusal(.token(rejection), .invalidToken)
+        case .refusedByCognito(let message):
+            // To the client, a token Cognito refuses is a token that is not good: a route's 401.
+            return refusal(.token(.revoked), .refusedByCognito, detail: message)
+        case .methodNotAllowed:
+            return fail(.methodNotAllowed, "Method Not Allowed", .methodNotAllowed, headers: [("Allow", "POST")])
+        case .throttled:
+            return fail(.tooManyRequests, "Too many requests", .throttled, headers: [("Retry-After", "1")])
+        case .unavailable(let reason):
+            return fail(.badGateway, "Unknown error", .cognitoFailed, detail: reason)
+        }
+    }
+
+    private static func refusal(_ refusal: Refusal, _ result: SignOutResult, detail: String? = nil) -> Response {
+        Response(
+            status: refusal.status, headers: refusal.headers + SignInService.jsonHeaders, body: refusal.body,
+            keepAlive: refusal.keepAlive, result: result, detail: detail)
+    }
+
+    private static func fail(
+        _ status: HTTPStatus, _ message: String, _ result: SignOutResult, headers: [(String, String)] = [],
+        detail: String? = nil
+    ) -> Response {
+        let body = "{\"status\":\"fail\",\"msg\":\(JSONText.quoted(message))}"
+        return Response(
+            status: status, headers: SignInService.jsonHeaders + headers, body: Array(body.utf8), keepAlive: true,
+            result: result, detail: detail)
+    }
+}
+
+/// The admin listener's `POST /revoke` (SPEC.md "POST /signout"): `{"sub": "…"}`.
+enum RevokeOutcome: Sendable, Equatable {
+    case revoked
+    case methodNotAllowed
+    case bodyTooLarge
+    /// The body is not a JSON object with a usable `sub`; the text says what is wrong.
+    case badRequest(String)
+
+    var status: HTTPStatus {
+        switch self {
+        case .revoked: return .ok
+        case .methodNotAllowed: return .methodNotAllowed
+        case .bodyTooLarge: return .contentTooLarge
+        case .badRequest: return .badRequest
+        }
+    }
+
+    var headers: [(String, String)] {
+        let json = [("Content-Type", "application/json")]
+        return self == .methodNotAllowed ? json + [("Allow", "POST")] : json
+    }
+
+    var body: [UInt8] {
+        switch self {
+        case .revoked: return Array(#"{"status":"success"}"#.utf8)
+        case .methodNotAllowed: return Array(#"{"status":"fail","msg":"Method Not Allowed"}"#.utf8)
+        case .bodyTooLarge: return Array(#"{"status":"fail","msg":"Request body too large"}"#.utf8)
+        case .badRequest(let problem): return Array("{\"status\":\"fail\",\"msg\":\(JSONText.quoted(problem))}".utf8)
+        }
+    }
+
+    /// The body of a refused one was not read to its end: the connection cannot carry another request.
+    var keepAlive: Bool { self != .bodyTooLarge }
+
+    /// The access line's `auth` field.
+    var logName: String {
+        switch self {
+        case .revoked: return "revoke: ok"
+        case .methodNotAllowed: return "revoke: method_not_allowed"
+        case .bodyTooLarge: return "revoke: body_too_large"
+        case .badRequest: return "revoke: bad_request"
+        }
+    }
+}
+
 extension SignInService {
     /// How a request to /signin ended: one case per row of SPEC.md's /signin table.
     enum SignInOutcome: Sendable, Equatable {

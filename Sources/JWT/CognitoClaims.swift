@@ -127,12 +127,13 @@ extension TokenVerifier {
             return VerifiedToken(
                 keyID: keyID, subject: verified.subject, username: verified.username, groups: verified.groups,
                 scopes: verified.scopes, tokenUse: verified.isIDToken ? "id" : "access", expiresAt: verified.expiry,
-                encodedPayload: String(decoding: signed.encodedPayload, as: UTF8.self))
+                issuedAt: verified.issuedAt, encodedPayload: String(decoding: signed.encodedPayload, as: UTF8.self))
         }
     }
 
     private func check(_ claims: FoundClaims, now: Double) throws(TokenRejection) -> (
-        subject: String, username: String?, groups: [String], scopes: [String], isIDToken: Bool, expiry: Double
+        subject: String, username: String?, groups: [String], scopes: [String], isIDToken: Bool, expiry: Double,
+        issuedAt: Double?
     ) {
         let payload = claims.payload
         guard let issuer = claims[.issuer], issuer.kind == .string, issuers.contains(issuer, in: payload) else {
@@ -168,7 +169,8 @@ extension TokenVerifier {
         guard let expiry = try claims.date(.expiry) else { throw .malformed("no exp") }
         guard now < expiry + rules.clockSkew else { throw .expired }
         if let notBefore = try claims.date(.notBefore), notBefore > now + rules.clockSkew { throw .notYetValid }
-        if let issuedAt = try claims.date(.issuedAt), issuedAt > now + rules.clockSkew { throw .issuedInFuture }
+        let issuedAt = try claims.date(.issuedAt)
+        if let issuedAt, issuedAt > now + rules.clockSkew { throw .issuedInFuture }
 
         // Claims that become request headers must be safe as header values.
         guard let subjectSpan = claims[.subject], let subject = claims.headerSafeString(subjectSpan) else {
@@ -198,7 +200,7 @@ extension TokenVerifier {
             guard let text = claims.headerSafeString(span) else { throw .malformed("scope") }
             scopes = Self.scopes(text)
         }
-        return (subject, username, groups, scopes, isIDToken, expiry)
+        return (subject, username, groups, scopes, isIDToken, expiry, issuedAt)
     }
 
     /// The space-separated scopes. Split on Characters as before: " \u{301}" is one Character, not a space, so

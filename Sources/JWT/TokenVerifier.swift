@@ -36,6 +36,8 @@ package enum TokenRejection: Error, Sendable, Equatable, CustomStringConvertible
     case issuedInFuture
     /// No signing key was ever loaded: the gateway cannot judge any token.
     case noSigningKeys
+    /// Valid, but its `sub` was signed out or revoked at the gateway after the token was issued.
+    case revoked
 
     package var description: String {
         switch self {
@@ -51,6 +53,7 @@ package enum TokenRejection: Error, Sendable, Equatable, CustomStringConvertible
         case .notYetValid: return "not yet valid (nbf)"
         case .issuedInFuture: return "issued in the future (iat)"
         case .noSigningKeys: return "no signing keys loaded"
+        case .revoked: return "revoked"
         }
     }
 }
@@ -65,6 +68,8 @@ package struct VerifiedToken: Sendable, Equatable {
     package let tokenUse: String
     /// Seconds since the epoch.
     package let expiresAt: Double
+    /// The `iat` claim (seconds since the epoch), when the token has one: gateway-side revocations compare it.
+    package let issuedAt: Double?
     /// The payload base64url-encoded, for X-Auth-Claims: the token's own payload part, which is the one
     /// encoding of the payload since decoding refuses any other.
     package let encodedPayload: String
@@ -74,16 +79,16 @@ package struct VerifiedToken: Sendable, Equatable {
 
     package init(
         keyID: String, subject: String, username: String?, groups: [String], scopes: [String], tokenUse: String,
-        expiresAt: Double, payload: [UInt8]
+        expiresAt: Double, issuedAt: Double? = nil, payload: [UInt8]
     ) {
         self.init(
             keyID: keyID, subject: subject, username: username, groups: groups, scopes: scopes, tokenUse: tokenUse,
-            expiresAt: expiresAt, encodedPayload: Base64URL.encode(payload))
+            expiresAt: expiresAt, issuedAt: issuedAt, encodedPayload: Base64URL.encode(payload))
     }
 
     init(
         keyID: String, subject: String, username: String?, groups: [String], scopes: [String], tokenUse: String,
-        expiresAt: Double, encodedPayload: String
+        expiresAt: Double, issuedAt: Double?, encodedPayload: String
     ) {
         self.keyID = keyID
         self.subject = subject
@@ -92,6 +97,7 @@ package struct VerifiedToken: Sendable, Equatable {
         self.scopes = scopes
         self.tokenUse = tokenUse
         self.expiresAt = expiresAt
+        self.issuedAt = issuedAt
         self.encodedPayload = encodedPayload
     }
 

@@ -53,7 +53,28 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
         #expect(config.signin.signUp && config.signin.autoConfirm && config.signin.authFlow == .admin)
         #expect(config.signin.rateLimit == RateLimit(count: 10, period: 60_000_000_000))
         #expect(config.signin.maxBodyBytes == 8 * 1024)
+        #expect(config.signin.signOutPath == "/signout")
+        #expect(config.cognito.revocationTTL == 24 * 3_600_000_000_000)
         #expect(config.routes.isEmpty)
+    }
+
+    @Test func signOutPathAndRevocationTTLAreRead() throws {
+        let config = try parse(
+            minimal + "\nrevocation_ttl = \"5m\"\n[signin]\nsignout_path = \"/auth/logout\"\n")
+        #expect(config.cognito.revocationTTL == 300_000_000_000)
+        #expect(config.signin.signOutPath == "/auth/logout")
+        #expect(try parse(minimal + "\n[signin]\nsignout_path = \"\"\n").signin.signOutPath.isEmpty, "off")
+        // /signin off, its path is free for the sign-out.
+        let reused = try parse(minimal + "\n[signin]\nenabled = false\nsignout_path = \"/signin\"\n")
+        #expect(reused.signin.signOutPath == "/signin")
+        #expect(ConfigSummary.lines(config).contains("signout: /auth/logout, revocations kept 5m"))
+    }
+
+    @Test(arguments: ["4m", "299s", "1000ms", "0s"])
+    func revocationTTLShorterThanFiveMinutesIsAnError(text: String) {
+        let found = problems(minimal + "\nrevocation_ttl = \"\(text)\"\n")
+        #expect(found.map(\.key) == ["cognito.revocation_ttl"], "problems: \(found.map(\.description))")
+        #expect(found.first?.message.contains("at least 5m") == true)
     }
 
     @Test func exampleFileIsValid() throws {
@@ -177,6 +198,11 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
         BadValue(text: "[signin]\nrate_limit = \"0/m\"", key: "signin.rate_limit"),
         BadValue(text: "[signin]\nmax_body_bytes = \"2GiB\"", key: "signin.max_body_bytes"),
         BadValue(text: "[signin]\nenabled = \"yes\"", key: "signin.enabled"),
+        BadValue(text: "[signin]\nsignout_path = \"signout\"", key: "signin.signout_path"),
+        BadValue(text: "[signin]\nsignout_path = \"/\"", key: "signin.signout_path"),
+        BadValue(text: "[signin]\nsignout_path = \"/a/../b\"", key: "signin.signout_path"),
+        BadValue(text: "[signin]\nsignout_path = \"/signin\"", key: "signin.signout_path"),
+        BadValue(text: "[signin]\nsignout_path = 1", key: "signin.signout_path"),
         BadValue(text: "[[route]]\nupstream = \"http://127.0.0.1:1\"", key: "route[0].prefix"),
         BadValue(text: "[[route]]\nprefix = \"/api\"", key: "route[0].upstream"),
         BadValue(text: "[[route]]\nprefix = \"api\"\nupstream = \"http://127.0.0.1:1\"", key: "route[0].prefix"),

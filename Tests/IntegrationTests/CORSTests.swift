@@ -92,7 +92,7 @@ private let app = "https://app.example.com"
         let upstream = try FixtureServer()
         let gateway = try gateway(upstream, cors: Self.listed)
         let before = try upstreamRequests(upstream)
-        for path in ["/api/orders", "/open/x", "/signin"] {
+        for path in ["/api/orders", "/open/x", "/signin", "/signout"] {
             let answer = try preflight(gateway, path, origin: app)
             #expect(answer.status == 204, "\(path)")
             #expect(answer.values("Access-Control-Allow-Origin") == [app])
@@ -142,6 +142,7 @@ private let app = "https://app.example.com"
             ),
             ("400 from /signin", 400, try curl(["-H", "Origin: \(app)", "--data", "{}", "\(base)/signin"])),
             ("405 from /signin", 405, try curl(["-X", "OPTIONS", "-H", "Origin: \(app)", "\(base)/signin"])),
+            ("401 from /signout", 401, try curl(["-X", "POST", "-H", "Origin: \(app)", "\(base)/signout"])),
         ]
         for (what, status, answer) in answers {
             #expect(answer.status == status, "\(what): \(answer.bodyText)")

@@ -288,6 +288,7 @@ private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
         #expect(value("authgate_token_cache_misses_total") == 2, "the valid token and the expired one were verified")
         #expect(value("authgate_token_cache_hits_total") == 2, "the valid token came back twice (one 200, one 403)")
         #expect(value("authgate_open_connections") != nil)
+        #expect(value("authgate_revocations") == 0)
         #expect(value(#"authgate_request_duration_seconds_bucket{route="/api",le="+Inf"}"#) == 4)
         #expect(value(#"authgate_request_duration_seconds_count{route="/api"}"#) == 4)
         #expect(!text.contains("random-segment") && !text.contains("/nowhere"), "routes by prefix, never raw paths")
@@ -296,7 +297,7 @@ private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
             "requests_total", "request_duration_seconds", "authorization_failures_total", "upstream_errors_total",
             "jwks_refreshes_total", "signins_total", "open_connections", "jwks_keys",
             "jwks_last_success_timestamp_seconds",
-            "token_cache_hits_total", "token_cache_misses_total",
+            "token_cache_hits_total", "token_cache_misses_total", "signouts_total", "revocations",
         ] {
             #expect(text.contains("# TYPE authgate_\(family) "), "\(family)")
             #expect(text.contains("# HELP authgate_\(family) "), "\(family)")

@@ -45,7 +45,8 @@ struct ReferenceVerifier {
         guard let expiry = try date(claims, "exp") else { throw .malformed("no exp") }
         guard now < expiry + rules.clockSkew else { throw .expired }
         if let notBefore = try date(claims, "nbf"), notBefore > now + rules.clockSkew { throw .notYetValid }
-        if let issuedAt = try date(claims, "iat"), issuedAt > now + rules.clockSkew { throw .issuedInFuture }
+        let issuedAt = try date(claims, "iat")
+        if let issuedAt, issuedAt > now + rules.clockSkew { throw .issuedInFuture }
 
         guard let subject = claims["sub"]?.string, isHeaderSafe(subject) else { throw .malformed("sub") }
         let usernameClaim = tokenUse == "id" ? "cognito:username" : "username"
@@ -69,7 +70,7 @@ struct ReferenceVerifier {
         }
         return VerifiedToken(
             keyID: keyID, subject: subject, username: username, groups: groups, scopes: scopes, tokenUse: tokenUse,
-            expiresAt: expiry, payload: payload
+            expiresAt: expiry, issuedAt: issuedAt, payload: payload
         )
     }
 

@@ -47,6 +47,15 @@ private func claims(_ change: (inout [String: Any]) -> Void) -> [String: Any] {
         #expect(!verified.satisfies(groups: [], scopes: ["orders/write"]))
     }
 
+    /// Gateway-side revocations compare `iat`: it is carried when present, fraction and all, and nil when absent.
+    @Test func issuedAtIsCarriedForRevocations() throws {
+        let issued = Date().timeIntervalSince1970.rounded(.down) - 30.5
+        let with = try verify(factory.token(claims: claims { $0["iat"] = issued })).get()
+        #expect(with.issuedAt == issued)
+        let without = try verify(factory.token(claims: claims { $0.removeValue(forKey: "iat") })).get()
+        #expect(without.issuedAt == nil)
+    }
+
     struct Case: CustomStringConvertible, Sendable {
         let name: String
         let token: @Sendable () -> String

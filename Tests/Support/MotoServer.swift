@@ -68,6 +68,24 @@ public final class MotoServer: @unchecked Sendable {
         return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// Cognito's REFRESH_TOKEN_AUTH through InitiateAuth (boto3), for a public app client: "ok" when it issued
+    /// tokens, else the error code Cognito answered (NotAuthorizedException for a signed-out refresh token).
+    public func refresh(pool: Pool, refreshToken: String) throws -> String {
+        let script = """
+            import boto3, sys
+            c = boto3.client("cognito-idp", endpoint_url=sys.argv[1], region_name=sys.argv[2],
+                             aws_access_key_id="testing", aws_secret_access_key="testing")
+            try:
+                c.initiate_auth(ClientId=sys.argv[3], AuthFlow="REFRESH_TOKEN_AUTH",
+                                AuthParameters={"REFRESH_TOKEN": sys.argv[4]})
+                print("ok")
+            except c.exceptions.ClientError as error:
+                print(error.response["Error"]["Code"])
+            """
+        let output = try python(["-c", script, endpoint, pool.region, pool.clientID, refreshToken])
+        return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
     /// Runs python3 with `arguments` (boto3 talking to this moto) and returns what it printed.
     private func python(_ arguments: [String]) throws -> Data {
         let helper = Process()
