@@ -31,7 +31,8 @@ final class PublicHandler: RequestHandler {
         self.metrics = metrics
         self.cors = cors
         // The one list of the sign-in service's paths, which the CORS policy reaches as it reaches routes.
-        let signInServicePaths = signIn.map { service in SignInService.Endpoint.allCases.compactMap(service.path) } ?? []
+        let signInServicePaths =
+            signIn.map { service in SignInService.Endpoint.allCases.compactMap(service.path) } ?? []
         self.signInPaths = signInServicePaths + (signOut.map { [$0.path] } ?? [])
     }
 
