@@ -162,9 +162,65 @@ import Time
         #expect(throws: CredentialError.self) { try disabled.get() }
     }
 
+    /// Every source configured at once: each one answers only when those before it in the SDKs' order are gone.
+    @Test func sourcesAreTriedInTheSDKsOrder() async throws {
+        let moto = try MotoServer()
+        let server = try FixtureServer()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chain-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let token = directory.appendingPathComponent("token").path
+        let credentialsFile = directory.appendingPathComponent("credentials").path
+        let configFile = directory.appendingPathComponent("config").path
+        try "web-identity-token".write(toFile: token, atomically: true, encoding: .utf8)
+        try "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = file-secret\n".write(
+            toFile: credentialsFile, atomically: true, encoding: .utf8)
+        // A config file that only names a region is no credential source: the chain goes on past it.
+        try "[default]\nregion = eu-west-1\n[profile other]\nregion = us-east-1\n".write(
+            toFile: configFile, atomically: true, encoding: .utf8)
+        var environment = try isolated([
+            "AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret",
+            "AWS_WEB_IDENTITY_TOKEN_FILE": token, "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/chain",
+            "AWS_ENDPOINT_URL_STS": moto.endpoint, "AWS_SHARED_CREDENTIALS_FILE": credentialsFile,
+            "AWS_CONFIG_FILE": configFile, "AWS_CONTAINER_CREDENTIALS_FULL_URI": "\(server.url)/ecs/credentials",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": "ecs-authorization-token",
+        ])
+        var sources: [String] = []
+        for next in [
+            ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"], ["AWS_WEB_IDENTITY_TOKEN_FILE"],
+            ["AWS_SHARED_CREDENTIALS_FILE"], [],
+        ] {
+            sources.append(try await resolve(environment).get().source)
+            for variable in next { environment[variable] = nil }
+        }
+        #expect(sources == ["environment", "web identity", "shared file profile default", "container endpoint"])
+        #expect(try await stats(server)["ecs"] == 1)
+    }
+
+    @Test(arguments: [
+        ("2030-01-02T03:04:05Z", 1_893_553_445), ("2030-01-02T03:04:05.123456Z", 1_893_553_445),
+        ("2030-01-02t03:04:05z", 1_893_553_445), ("2030-01-02T05:04:05+02:00", 1_893_553_445),
+        ("2030-01-01T22:04:05-05:00", 1_893_553_445), ("1970-01-01T00:00:00Z", 0),
+        ("2024-02-29T00:00:00Z", 1_709_164_800),
+    ])
+    func expirationTimes(text: String, seconds: Int) {
+        #expect(RFC3339Timestamp.unixSeconds(text) == seconds)
+    }
+
+    @Test(arguments: [
+        "2030-01-02 03:04:05Z", "2030-01-02T03:04:05", "2030-1-02T03:04:05Z", "2023-02-29T00:00:00Z",
+        "2030-01-02T24:00:00Z", "2030-01-02T03:04:05.Z", "2030-01-02T03:04:05Z ", "+2030-01-02T03:04:05Z",
+        "2030-01-02T03:04:05+0200", "",
+    ])
+    func unreadableExpirationTimes(text: String) {
+        #expect(RFC3339Timestamp.unixSeconds(text) == nil)
+    }
+
     @Test func sharedFileParsing() {
-        let sections = SharedCredentialsFile.parse("[a]\nkey = v=w\n[ b ]\nK=1\n")
+        let sections = ProfileFileFormat.parse(
+            "[a]\nkey = v=w\n[ b ]\nK=1\n[profile   c]\ns3 =\n  credential_process = nested\nregion = x\n")
         #expect(sections["a"]?["key"] == "v=w")
         #expect(sections["b"]?["k"] == "1")
+        #expect(sections["profile c"] == ["region": "x"])
     }
 }
