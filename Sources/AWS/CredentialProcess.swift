@@ -40,10 +40,9 @@ package struct CredentialProcess: Sendable {
         guard let executable = Self.executablePath(words[0], searchPath: environment["PATH"]) else {
             return .failure(CredentialError("\(source): \(words[0]) is not an executable file"))
         }
-        // The daemon's environment, as the SDKs pass theirs, less authgate's own settings (AUTHGATE_CLIENT_SECRET).
-        let childEnvironment = environment.filter { !$0.key.hasPrefix("AUTHGATE_") }
         let child = ChildProcess(
-            executable: executable, arguments: Array(words.dropFirst()), environment: childEnvironment,
+            executable: executable, arguments: Array(words.dropFirst()),
+            environment: Self.childEnvironment(environment),
             timeoutMilliseconds: limits.timeoutMilliseconds, maxOutputBytes: limits.maxOutputBytes)
         switch child.run() {
         case .failure(let error):
@@ -59,6 +58,15 @@ package struct CredentialProcess: Sendable {
         case .success(let outcome):
             return Self.parseOutput(outcome.output, source: source)
         }
+    }
+
+    /// The daemon's environment, as the SDKs pass theirs, less what is authgate's alone: its own settings
+    /// (`AUTHGATE_CLIENT_SECRET`) and systemd's hand-over to the main process, which a child must not act on.
+    static func childEnvironment(_ environment: [String: String]) -> [String: String] {
+        let systemdOnly: Set = [
+            "NOTIFY_SOCKET", "LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES", "WATCHDOG_USEC", "WATCHDOG_PID",
+        ]
+        return environment.filter { !$0.key.hasPrefix("AUTHGATE_") && !systemdOnly.contains($0.key) }
     }
 
     /// The `Version: 1` document: `AccessKeyId`, `SecretAccessKey`, optional `SessionToken` and `Expiration`.

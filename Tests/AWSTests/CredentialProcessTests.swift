@@ -84,7 +84,10 @@ import Time
         let provider = provider(
             try workspace.environment(
                 commandLine: "\"\(helper)\" --role 'read only' plain\\ word \"a \\\"b\\\"\"",
-                extra: ["AWS_REGION": "eu-west-3", "AUTHGATE_CLIENT_SECRET": "cognito-client-secret"]))
+                extra: [
+                    "AWS_REGION": "eu-west-3", "AUTHGATE_CLIENT_SECRET": "cognito-client-secret",
+                    "NOTIFY_SOCKET": "/run/systemd/notify",
+                ]))
         let first = try await resolve(provider).get()
         #expect(first.accessKeyID == "AKIDPROCESS" && first.secretAccessKey == "process-secret")
         #expect(first.sessionToken == "process-token" && first.source == "credential_process of profile default")
@@ -94,6 +97,7 @@ import Time
         // The daemon's environment but for authgate's own secrets; nothing to read on standard input.
         let environment = try String(contentsOfFile: workspace.path("environment"), encoding: .utf8)
         #expect(environment.contains("AWS_REGION=eu-west-3\n") && !environment.contains("cognito-client-secret"))
+        #expect(!environment.contains("NOTIFY_SOCKET"))
         #expect(environment.hasSuffix("/dev/null\n"))
         // An hour left: the second call is answered from the cache.
         _ = try await resolve(provider).get()
