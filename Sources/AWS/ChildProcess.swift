@@ -49,7 +49,7 @@ struct ChildProcess {
         case .failure(let error): return .failure(error)
         }
         let group = ProcessGroup(leader: pid)
-        // The one clock that ends the run: it also covers a child that closed its output and then hangs.
+        // The deadline also ends a child that closed its output and then hangs, which no read would notice.
         let timer = DispatchWorkItem { group.kill(reason: .timedOut) }
         DispatchQueue.global().asyncAfter(
             deadline: .now() + .milliseconds(timeoutMilliseconds), execute: timer)

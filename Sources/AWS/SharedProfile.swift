@@ -30,7 +30,7 @@ enum SharedProfile {
         guard fromCredentials != nil || fromConfig != nil else {
             guard explicitProfile != nil else { return nil }
             let paths = [credentialsFile?.path, configFile?.path].compactMap { $0 }
-            let looked = paths.isEmpty ? "no shared file exists" : "looked in " + paths.joined(separator: " and ")
+            let looked = paths.isEmpty ? "HOME is not set" : "looked in " + paths.joined(separator: " and ")
             throw CredentialError("profile \(profile) is not in the shared files (\(looked))")
         }
         let values = (fromConfig ?? [:]).merging(fromCredentials ?? [:]) { $1 }
@@ -75,11 +75,12 @@ enum SharedProfile {
 
     private struct ParsedFile {
         let path: String
+        /// Empty when there is no file at `path`.
         let sections: [String: [String: String]]
     }
 
-    /// The file `variable` names, else `~/<home>`; nil when there is none. A file named by the variable that
-    /// cannot be read is an error once a profile is named, as it was before the config file was read.
+    /// The file `variable` names, else `~/<home>`; nil without either. A file that is not there holds no
+    /// profile; one that is there but cannot be read is an error when it was named or a profile was.
     private static func file(
         _ environment: [String: String], variable: String, home: String, explicitProfile: Bool
     ) throws(CredentialError) -> ParsedFile? {
@@ -96,8 +97,7 @@ enum SharedProfile {
         case .success(let bytes?):
             return ParsedFile(path: path, sections: ProfileFileFormat.parse(String(decoding: bytes, as: UTF8.self)))
         case .success(nil):
-            if named != nil, explicitProfile { throw CredentialError("the shared file \(path) does not exist") }
-            return nil
+            return ParsedFile(path: path, sections: [:])
         case .failure(let error):
             if named != nil || explicitProfile { throw error }
             return nil

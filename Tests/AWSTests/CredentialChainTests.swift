@@ -92,6 +92,56 @@ import Time
         #expect(both.accessKeyID == "AKIDENV")
     }
 
+    /// The profile read from both files: the credentials file's keys over the config file's, `[profile NAME]`
+    /// sections, and profiles asking for what authgate does not do refused rather than passed over.
+    @Test func profilesAcrossTheCredentialsAndConfigFiles() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("profiles-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let credentials = directory.appendingPathComponent("credentials").path
+        let config = directory.appendingPathComponent("config").path
+        try "[both]\naws_secret_access_key = from-credentials\n".write(
+            toFile: credentials, atomically: true, encoding: .utf8)
+        try """
+        [profile default]
+        aws_access_key_id = AKIDCONFIGDEFAULT
+        aws_secret_access_key = config-secret
+        [profile both]
+        aws_access_key_id = AKIDBOTH
+        aws_secret_access_key = from-config
+        [both]
+        aws_access_key_id = AKIDNOTAPROFILE
+        [profile sso]
+        sso_session = corp
+        sso_account_id = 123456789012
+        [profile assume]
+        role_arn = arn:aws:iam::123456789012:role/r
+        source_profile = default
+        [profile settings]
+        region = eu-west-1
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let base = try isolated(["AWS_SHARED_CREDENTIALS_FILE": credentials, "AWS_CONFIG_FILE": config])
+        func profile(_ name: String?) async -> Result<AWSCredentials, CredentialError> {
+            var environment = base
+            environment["AWS_PROFILE"] = name
+            return await resolve(environment)
+        }
+        #expect(try await profile(nil).get().accessKeyID == "AKIDCONFIGDEFAULT")
+        let both = try await profile("both").get()
+        #expect(both.accessKeyID == "AKIDBOTH" && both.secretAccessKey == "from-credentials")
+        for refused in ["sso", "assume", "settings", "nobody"] {
+            let result = await profile(refused)
+            #expect(throws: CredentialError.self, "\(refused)") { try result.get() }
+        }
+        // A named file that is not a readable file is an error, not an empty profile list.
+        let unreadable = await resolve(base.merging(["AWS_CONFIG_FILE": directory.path]) { $1 })
+        #expect(throws: CredentialError.self) { try unreadable.get() }
+        let large = directory.appendingPathComponent("large").path
+        try String(repeating: "# padding\n", count: 110_000).write(toFile: large, atomically: true, encoding: .utf8)
+        let tooLarge = await resolve(base.merging(["AWS_CONFIG_FILE": large]) { $1 })
+        #expect(throws: CredentialError.self) { try tooLarge.get() }
+    }
+
     @Test func containerEndpointWithAuthorization() async throws {
         let server = try FixtureServer()
         let uri = "\(server.url)/ecs/credentials"

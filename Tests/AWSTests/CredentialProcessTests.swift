@@ -48,10 +48,14 @@ import Time
     }
 
     static func answer(expiresIn seconds: Int?, keyID: String = "AKIDPROCESS") -> String {
+        answer(expiresAt: seconds.map { SystemClock.unixSeconds() + $0 }, keyID: keyID)
+    }
+
+    static func answer(expiresAt expiration: Int?, keyID: String = "AKIDPROCESS") -> String {
         var fields = #""Version": 1, "AccessKeyId": "\#(keyID)", "SecretAccessKey": "process-secret""#
-        if let seconds {
+        if let expiration {
             var clock = SystemClock()
-            let time = clock.iso8601(wallClockNanoseconds: Int64(SystemClock.unixSeconds() + seconds) * 1_000_000_000)
+            let time = clock.iso8601(wallClockNanoseconds: Int64(expiration) * 1_000_000_000)
             fields += #", "SessionToken": "process-token", "Expiration": "\#(time)""#
         }
         return "{\(fields)}"
@@ -74,12 +78,13 @@ import Time
 
     @Test func goodAnswerIsKeptUntilNearItsExpiration() async throws {
         let workspace = try Workspace()
+        let expiration = SystemClock.unixSeconds() + 3600
         let helper = try workspace.script(
             "helper script",
             """
             printf '%s\\n' "$@" > '\(workspace.path("arguments"))'
             { env; readlink /proc/self/fd/0; } > '\(workspace.path("environment"))'
-            echo '\(Self.answer(expiresIn: 3600))'
+            echo '\(Self.answer(expiresAt: expiration))'
             """)
         let provider = provider(
             try workspace.environment(
@@ -91,7 +96,7 @@ import Time
         let first = try await resolve(provider).get()
         #expect(first.accessKeyID == "AKIDPROCESS" && first.secretAccessKey == "process-secret")
         #expect(first.sessionToken == "process-token" && first.source == "credential_process of profile default")
-        #expect(first.expiration.map { abs($0 - SystemClock.unixSeconds() - 3600) <= 2 } == true)
+        #expect(first.expiration == expiration)
         let arguments = try String(contentsOfFile: workspace.path("arguments"), encoding: .utf8)
         #expect(arguments == "--role\nread only\nplain word\na \"b\"\n")
         // The daemon's environment but for authgate's own secrets; nothing to read on standard input.
