@@ -85,6 +85,39 @@ import Time
         #expect(throws: CredentialError.self) { try fresh.get() }
     }
 
+    /// The whole path on moto: STS's temporary credentials sign AdminInitiateAuth, session token included.
+    @Test func signedCognitoCallUsesTheAssumedRole() async throws {
+        defer { try? FileManager.default.removeItem(at: workspace) }
+        let moto = try MotoServer(environment: ["MOTO_RECORDER_FILEPATH": recording])
+        let pool = try moto.createPool(user: "erin")
+        _ = try await call(ControlRequest(method: "POST", url: "\(moto.endpoint)/moto-api/recorder/start-recording"))
+        try "token".write(toFile: tokenFile, atomically: true, encoding: .utf8)
+        let provider = CredentialProvider(environment: environment(moto), client: ControlPlaneClientForTests.shared)
+        let cognito = CognitoClient(
+            endpoint: try HTTPURL(moto.endpoint), region: pool.region, http: ControlPlaneClientForTests.shared,
+            credentials: provider)
+        let deadline = SystemClock.monotonicNanoseconds() + 30 * 1_000_000_000
+        let signedIn = await withCheckedContinuation { continuation in
+            cognito.authenticate(
+                userPoolID: pool.userPoolID, clientID: pool.clientID, username: "erin", password: "Correct-Horse-9",
+                secretHash: nil, deadline: deadline
+            ) { continuation.resume(returning: $0) }
+        }
+        #expect(throws: Never.self) { try signedIn.get() }
+        let assumed = try await resolve(provider).get()
+        let response = try await call(ControlRequest(url: "\(moto.endpoint)/moto-api/recorder/download-recording"))
+        let signedHeaders = try String(decoding: response.body, as: UTF8.self).split(separator: "\n").compactMap {
+            line -> [String: String]? in
+            let headers = (try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any])?["headers"]
+            return (headers as? [String: String]).flatMap {
+                $0["X-Amz-Target"]?.hasSuffix("AdminInitiateAuth") == true ? $0 : nil
+            }
+        }
+        #expect(signedHeaders.count == 1)
+        #expect(signedHeaders.first?["X-Amz-Security-Token"] == assumed.sessionToken)
+        #expect(signedHeaders.first?["Authorization"]?.contains("Credential=\(assumed.accessKeyID)/") == true)
+    }
+
     @Test func endpointVariablesAndAGeneratedSessionName() async throws {
         defer { try? FileManager.default.removeItem(at: workspace) }
         let moto = try MotoServer(environment: ["MOTO_RECORDER_FILEPATH": recording])
