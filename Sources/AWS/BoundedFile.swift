@@ -3,17 +3,23 @@
 #endif
 
 /// Files the credential chain reads (the shared files, the web identity token, the container authorization
-/// token): read whole but never past `limit` bytes, since any of them may be something else than expected.
+/// token): read whole but never past `limit` bytes, and only when they are regular files, since any of them may be
+/// something else than expected (a FIFO would block the control-plane queue in `open`, `/dev/zero` never end).
 enum BoundedFile {
-    /// The file's bytes; nil when there is no file at `path`; an error when it cannot be read or is too large.
+    /// The file's bytes; nil when there is no file at `path`; an error when it cannot be read, is not a regular
+    /// file or is too large.
     static func read(_ path: String, limit: Int) -> Result<[UInt8]?, CredentialError> {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
         guard descriptor >= 0 else {
             let code = errno
             if code == ENOENT || code == ENOTDIR { return .success(nil) }
             return .failure(CredentialError("\(path) cannot be read: \(String(cString: strerror(code)))"))
         }
         defer { close(descriptor) }
+        var status = stat()
+        guard fstat(descriptor, &status) == 0, status.st_mode & S_IFMT == S_IFREG else {
+            return .failure(CredentialError("\(path) is not a regular file"))
+        }
         var contents: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 16 << 10)
         while true {

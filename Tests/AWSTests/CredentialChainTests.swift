@@ -6,6 +6,10 @@ import Time
 
 @testable import AWS
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Each source of the chain against a local server speaking its protocol (Tests/Fixtures/fixture_server.py).
 @Suite struct CredentialChainTests {
     func resolve(_ environment: [String: String], now: @escaping @Sendable () -> Int = SystemClock.unixSeconds) async
@@ -140,6 +144,13 @@ import Time
         try String(repeating: "# padding\n", count: 110_000).write(toFile: large, atomically: true, encoding: .utf8)
         let tooLarge = await resolve(base.merging(["AWS_CONFIG_FILE": large]) { $1 })
         #expect(throws: CredentialError.self) { try tooLarge.get() }
+        // Neither a FIFO, which would hold the control-plane queue in open(2), nor a device that never ends.
+        let fifo = directory.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        for special in [fifo, "/dev/zero"] {
+            let refused = await resolve(base.merging(["AWS_CONFIG_FILE": special]) { $1 })
+            #expect(throws: CredentialError.self, "\(special)") { try refused.get() }
+        }
     }
 
     @Test func containerEndpointWithAuthorization() async throws {
