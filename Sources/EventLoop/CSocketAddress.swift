@@ -96,6 +96,21 @@ func peerAddressText(_ storage: UnsafePointer<sockaddr_storage>) -> String {
     }
 }
 
+/// The peer's address as a value, read once per connection (nil for unix sockets): what `trusted_proxies` is
+/// matched against, with integer compares.
+func peerIPAddress(_ storage: UnsafePointer<sockaddr_storage>) -> IPAddress? {
+    switch Int32(storage.pointee.ss_family) {
+    case AF_INET:
+        let value = storage.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
+        return .v4(IPv4Address(value: UInt32(bigEndian: value)))
+    case AF_INET6:
+        var bytes = storage.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+        return withUnsafeBytes(of: &bytes) { IPv6Address(bytes: $0) }.map(IPAddress.init)
+    default:
+        return nil
+    }
+}
+
 /// The text of a NUL-terminated C string held in an array (what inet_ntop and getnameinfo fill).
 package func cStringText(_ buffer: [CChar]) -> String {
     let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }

@@ -53,7 +53,8 @@ final class Generation: Sendable {
         let signIn = try Self.makeSignIn(config, server: server)
         handler = PublicHandler(
             routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy, signIn: signIn,
-            signOut: Self.makeSignOut(config, authorizer: authorizer, server: server), metrics: server.metrics
+            signOut: Self.makeSignOut(config, authorizer: authorizer, server: server), metrics: server.metrics,
+            trustedProxies: config.server.trustedProxies
         )
     }
 

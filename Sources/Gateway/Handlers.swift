@@ -1,5 +1,6 @@
 import Dispatch
 import Encoding
+import Endpoints
 import EventLoop
 import HTTP1
 import JWT
@@ -14,11 +15,13 @@ final class PublicHandler: RequestHandler {
     let signIn: SignInService?
     let signOut: SignOutService?
     let metrics: Metrics
+    let trustedProxies: TrustedProxies
 
     init(
         routes: RouteTable, authorizer: Authorizer, proxy: Proxy, signIn: SignInService?, signOut: SignOutService?,
-        metrics: Metrics
+        metrics: Metrics, trustedProxies: TrustedProxies
     ) {
+        self.trustedProxies = trustedProxies
         self.routes = routes
         self.authorizer = authorizer
         self.proxy = proxy
@@ -28,6 +31,14 @@ final class PublicHandler: RequestHandler {
     }
 
     func handle(_ head: RequestHead, connection: ClientConnection) {
+        // With no trusted proxy (the default) the client is the peer, and nothing more runs here.
+        if !trustedProxies.isEmpty {
+            let trusted = trustedProxies
+            let peer = connection.peer
+            if let client = head.bytes.withUnsafeBytes({ trusted.client(in: $0, fields: head.fields, peer: peer) }) {
+                connection.useClientAddress(client.description)
+            }
+        }
         let path = head.path
         guard PathSafety.isSafe(path) else {
             connection.record.authorization = "unsafe path"

@@ -165,7 +165,8 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
         if case .length(let value) = head.framing { length = value }
         connection.send(
             UpstreamRequest.head(
-                for: head, route: route, token: token, clientAddress: client.clientAddress,
+                for: head, route: route, token: token, peerAddress: client.peerAddress,
+                clientAddress: client.clientAddress,
                 requestID: client.currentRequestID,
                 secure: client.isSecure, bodyLength: length, chunked: head.framing == .chunked
             ))
