@@ -40,6 +40,7 @@ final class Generation: Sendable {
                     upstreamTimeout: config.server.upstreamTimeout, responseLimits: HTTPLimits(maxBodyBytes: 0),
                     metrics: server.metrics
                 ),
+                resolver: HostResolver(environment: server.environment), dnsRefresh: config.server.dnsRefresh,
                 logger: logger
             )
         } catch {

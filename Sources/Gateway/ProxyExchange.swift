@@ -104,7 +104,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
         let connection: UpstreamConnection
         do {
             connection = try UpstreamConnection(
-                loop: client.loop, address: pool.address, limits: settings.responseLimits, tls: tls)
+                loop: client.loop, address: pool.addressForNewConnection(), limits: settings.responseLimits, tls: tls)
         } catch {
             fail("cannot open a socket: \(error)", .upstreamFailed)
             return
@@ -274,7 +274,8 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
         logger.warning(
             "upstream failed",
             metadata: [
-                "route": "\(route.prefix)", "upstream": "\(pool.address)", "cause": "\(reason)",
+                "route": "\(route.prefix)", "upstream": "\(upstream.map { "\($0.address)" } ?? "\(pool.addresses[0])")",
+                "cause": "\(reason)",
                 "request_id": "\(client.currentRequestID)",
             ]
         )
