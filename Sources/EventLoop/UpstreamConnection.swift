@@ -225,6 +225,8 @@ package final class UpstreamPool: @unchecked Sendable {
     /// is never changed in place, and never empty.
     package private(set) var addresses: [SocketAddress]
     private var nextAddress = 0
+    /// Whether the resolver ever replaced the list: only then can a connection's address have left it.
+    private var addressesReplaced = false
     package let maxIdle: Int
     private var idle: [UpstreamConnection] = []
     /// A pool replaced by a reload keeps no connection: those in use close when their exchange ends.
@@ -252,6 +254,7 @@ package final class UpstreamPool: @unchecked Sendable {
         loop.assertOnLoop()
         guard !new.isEmpty else { return }
         addresses = new
+        addressesReplaced = true
         nextAddress = 0
         idle.removeAll { connection in
             guard !new.contains(connection.address) else { return false }
@@ -272,7 +275,9 @@ package final class UpstreamPool: @unchecked Sendable {
     /// Keeps a connection that finished its answer cleanly; closes it otherwise.
     package func giveBack(_ connection: UpstreamConnection) {
         loop.assertOnLoop()
-        guard connection.isReusable, idle.count < maxIdle, !retired, addresses.contains(connection.address) else {
+        guard connection.isReusable, idle.count < maxIdle, !retired,
+            !addressesReplaced || addresses.contains(connection.address)
+        else {
             connection.close()
             return
         }
