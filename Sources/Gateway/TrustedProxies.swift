@@ -93,23 +93,16 @@ package struct TrustedProxies: Sendable, Equatable {
         if let address = IPAddress.parse(text) { return address }
         let colon = UInt8(ascii: ":")
         guard let first = text.first else { return nil }
-        let hostEnd: Int
-        let portStart: Int
         if first == UInt8(ascii: "[") {
-            guard let close = text.firstIndex(of: UInt8(ascii: "]")), close + 1 < text.count, text[close + 1] == colon
-            else { return nil }
-            hostEnd = close
-            portStart = close + 2
-            guard let v6 = IPv6Address.parse(UnsafeRawBufferPointer(rebasing: text[1..<hostEnd])),
-                isPort(UnsafeRawBufferPointer(rebasing: text[portStart...]))
+            guard let close = text.firstIndex(of: UInt8(ascii: "]")), close + 1 < text.count, text[close + 1] == colon,
+                let v6 = IPv6Address.parse(UnsafeRawBufferPointer(rebasing: text[1..<close])),
+                isPort(UnsafeRawBufferPointer(rebasing: text[(close + 2)...]))
             else { return nil }
             return IPAddress(v6)
         }
-        guard let separator = text.firstIndex(of: colon) else { return nil }
-        hostEnd = separator
-        portStart = separator + 1
-        guard let v4 = IPv4Address.parse(UnsafeRawBufferPointer(rebasing: text[..<hostEnd])),
-            isPort(UnsafeRawBufferPointer(rebasing: text[portStart...]))
+        guard let separator = text.firstIndex(of: colon),
+            let v4 = IPv4Address.parse(UnsafeRawBufferPointer(rebasing: text[..<separator])),
+            isPort(UnsafeRawBufferPointer(rebasing: text[(separator + 1)...]))
         else { return nil }
         return .v4(v4)
     }
