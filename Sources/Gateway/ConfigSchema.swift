@@ -18,11 +18,13 @@ struct Schema {
         let log = readLog(root.table("log"))
         let cognito = readCognito(root.table("cognito"))
         let signin = readSignin(root.table("signin"), cognito: cognito)
+        let cors = readCORS(root.table("cors"))
         let routes = root.tables("route").map(readRoute)
         root.rejectUnknownKeys()
         checkRoutes(routes)
         return GatewayConfig(
-            server: server, admin: admin, log: log, cognito: cognito, signin: signin, routes: routes.map(\.settings)
+            server: server, admin: admin, log: log, cognito: cognito, signin: signin, cors: cors,
+            routes: routes.map(\.settings)
         )
     }
 
@@ -317,7 +319,8 @@ struct Schema {
             prefix: prefix, upstream: upstream, caFile: caFile, auth: auth, groups: groups, scopes: scopes,
             stripPrefix: table.bool("strip_prefix", default: false),
             forwardAuthorization: table.bool("forward_authorization", default: true),
-            preserveHost: table.bool("preserve_host", default: false)
+            preserveHost: table.bool("preserve_host", default: false),
+            cors: table.bool("cors", default: true)
         )
         table.rejectUnknownKeys()
         return ReadRoute(settings: settings, table: table)

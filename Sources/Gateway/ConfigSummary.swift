@@ -35,10 +35,17 @@ package enum ConfigSummary {
             "signout: "
                 + (signin.signOutPath.isEmpty ? "disabled" : signin.signOutPath)
                 + ", revocations kept \(ConfigUnits.describe(duration: cognito.revocationTTL))")
+        let cors = config.cors
+        lines.append(
+            "cors: "
+                + (cors.isEnabled
+                    ? cors.allowOrigins.joined(separator: ", ") + (cors.allowCredentials ? " (credentials)" : "")
+                    : "off"))
         for route in config.routes {
             var line = "route \(route.prefix) -> \(route.upstream) auth=\(route.auth.rawValue)"
             if !route.groups.isEmpty { line += " groups=\(route.groups.joined(separator: ","))" }
             if !route.scopes.isEmpty { line += " scopes=\(route.scopes.joined(separator: ","))" }
+            if cors.isEnabled && !route.cors { line += " cors=false" }
             lines.append(line)
         }
         return lines

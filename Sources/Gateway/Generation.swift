@@ -55,7 +55,7 @@ final class Generation: Sendable {
         handler = PublicHandler(
             routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy, signIn: signIn,
             signOut: Self.makeSignOut(config, authorizer: authorizer, server: server), metrics: server.metrics,
-            trustedProxies: config.server.trustedProxies
+            cors: CORSPolicy(config.cors), trustedProxies: config.server.trustedProxies
         )
     }
 

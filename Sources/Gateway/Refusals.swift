@@ -17,6 +17,8 @@ enum Refusal: Sendable, Equatable {
     case token(TokenRejection)
     /// The token is valid but the route's groups or scopes are not satisfied.
     case forbidden
+    /// A CORS preflight from an origin `[cors]` does not allow.
+    case preflightFromDisallowedOrigin
     /// The upstream refused, reset, or sent a malformed answer.
     case upstreamFailed
     /// The upstream sent no response head within `upstream_timeout`.
@@ -30,7 +32,7 @@ enum Refusal: Sendable, Equatable {
         case .noRoute: return .notFound
         case .token(.noSigningKeys): return .serviceUnavailable
         case .token: return .unauthorized
-        case .forbidden: return .forbidden
+        case .forbidden, .preflightFromDisallowedOrigin: return .forbidden
         case .upstreamFailed: return .badGateway
         case .upstreamTimeout: return .gatewayTimeout
         case .adminMethodNotAllowed: return .methodNotAllowed

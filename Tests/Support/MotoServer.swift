@@ -10,10 +10,14 @@ public final class MotoServer: @unchecked Sendable {
     public let port: UInt16
     private let process = Process()
 
-    public init() throws {
+    /// `environment`: variables added to moto's own (MOTO_RECORDER_FILEPATH, where its recorder writes).
+    public init(environment: [String: String] = [:]) throws {
         port = try FixtureServer.freePort()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["moto_server", "-H", "127.0.0.1", "-p", "\(port)"]
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
