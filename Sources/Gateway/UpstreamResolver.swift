@@ -24,9 +24,16 @@ struct HostResolver: Sendable {
     /// Blocks (a file read or `getaddrinfo`): call it at start, on reload or on the refresher's queue.
     func resolve(_ name: String, port: UInt16) -> Result<[SocketAddress], NameResolutionError> {
         guard let hostsFile else { return SocketAddress.resolving(name, port: port) }
-        guard let data = FileManager.default.contents(atPath: hostsFile) else {
+        // A regular file only (a FIFO or a device could block or never end), read up to its bound.
+        let type = (try? FileManager.default.attributesOfItem(atPath: hostsFile))?[.type] as? FileAttributeType
+        guard type == .typeRegular, let handle = FileHandle(forReadingAtPath: hostsFile) else {
+            return .failure(NameResolutionError("cannot read \(Self.hostsFileVariable) \(hostsFile) as a regular file"))
+        }
+        defer { try? handle.close() }
+        guard let read = try? handle.read(upToCount: Self.maxHostsFileBytes + 1) else {
             return .failure(NameResolutionError("cannot read \(Self.hostsFileVariable) \(hostsFile)"))
         }
+        let data = read ?? Data()
         guard data.count <= Self.maxHostsFileBytes else {
             return .failure(NameResolutionError("\(Self.hostsFileVariable) \(hostsFile) is larger than 1 MiB"))
         }

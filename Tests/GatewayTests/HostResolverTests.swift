@@ -54,6 +54,13 @@ import Testing
             return
         }
         #expect(tooLarge.contains("larger than 1 MiB"))
+        // A device that never ends is not read at all.
+        let device = HostResolver(environment: [HostResolver.hostsFileVariable: "/dev/zero"])
+        guard case .failure(let notRegular) = device.resolve("api.test", port: 1) else {
+            Issue.record("resolved")
+            return
+        }
+        #expect(notRegular.description.contains("as a regular file"))
     }
 
     @Test func withoutTheVariableTheSystemResolves() {
