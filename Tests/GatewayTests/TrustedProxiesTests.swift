@@ -86,6 +86,42 @@ private func client(_ fields: [String], peer: String?, trusted: [String]) throws
         #expect(try client(fields, peer: peer, trusted: ["10.0.0.0/8", "::1"]) == expected)
     }
 
+    /// The in-place walk against the same rules written plainly with strings, on thousands of chains made of
+    /// addresses, trusted ones, ports, garbage and separators in every order.
+    @Test func walkAgreesWithAPlainReading() throws {
+        let (proxies, _) = TrustedProxies.parse(["10.0.0.0/8", "::1"])
+        let pieces = [
+            "203.0.113.7", "10.0.0.5", "10.9.9.9:443", "[::1]:80", "::1", "2001:db8::7", "garbage", "1.2.3", ",", ", ",
+            " ", "\t", ",,", "198.51.100.1:0", "[2001:db8::8]:8080",
+        ]
+        func plain(_ values: [String]) -> String? {
+            let entries = values.flatMap { $0.split(whereSeparator: { $0 == "," || $0 == " " || $0 == "\t" }) }
+            var reached: IPAddress?
+            for entry in entries.reversed() {
+                let bytes = Array(entry.utf8)
+                guard let address = bytes.withUnsafeBytes({ TrustedProxies.entry($0) }) else { break }
+                reached = address
+                if !proxies.networks.contains(address) { break }
+            }
+            return reached?.description
+        }
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<2000 {
+            let values = (0..<Int.random(in: 1...3, using: &random)).map { _ in
+                (0..<Int.random(in: 0...6, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined()
+            }
+            let request = try head(values.map { "X-Forwarded-For: \($0)" })
+            // The parser trims the field values as the gateway sees them; the plain reading gets the same values.
+            let seen = request.bytes.withUnsafeBytes { raw in
+                request.fields.map { String(decoding: raw[$0.value], as: UTF8.self) }
+            }
+            let walked = request.bytes.withUnsafeBytes {
+                proxies.client(in: $0, fields: request.fields, peer: .v4(IPv4Address(10, 0, 0, 1)))
+            }
+            #expect(walked?.description == plain(Array(seen.dropFirst())), "\(values)")
+        }
+    }
+
     @Test func unixPeersAreTrustedOnlyWhenListed() throws {
         let fields = ["X-Forwarded-For: 203.0.113.7"]
         #expect(try client(fields, peer: nil, trusted: ["unix:"]) == "203.0.113.7")
