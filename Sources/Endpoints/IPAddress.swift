@@ -119,39 +119,65 @@ package struct IPv6Address: Hashable, Sendable, CustomStringConvertible {
             + (0..<8).map { UInt8(low >> (56 - 8 * UInt64($0)) & 0xFF) }
     }
 
-    /// The eight 16-bit groups.
-    var groups: [UInt16] {
-        (0..<4).map { UInt16(high >> (48 - 16 * UInt64($0)) & 0xFFFF) }
-            + (0..<4).map { UInt16(low >> (48 - 16 * UInt64($0)) & 0xFFFF) }
-    }
-
     /// RFC 5952's text: lowercase, no leading zeros, the longest run of two or more zero groups as "::",
     /// and IPv4-mapped addresses as "::ffff:192.0.2.1" — the form logs and peers expect.
+    /// Written into a buffer on the stack: a text of at most 15 bytes ("2001:db8::7") allocates nothing, a longer
+    /// one only its `String`.
     package var description: String {
-        let groups = self.groups
         if high == 0 && low >> 32 == 0xFFFF {
             return "::ffff:" + IPv4Address(value: UInt32(low & 0xFFFF_FFFF)).description
         }
+        let high = self.high
+        let low = self.low
+        func group(_ index: Int) -> UInt16 {
+            let half = index < 4 ? high : low
+            return UInt16(truncatingIfNeeded: half >> UInt64(48 - 16 * (index & 3)))
+        }
+        // The longest run of two or more zero groups (the first of equal ones) becomes "::".
         var bestStart = -1
         var bestLength = 1
         var index = 0
         while index < 8 {
-            guard groups[index] == 0 else {
+            guard group(index) == 0 else {
                 index += 1
                 continue
             }
             let start = index
-            while index < 8 && groups[index] == 0 { index += 1 }
+            while index < 8 && group(index) == 0 { index += 1 }
             if index - start > bestLength {
                 bestStart = start
                 bestLength = index - start
             }
         }
-        func hex(_ range: Range<Int>) -> String {
-            groups[range].map { String($0, radix: 16) }.joined(separator: ":")
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { buffer in
+            var count = 0
+            var index = 0
+            while index < 8 {
+                if index == bestStart {
+                    buffer[count] = UInt8(ascii: ":")
+                    buffer[count + 1] = UInt8(ascii: ":")
+                    count += 2
+                    index += bestLength
+                    continue
+                }
+                if index > 0 && index != bestStart + bestLength {
+                    buffer[count] = UInt8(ascii: ":")
+                    count += 1
+                }
+                let value = group(index)
+                var shift: UInt16 = 12
+                while shift > 0 && (value >> shift) & 0xF == 0 { shift -= 4 }
+                while true {
+                    let nibble = UInt8(truncatingIfNeeded: (value >> shift) & 0xF)
+                    buffer[count] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+                    count += 1
+                    if shift == 0 { break }
+                    shift -= 4
+                }
+                index += 1
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[0..<count]), as: UTF8.self)
         }
-        guard bestStart >= 0 else { return hex(0..<8) }
-        return hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
     }
 
     static func parse(_ bytes: ArraySlice<UInt8>) -> IPv6Address? {

@@ -66,6 +66,30 @@ import Testing
         #expect(IPAddress("::1:2") == .v6(IPv6Address(high: 0, low: 0x0001_0002)))
     }
 
+    /// The text written for addresses with every shape of zero runs, against glibc's `inet_ntop` (both follow
+    /// RFC 5952), and the texts of IPv4 addresses against it too.
+    @Test func textAgreesWithInetNtop() {
+        var random = SystemRandomNumberGenerator()
+        for _ in 0..<5000 {
+            var groups = (0..<8).map { _ in UInt16.random(in: 0...UInt16.max, using: &random) }
+            for position in groups.indices where Bool.random(using: &random) { groups[position] = 0 }
+            if Int.random(in: 0..<4, using: &random) == 0 { groups[Int.random(in: 0..<8, using: &random)] = 0x0A }
+            let high = groups[0..<4].reduce(UInt64(0)) { $0 << 16 | UInt64($1) }
+            let low = groups[4..<8].reduce(UInt64(0)) { $0 << 16 | UInt64($1) }
+            let address = IPv6Address(high: high, low: low)
+            // glibc writes the deprecated IPv4-compatible form ("::1.2.3.4") that RFC 5952 does not.
+            if groups[0..<6].allSatisfy({ $0 == 0 }) && groups[6] != 0 { continue }
+            var bytes = address.bytes
+            var text = [CChar](repeating: 0, count: 64)
+            _ = inet_ntop(AF_INET6, &bytes, &text, 64)
+            #expect(address.description == String(cString: text), "\(groups)")
+            #expect(IPv6Address(address.description) == address)
+            var v4 = in_addr(s_addr: UInt32(truncatingIfNeeded: low).bigEndian)
+            _ = inet_ntop(AF_INET, &v4, &text, 64)
+            #expect(IPv4Address(value: UInt32(truncatingIfNeeded: low)).description == String(cString: text))
+        }
+    }
+
     /// The one-pass parsers against glibc's `inet_pton` (the reading the kernel's tools use) on thousands of
     /// texts mutated from valid ones: both accept the same texts and read the same bits.
     @Test func parsersAgreeWithInetPton() {
