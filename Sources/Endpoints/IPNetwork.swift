@@ -20,6 +20,38 @@ package enum IPAddress: Hashable, Sendable, CustomStringConvertible {
         return IPv6Address.parse(text).map(IPAddress.init)
     }
 
+    /// An `X-Forwarded-For` entry: a bare address, or as nginx's realip also reads them, "192.0.2.1:PORT" and
+    /// "[2001:db8::1]:PORT" (port 1–65535, dropped). Anything else ("unknown", a name, "[::1]" without a port, a
+    /// zone) is nil. Allocates nothing: it runs on the request path, on a client's bytes.
+    package static func parse(forwarded text: UnsafeRawBufferPointer) -> IPAddress? {
+        if let address = parse(text) { return address }
+        let colon = UInt8(ascii: ":")
+        guard let first = text.first else { return nil }
+        if first == UInt8(ascii: "[") {
+            guard let close = text.firstIndex(of: UInt8(ascii: "]")), close + 1 < text.count, text[close + 1] == colon,
+                let v6 = IPv6Address.parse(UnsafeRawBufferPointer(rebasing: text[1..<close])),
+                isPort(UnsafeRawBufferPointer(rebasing: text[(close + 2)...]))
+            else { return nil }
+            return IPAddress(v6)
+        }
+        guard let separator = text.firstIndex(of: colon),
+            let v4 = IPv4Address.parse(UnsafeRawBufferPointer(rebasing: text[..<separator])),
+            isPort(UnsafeRawBufferPointer(rebasing: text[(separator + 1)...]))
+        else { return nil }
+        return .v4(v4)
+    }
+
+    /// 1–65535 in decimal, at most five digits.
+    private static func isPort(_ text: UnsafeRawBufferPointer) -> Bool {
+        guard !text.isEmpty, text.count <= 5 else { return false }
+        var value = 0
+        for byte in text {
+            guard ASCII.isDigit(byte) else { return false }
+            value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        }
+        return value >= 1 && value <= 65535
+    }
+
     package init?(_ text: String) {
         var text = text
         guard let parsed = text.withUTF8({ Self.parse(UnsafeRawBufferPointer($0)) }) else { return nil }

@@ -70,7 +70,8 @@ package struct TrustedProxies: Sendable, Equatable {
                 guard end > start else { break }
                 var begin = end
                 while begin > start && !Self.isSeparator(raw[begin - 1]) { begin -= 1 }
-                guard let address = Self.entry(UnsafeRawBufferPointer(rebasing: raw[begin..<end])) else {
+                guard let address = IPAddress.parse(forwarded: UnsafeRawBufferPointer(rebasing: raw[begin..<end]))
+                else {
                     return reached
                 }
                 reached = address
@@ -85,35 +86,5 @@ package struct TrustedProxies: Sendable, Equatable {
     /// skipped, as nginx does.
     private static func isSeparator(_ byte: UInt8) -> Bool {
         byte == UInt8(ascii: ",") || byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t")
-    }
-
-    /// One entry: a bare address, or as nginx also reads them, "192.0.2.1:PORT" and "[2001:db8::1]:PORT" (port
-    /// 1–65535, dropped). Anything else ("unknown", a name, "[::1]" without a port, a zone) is malformed.
-    static func entry(_ text: UnsafeRawBufferPointer) -> IPAddress? {
-        if let address = IPAddress.parse(text) { return address }
-        let colon = UInt8(ascii: ":")
-        guard let first = text.first else { return nil }
-        if first == UInt8(ascii: "[") {
-            guard let close = text.firstIndex(of: UInt8(ascii: "]")), close + 1 < text.count, text[close + 1] == colon,
-                let v6 = IPv6Address.parse(UnsafeRawBufferPointer(rebasing: text[1..<close])),
-                isPort(UnsafeRawBufferPointer(rebasing: text[(close + 2)...]))
-            else { return nil }
-            return IPAddress(v6)
-        }
-        guard let separator = text.firstIndex(of: colon),
-            let v4 = IPv4Address.parse(UnsafeRawBufferPointer(rebasing: text[..<separator])),
-            isPort(UnsafeRawBufferPointer(rebasing: text[(separator + 1)...]))
-        else { return nil }
-        return .v4(v4)
-    }
-
-    private static func isPort(_ text: UnsafeRawBufferPointer) -> Bool {
-        guard !text.isEmpty, text.count <= 5 else { return false }
-        var value = 0
-        for byte in text {
-            guard byte >= UInt8(ascii: "0"), byte <= UInt8(ascii: "9") else { return false }
-            value = value * 10 + Int(byte - UInt8(ascii: "0"))
-        }
-        return value >= 1 && value <= 65535
     }
 }

@@ -99,7 +99,7 @@ private func client(_ fields: [String], peer: String?, trusted: [String]) throws
             var reached: IPAddress?
             for entry in entries.reversed() {
                 let bytes = Array(entry.utf8)
-                guard let address = bytes.withUnsafeBytes({ TrustedProxies.entry($0) }) else { break }
+                guard let address = bytes.withUnsafeBytes({ IPAddress.parse(forwarded: $0) }) else { break }
                 reached = address
                 if !proxies.networks.contains(address) { break }
             }
