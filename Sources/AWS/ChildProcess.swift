@@ -25,6 +25,10 @@ struct ChildProcess {
     let timeoutMilliseconds: Int
     let maxOutputBytes: Int
 
+    /// A serial queue of its own for the deadline: the global queue runs on a pool as wide as the cores, and while
+    /// its threads are all blocked a deadline there passes unnoticed (a hanging helper then ran its full 60 s).
+    private static let deadlineQueue = DispatchQueue(label: "authgate.credential-process.deadline")
+
     /// Signals a daemon commonly ignores or handles; an ignored disposition would survive the exec.
     private static let defaultedSignals: [Int32] = [
         SIGHUP, SIGINT, SIGQUIT, SIGTERM, SIGPIPE, SIGUSR1, SIGUSR2, SIGCHLD,
@@ -51,8 +55,7 @@ struct ChildProcess {
         let group = ProcessGroup(leader: pid)
         // The deadline also ends a child that closed its output and then hangs, which no read would notice.
         let timer = DispatchWorkItem { group.kill(reason: .timedOut) }
-        DispatchQueue.global().asyncAfter(
-            deadline: .now() + .milliseconds(timeoutMilliseconds), execute: timer)
+        Self.deadlineQueue.asyncAfter(deadline: .now() + .milliseconds(timeoutMilliseconds), execute: timer)
         defer { timer.cancel() }
 
         var output: [UInt8] = []

@@ -95,10 +95,15 @@ final class PublicHandler: RequestHandler {
             exchange.proceed(token: nil)
             return
         }
-        let loop = connection.loop
-        let metrics = self.metrics
-        authorizer.authorize(head, route: route) { outcome in
-            loop.execute { Self.answer(outcome, exchange: exchange, connection: connection, metrics: metrics) }
+        switch authorizer.authorize(head, route: route) {
+        case .decided(let outcome):
+            Self.answer(outcome, exchange: exchange, connection: connection, metrics: metrics)
+        case .awaitingKeys(let pending):
+            let loop = connection.loop
+            let metrics = self.metrics
+            authorizer.authorize(after: pending, route: route) { outcome in
+                loop.execute { Self.answer(outcome, exchange: exchange, connection: connection, metrics: metrics) }
+            }
         }
     }
 

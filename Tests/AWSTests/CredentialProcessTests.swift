@@ -170,7 +170,8 @@ import Time
             await resolve(provider(try workspace.environment(commandLine: "\"\(helper)\""), timeoutMilliseconds: 700)))
         let elapsed = Double(SystemClock.monotonicNanoseconds() - started) / 1e9
         #expect(message.contains("did not finish within 700 ms"), "\(message)")
-        #expect(elapsed >= 0.7 && elapsed < 5)
+        // Only "before the helper's own 60 s": a bound of seconds would measure the machine's load, not the kill.
+        #expect(elapsed >= 0.7 && elapsed < 30)
         let sleeper = try #require(
             pid_t(String(contentsOfFile: pidFile, encoding: .utf8).trimmingCharacters(in: .whitespacesAndNewlines)))
         #expect(Self.exits(sleeper, withinMilliseconds: 5000))

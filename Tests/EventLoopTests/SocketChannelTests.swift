@@ -80,7 +80,10 @@ private func peerReadAll(_ fd: Int32, expecting count: Int) -> [UInt8] {
 }
 
 @Suite struct SocketChannelTests {
-    let loop = EventLoopGroup(count: 1).loops[0]
+    /// One loop for every test, alive for the whole run as a server's loops are: a loop made per test died with
+    /// its test while work it had queued (a flush, an event of a channel still open) still named it.
+    static let sharedLoop = EventLoopGroup(count: 1).loops[0]
+    var loop: EventLoop { Self.sharedLoop }
 
     private func makeChannel(_ fd: Int32, handler: RecordingHandler) throws -> SocketChannel {
         try loop.queue.sync {

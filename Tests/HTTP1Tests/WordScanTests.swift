@@ -1,3 +1,4 @@
+import TestSupport
 import Testing
 
 @testable import HTTP1
@@ -38,7 +39,7 @@ import Testing
     }
 
     @Test func randomBuffersAgree() {
-        var generator = SplitMix(seed: 0x5EED)
+        var generator = SplitMix64(state: 0x5EED)
         for _ in 0..<2000 {
             let length = Int(generator.next() % 40)
             let bytes = (0..<length).map { _ in
@@ -55,17 +56,5 @@ import Testing
                 }
             }
         }
-    }
-}
-
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

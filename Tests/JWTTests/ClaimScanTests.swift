@@ -1,6 +1,7 @@
 import Cryptography
 import Encoding
 import Foundation
+import TestSupport
 import Testing
 
 @testable import JWT
@@ -62,18 +63,6 @@ private let validIDMembers = [
     #""iss":"\#(issuer)""#, #""token_use":"id""#, #""aud":"client1""#, #""sub":"s-1""#,
     #""cognito:username":"alice""#, #""exp":\#(exp)"#, #""iat":\#(Int(now) - 10)"#,
 ]
-
-/// A fixed-seed generator, so that a failing variant comes back.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 @Suite struct ClaimScanTests {
     static let genericValues = [

@@ -1,5 +1,6 @@
 import Encoding
 import Foundation
+import TestSupport
 import Testing
 
 /// What the scanner said about a text: whether it is an object, and the spans of the names asked for.
@@ -55,18 +56,6 @@ private func expectAgreement(
         #expect(found == expected, "member \(name) of \(shown)", sourceLocation: sourceLocation)
     }
     return true
-}
-
-/// A fixed-seed generator, so that a failure names a case that comes back.
-private struct SplitMix64: RandomNumberGenerator {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
 }
 
 @Suite struct StrictJSONScannerTests {
