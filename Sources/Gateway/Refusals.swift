@@ -76,6 +76,28 @@ extension ClientConnection {
     }
 }
 
+/// What a path of the sign-in services answers for one outcome, and how it is counted (`result`) and logged
+/// (`detail`, which never reaches the client).
+struct ServiceAnswer<Result> {
+    let status: HTTPStatus
+    let headers: [(String, String)]
+    let body: [UInt8]
+    let keepAlive: Bool
+    let result: Result
+    let detail: String?
+
+    /// `{"status":"fail","msg":…}`, the sign-in paths' own refusals.
+    static func fail(
+        _ status: HTTPStatus, _ message: String, _ result: Result, headers: [(String, String)] = [],
+        keepAlive: Bool = true, detail: String? = nil
+    ) -> Self {
+        let body = "{\"status\":\"fail\",\"msg\":\(JSONText.quoted(message))}"
+        return Self(
+            status: status, headers: SignInService.jsonHeaders + headers, body: Array(body.utf8), keepAlive: keepAlive,
+            result: result, detail: detail)
+    }
+}
+
 extension SignOutService {
     /// How a request to the sign-out path ended.
     enum SignOutOutcome: Sendable, Equatable {
@@ -100,15 +122,7 @@ extension SignOutService {
         case cognitoFailed = "cognito_failed"
     }
 
-    struct Response {
-        let status: HTTPStatus
-        let headers: [(String, String)]
-        let body: [UInt8]
-        let keepAlive: Bool
-        let result: SignOutResult
-        /// For the log only.
-        let detail: String?
-    }
+    typealias Response = ServiceAnswer<SignOutResult>
 
     /// SPEC.md "POST /signout": 200 or a route's 401; the rest as /signin answers them.
     static func response(for outcome: SignOutOutcome) -> Response {
@@ -123,11 +137,12 @@ extension SignOutService {
             // To the client, a token Cognito refuses is a token that is not good: a route's 401.
             return refusal(.token(.revoked), .refusedByCognito, detail: message)
         case .methodNotAllowed:
-            return fail(.methodNotAllowed, "Method Not Allowed", .methodNotAllowed, headers: [("Allow", "POST")])
+            return .fail(.methodNotAllowed, "Method Not Allowed", .methodNotAllowed, headers: [("Allow", "POST")])
         case .throttled:
-            return fail(.tooManyRequests, "Too many requests", .throttled, headers: [("Retry-After", "1")])
+            // As /signin answers a throttling that outlasted the retries.
+            return .fail(.badGateway, "Unknown error", .throttled, headers: [SignInService.retryAfter])
         case .unavailable(let reason):
-            return fail(.badGateway, "Unknown error", .cognitoFailed, detail: reason)
+            return .fail(.badGateway, "Unknown error", .cognitoFailed, detail: reason)
         }
     }
 
@@ -137,15 +152,6 @@ extension SignOutService {
             keepAlive: refusal.keepAlive, result: result, detail: detail)
     }
 
-    private static func fail(
-        _ status: HTTPStatus, _ message: String, _ result: SignOutResult, headers: [(String, String)] = [],
-        detail: String? = nil
-    ) -> Response {
-        let body = "{\"status\":\"fail\",\"msg\":\(JSONText.quoted(message))}"
-        return Response(
-            status: status, headers: SignInService.jsonHeaders + headers, body: Array(body.utf8), keepAlive: true,
-            result: result, detail: detail)
-    }
 }
 
 /// The admin listener's `POST /revoke` (SPEC.md "POST /signout"): `{"sub": "…"}`.
@@ -238,15 +244,7 @@ extension SignInService {
         case cognitoFailed = "cognito_failed"
     }
 
-    /// What a sign-in path answers for one outcome, and how it is counted and logged (`detail` never reaches the client).
-    struct Response {
-        let status: HTTPStatus
-        let headers: [(String, String)]
-        let body: [UInt8]
-        let keepAlive: Bool
-        let result: SignInResult
-        let detail: String?
-    }
+    typealias Response = ServiceAnswer<SignInResult>
 
     static let jsonHeaders = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
 
@@ -265,41 +263,31 @@ extension SignInService {
                 status: .ok, headers: jsonHeaders, body: refreshedBody(tokens), keepAlive: true, result: .refreshed,
                 detail: nil)
         case .methodNotAllowed:
-            return fail(.methodNotAllowed, "Method Not Allowed", .methodNotAllowed, headers: [("Allow", "POST")])
+            return .fail(.methodNotAllowed, "Method Not Allowed", .methodNotAllowed, headers: [("Allow", "POST")])
         case .rateLimited(let seconds):
-            return fail(
+            return .fail(
                 .tooManyRequests, "Too many requests", .rateLimited, headers: [("Retry-After", String(seconds))])
         case .bodyTooLarge:
             // The rest of the body is not read: the connection cannot carry another request.
-            return fail(.contentTooLarge, "Request body too large", .bodyTooLarge, keepAlive: false)
+            return .fail(.contentTooLarge, "Request body too large", .bodyTooLarge, keepAlive: false)
         case .badRequest(let problem):
-            return fail(.badRequest, problem, .badRequest)
+            return .fail(.badRequest, problem, .badRequest)
         case .signUpRefused(let message):
-            return fail(.badRequest, "failed to sign up: \(message)", .signUpRefused)
+            return .fail(.badRequest, "failed to sign up: \(message)", .signUpRefused)
         case .wrongCredentials:
-            return fail(.unauthorized, "The username or password is incorrect", .wrongCredentials)
+            return .fail(.unauthorized, "The username or password is incorrect", .wrongCredentials)
         case .invalidRefreshToken:
-            return fail(.unauthorized, "The refresh token is invalid", .invalidRefreshToken)
+            return .fail(.unauthorized, "The refresh token is invalid", .invalidRefreshToken)
         case .challenge(let name):
-            return fail(.unauthorized, "challenge required: \(name)", .challenge, detail: name)
+            return .fail(.unauthorized, "challenge required: \(name)", .challenge, detail: name)
         case .notConfirmed:
-            return fail(.forbidden, "User is not confirmed", .notConfirmed)
+            return .fail(.forbidden, "User is not confirmed", .notConfirmed)
         case .throttled:
-            return fail(.badGateway, "Unknown error", .throttled, headers: [retryAfter])
+            return .fail(.badGateway, "Unknown error", .throttled, headers: [retryAfter])
         case .unavailable(let reason, let retryable):
-            return fail(
+            return .fail(
                 .badGateway, "Unknown error", .cognitoFailed, headers: retryable ? [retryAfter] : [], detail: reason)
         }
-    }
-
-    private static func fail(
-        _ status: HTTPStatus, _ message: String, _ result: SignInResult, headers: [(String, String)] = [],
-        keepAlive: Bool = true, detail: String? = nil
-    ) -> Response {
-        let body = "{\"status\":\"fail\",\"msg\":\(JSONText.quoted(message))}"
-        return Response(
-            status: status, headers: jsonHeaders + headers, body: Array(body.utf8), keepAlive: keepAlive,
-            result: result, detail: detail)
     }
 
     private static func successBody(_ tokens: AuthenticationTokens, subject: String, isNew: Bool) -> [UInt8] {
