@@ -83,7 +83,8 @@ let package = Package(
         .testTarget(
             name: "HTTP1Tests", dependencies: ["HTTP1", "Encoding", "TestSupport"], swiftSettings: strictSettings),
         // The socket channel over socketpairs, and the connection lifecycles without sockets.
-        .testTarget(name: "EventLoopTests", dependencies: ["EventLoop", "HTTP1"], swiftSettings: strictSettings),
+        .testTarget(
+            name: "EventLoopTests", dependencies: ["EventLoop", "HTTP1", "Endpoints"], swiftSettings: strictSettings),
         .testTarget(
             name: "CryptographyTests", dependencies: ["Cryptography", "TestSupport"], swiftSettings: strictSettings),
         // Loopback servers the tests talk to: a JWKS and echo fixture, and moto as the user pool.
@@ -115,5 +116,6 @@ let package = Package(
         fuzzHarness("StrictJSON", ["Encoding"]),
         fuzzHarness("Base64URL", ["Encoding"]),
         fuzzHarness("Token", ["JWT", "Encoding", "Cryptography"]),
+        fuzzHarness("Address", ["Endpoints"]),
     ]
 )

@@ -131,6 +131,12 @@ for claim in claims:
     write("FuzzStrictJSON", payload)
     write("FuzzBase64URL", b64(payload))
 
+# X-Forwarded-For entries as proxies write them, and the shapes around them.
+for entry in ["192.0.2.1", "10.0.0.255", "0.0.0.0", "255.255.255.255", "::", "::1", "2001:db8::8:800:200c:417a",
+              "::ffff:192.0.2.1", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4", "fe80::1%eth0", "192.0.2.1:443",
+              "[2001:db8::1]:8080", "[::ffff:10.0.0.1]:1", "unknown", "01.2.3.4", "1::2::3"]:
+    write("FuzzAddress", entry.encode())
+
 # Dictionaries: words libFuzzer splices into inputs, which random mutation rarely spells.
 words = {
     "FuzzRequestHead": ["\r\n", "\r\n\r\n", "HTTP/1.1", "HTTP/1.0", "Host: ", "Content-Length: ",
@@ -138,6 +144,7 @@ words = {
                         "Expect: 100-continue", "http://", "OPTIONS * ", "HEAD "],
     "FuzzResponse": ["\r\n", "\r\n\r\n", "HTTP/1.1 ", "HTTP/1.0 ", "100 ", "200 ", "204 ", "304 ",
                      "Content-Length: ", "Transfer-Encoding: chunked", "Connection: close"],
+    "FuzzAddress": ["::", "::ffff:", ".", ":", "[", "]:", "255", "65535", "%"],
     "FuzzChunkedBody": ["\r\n", "0\r\n\r\n", ";name=value", ";name=\"quoted\\\"\"", "fffffffffffffff"],
     "FuzzStrictJSON": ["\\u0000", "\\u001f", "\\u007f", "\\ud83d\\ude00", "\\udc00", "\\n", "1e308",
                        "-0.0e-0", "true", "false", "null", "\"\":"],

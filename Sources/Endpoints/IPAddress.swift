@@ -26,20 +26,61 @@ package struct IPv4Address: Hashable, Sendable, CustomStringConvertible {
         [UInt8(value >> 24), UInt8(value >> 16 & 0xFF), UInt8(value >> 8 & 0xFF), UInt8(value & 0xFF)]
     }
 
-    package var description: String { octets.map { String($0) }.joined(separator: ".") }
+    /// At most 15 bytes, which Swift keeps inside the `String` itself: no allocation.
+    package var description: String {
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 15) { buffer in
+            var count = 0
+            for shift in stride(from: 24, through: 0, by: -8) {
+                let octet = UInt8(truncatingIfNeeded: value >> UInt32(shift))
+                if shift != 24 {
+                    buffer[count] = UInt8(ascii: ".")
+                    count += 1
+                }
+                if octet >= 100 {
+                    buffer[count] = UInt8(ascii: "0") + octet / 100
+                    count += 1
+                }
+                if octet >= 10 {
+                    buffer[count] = UInt8(ascii: "0") + octet / 10 % 10
+                    count += 1
+                }
+                buffer[count] = UInt8(ascii: "0") + octet % 10
+                count += 1
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[0..<count]), as: UTF8.self)
+        }
+    }
 
     static func parse(_ bytes: ArraySlice<UInt8>) -> IPv4Address? {
-        let parts = bytes.split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        guard parts.count == 4 else { return nil }
+        bytes.withUnsafeBytes { parse($0) }
+    }
+
+    /// The one reading of dotted-decimal text, in one pass that allocates nothing: X-Forwarded-For entries are
+    /// read with it on the request path.
+    package static func parse(_ bytes: UnsafeRawBufferPointer) -> IPv4Address? {
         var value: UInt32 = 0
-        for part in parts {
-            guard !part.isEmpty, part.count <= 3, part.allSatisfy(ASCII.isDigit) else { return nil }
-            guard part.count == 1 || part.first != UInt8(ascii: "0") else { return nil }
-            let octet = part.reduce(0) { $0 * 10 + UInt32($1 - UInt8(ascii: "0")) }
-            guard octet <= 255 else { return nil }
-            value = value << 8 | octet
+        var parts = 0
+        var digits = 0
+        var octet: UInt32 = 0
+        for byte in bytes {
+            if byte == UInt8(ascii: ".") {
+                guard digits > 0, parts < 3 else { return nil }
+                value = value << 8 | octet
+                parts += 1
+                digits = 0
+                octet = 0
+            } else if ASCII.isDigit(byte) {
+                // No leading zero: "010" is refused rather than read as octal or decimal.
+                guard digits < 3, digits == 0 || octet != 0 else { return nil }
+                octet = octet * 10 + UInt32(byte &- UInt8(ascii: "0"))
+                guard octet <= 255 else { return nil }
+                digits += 1
+            } else {
+                return nil
+            }
         }
-        return IPv4Address(value: value)
+        guard digits > 0, parts == 3 else { return nil }
+        return IPv4Address(value: value << 8 | octet)
     }
 }
 
@@ -78,87 +119,132 @@ package struct IPv6Address: Hashable, Sendable, CustomStringConvertible {
             + (0..<8).map { UInt8(low >> (56 - 8 * UInt64($0)) & 0xFF) }
     }
 
-    /// The eight 16-bit groups.
-    var groups: [UInt16] {
-        (0..<4).map { UInt16(high >> (48 - 16 * UInt64($0)) & 0xFFFF) }
-            + (0..<4).map { UInt16(low >> (48 - 16 * UInt64($0)) & 0xFFFF) }
-    }
-
     /// RFC 5952's text: lowercase, no leading zeros, the longest run of two or more zero groups as "::",
     /// and IPv4-mapped addresses as "::ffff:192.0.2.1" — the form logs and peers expect.
+    /// Written into a buffer on the stack: a text of at most 15 bytes ("2001:db8::7") allocates nothing, a longer
+    /// one only its `String`.
     package var description: String {
-        let groups = self.groups
         if high == 0 && low >> 32 == 0xFFFF {
             return "::ffff:" + IPv4Address(value: UInt32(low & 0xFFFF_FFFF)).description
         }
+        let high = self.high
+        let low = self.low
+        func group(_ index: Int) -> UInt16 {
+            let half = index < 4 ? high : low
+            return UInt16(truncatingIfNeeded: half >> UInt64(48 - 16 * (index & 3)))
+        }
+        // The longest run of two or more zero groups (the first of equal ones) becomes "::".
         var bestStart = -1
         var bestLength = 1
         var index = 0
         while index < 8 {
-            guard groups[index] == 0 else {
+            guard group(index) == 0 else {
                 index += 1
                 continue
             }
             let start = index
-            while index < 8 && groups[index] == 0 { index += 1 }
+            while index < 8 && group(index) == 0 { index += 1 }
             if index - start > bestLength {
                 bestStart = start
                 bestLength = index - start
             }
         }
-        func hex(_ range: Range<Int>) -> String {
-            groups[range].map { String($0, radix: 16) }.joined(separator: ":")
+        return withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 40) { buffer in
+            var count = 0
+            var index = 0
+            while index < 8 {
+                if index == bestStart {
+                    buffer[count] = UInt8(ascii: ":")
+                    buffer[count + 1] = UInt8(ascii: ":")
+                    count += 2
+                    index += bestLength
+                    continue
+                }
+                if index > 0 && index != bestStart + bestLength {
+                    buffer[count] = UInt8(ascii: ":")
+                    count += 1
+                }
+                let value = group(index)
+                var shift: UInt16 = 12
+                while shift > 0 && (value >> shift) & 0xF == 0 { shift -= 4 }
+                while true {
+                    let nibble = UInt8(truncatingIfNeeded: (value >> shift) & 0xF)
+                    buffer[count] = nibble < 10 ? UInt8(ascii: "0") + nibble : UInt8(ascii: "a") + nibble - 10
+                    count += 1
+                    if shift == 0 { break }
+                    shift -= 4
+                }
+                index += 1
+            }
+            return String(decoding: UnsafeBufferPointer(rebasing: buffer[0..<count]), as: UTF8.self)
         }
-        guard bestStart >= 0 else { return hex(0..<8) }
-        return hex(0..<bestStart) + "::" + hex((bestStart + bestLength)..<8)
     }
 
     static func parse(_ bytes: ArraySlice<UInt8>) -> IPv6Address? {
-        guard bytes.count >= 2, bytes.count <= 45 else { return nil }
-        let colon = UInt8(ascii: ":")
-        // Split around the one "::" allowed; each side is a list of groups with no empty group.
-        var head = bytes
-        var tail: ArraySlice<UInt8>?
-        var index = bytes.startIndex
-        while index < bytes.endIndex - 1 {
-            if bytes[index] == colon && bytes[index + 1] == colon {
-                guard tail == nil else { return nil }
-                head = bytes[bytes.startIndex..<index]
-                tail = bytes[(index + 2)...]
-                index += 2
-            } else {
-                index += 1
-            }
-        }
-        guard let headGroups = groups(head, last: tail == nil) else { return nil }
-        var all = headGroups
-        if let tail {
-            guard let tailGroups = groups(tail, last: true), headGroups.count + tailGroups.count <= 7 else {
-                return nil
-            }
-            all += [UInt16](repeating: 0, count: 8 - headGroups.count - tailGroups.count) + tailGroups
-        }
-        guard all.count == 8 else { return nil }
-        let high = all[0..<4].reduce(UInt64(0)) { $0 << 16 | UInt64($1) }
-        let low = all[4..<8].reduce(UInt64(0)) { $0 << 16 | UInt64($1) }
-        return IPv6Address(high: high, low: low)
+        bytes.withUnsafeBytes { parse($0) }
     }
 
-    /// The groups of one side of "::" ("" is none); the last part of the whole address may be dotted IPv4.
-    private static func groups(_ side: ArraySlice<UInt8>, last: Bool) -> [UInt16]? {
-        guard !side.isEmpty else { return [] }
-        let parts = side.split(separator: UInt8(ascii: ":"), omittingEmptySubsequences: false)
-        var groups: [UInt16] = []
-        for (position, part) in parts.enumerated() {
-            if last && position == parts.count - 1 && part.contains(UInt8(ascii: ".")) {
-                guard let v4 = IPv4Address.parse(part) else { return nil }
-                groups += [UInt16(v4.value >> 16), UInt16(v4.value & 0xFFFF)]
-                continue
+    /// The one reading of RFC 4291 text, in one pass over the bytes with the groups on the stack: X-Forwarded-For
+    /// entries are read with it on the request path.
+    package static func parse(_ bytes: UnsafeRawBufferPointer) -> IPv6Address? {
+        let count = bytes.count
+        guard count >= 2, count <= 45 else { return nil }
+        let colon = UInt8(ascii: ":")
+        return withUnsafeTemporaryAllocation(of: UInt16.self, capacity: 8) { groups -> IPv6Address? in
+            var filled = 0
+            /// Where "::" stands, as the number of groups before it.
+            var gap: Int?
+            var index = 0
+            if bytes[0] == colon {
+                guard bytes[1] == colon else { return nil }
+                gap = 0
+                index = 2
             }
-            guard !part.isEmpty, part.count <= 4, part.allSatisfy(ASCII.isHexDigit) else { return nil }
-            groups.append(part.reduce(0) { $0 << 4 | UInt16(ASCII.hexValue($1)) })
+            while index < count {
+                let start = index
+                var group: UInt16 = 0
+                while index < count, index - start < 4, ASCII.isHexDigit(bytes[index]) {
+                    group = group << 4 | UInt16(ASCII.hexValue(bytes[index]))
+                    index += 1
+                }
+                if index < count, bytes[index] == UInt8(ascii: ".") {
+                    // The last 32 bits in dotted decimal: the rest of the text is one IPv4 address.
+                    guard filled <= 6,
+                        let v4 = IPv4Address.parse(UnsafeRawBufferPointer(rebasing: bytes[start..<count]))
+                    else { return nil }
+                    groups[filled] = UInt16(v4.value >> 16)
+                    groups[filled + 1] = UInt16(v4.value & 0xFFFF)
+                    filled += 2
+                    index = count
+                    break
+                }
+                guard index > start, filled < 8 else { return nil }
+                groups[filled] = group
+                filled += 1
+                guard index < count else { break }
+                guard bytes[index] == colon, index + 1 < count else { return nil }
+                index += 1
+                if bytes[index] == colon {
+                    guard gap == nil else { return nil }
+                    gap = filled
+                    index += 1
+                }
+            }
+            if let gap {
+                guard filled <= 7 else { return nil }
+                // The groups after "::" move to the end; the run between is zeros.
+                let after = filled - gap
+                for offset in 0..<after { groups[7 - offset] = groups[filled - 1 - offset] }
+                for position in gap..<(8 - after) { groups[position] = 0 }
+            } else {
+                guard filled == 8 else { return nil }
+            }
+            var high: UInt64 = 0
+            var low: UInt64 = 0
+            for position in 0..<4 { high = high << 16 | UInt64(groups[position]) }
+            for position in 4..<8 { low = low << 16 | UInt64(groups[position]) }
+            return IPv6Address(high: high, low: low)
         }
-        return groups
     }
 }
 

@@ -50,26 +50,43 @@ extension SocketAddress {
     }
 }
 
+/// Why a name did not resolve: `getaddrinfo`'s own words ("Name or service not known").
+package struct NameResolutionError: Error, Sendable, CustomStringConvertible {
+    package let description: String
+
+    package init(_ description: String) { self.description = description }
+}
+
 extension SocketAddress {
-    /// The first address `getaddrinfo` finds for `name`, IPv4 or IPv6, or nil. It blocks: call it at start
-    /// or on reload, never on a loop.
-    package static func resolving(_ name: String, port: UInt16) -> SocketAddress? {
+    /// Every address `getaddrinfo` finds for `name`, IPv4 and IPv6, in its order and without repeats. It blocks:
+    /// call it at start, on reload or on the resolver's queue, never on a loop.
+    package static func resolving(_ name: String, port: UInt16) -> Result<[SocketAddress], NameResolutionError> {
         var hints = addrinfo()
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var result: UnsafeMutablePointer<addrinfo>?
-        guard getaddrinfo(name, nil, &hints, &result) == 0, let first = result else { return nil }
+        let status = getaddrinfo(name, nil, &hints, &result)
+        guard status == 0 else { return .failure(NameResolutionError(String(cString: gai_strerror(status)))) }
         defer { freeaddrinfo(result) }
-        guard let address = first.pointee.ai_addr else { return nil }
-        switch first.pointee.ai_family {
-        case AF_INET:
-            let value = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
-            return .ipv4(IPv4Address(value: UInt32(bigEndian: value)), port: port)
-        case AF_INET6:
-            var bytes = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
-            return withUnsafeBytes(of: &bytes) { IPv6Address(bytes: $0) }.map { .ipv6($0, port: port) }
-        default:
-            return nil
+        var found: [SocketAddress] = []
+        var entry = result
+        while let current = entry {
+            entry = current.pointee.ai_next
+            guard let address = current.pointee.ai_addr else { continue }
+            let resolved: SocketAddress?
+            switch current.pointee.ai_family {
+            case AF_INET:
+                let value = address.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
+                resolved = .ipv4(IPv4Address(value: UInt32(bigEndian: value)), port: port)
+            case AF_INET6:
+                var bytes = address.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+                resolved = withUnsafeBytes(of: &bytes) { IPv6Address(bytes: $0) }.map { .ipv6($0, port: port) }
+            default:
+                resolved = nil
+            }
+            if let resolved, !found.contains(resolved) { found.append(resolved) }
         }
+        guard !found.isEmpty else { return .failure(NameResolutionError("no IPv4 or IPv6 address")) }
+        return .success(found)
     }
 }
 
@@ -93,6 +110,21 @@ func peerAddressText(_ storage: UnsafePointer<sockaddr_storage>) -> String {
         }
     default:
         return "unix"
+    }
+}
+
+/// The peer's address as a value, read once per connection (nil for unix sockets): what `trusted_proxies` is
+/// matched against, with integer compares.
+func peerIPAddress(_ storage: UnsafePointer<sockaddr_storage>) -> IPAddress? {
+    switch Int32(storage.pointee.ss_family) {
+    case AF_INET:
+        let value = storage.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { $0.pointee.sin_addr.s_addr }
+        return .v4(IPv4Address(value: UInt32(bigEndian: value)))
+    case AF_INET6:
+        var bytes = storage.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) { $0.pointee.sin6_addr }
+        return withUnsafeBytes(of: &bytes) { IPv6Address(bytes: $0) }.map(IPAddress.init)
+    default:
+        return nil
     }
 }
 

@@ -1,5 +1,6 @@
 import Cryptography
 import Dispatch
+package import Endpoints
 import HTTP1
 import Time
 
@@ -8,7 +9,13 @@ import Time
 /// Its socket channel does the I/O; the connection keeps deadlines and the bytes of requests not yet decoded.
 package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     package let loop: EventLoop
-    package let clientAddress: String
+    /// The connection's remote end as text ("192.0.2.1", "2001:db8::1", "unix"): what `X-Forwarded-For` gets.
+    package let peerAddress: String
+    /// The remote end as a value, parsed once for the connection; nil for a unix socket.
+    package let peer: IPAddress?
+    /// The client of the current request: the peer, unless the handler derived another one from a trusted
+    /// proxy's `X-Forwarded-For` (`useClientAddress`). The access log, the rate limits and `X-Real-IP` use it.
+    package private(set) var clientAddress: String
     let context: ServerContext
     let channel: SocketChannel
 
@@ -42,11 +49,13 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     /// Whether the client reached authgate over TLS (X-Forwarded-Proto).
     package let isSecure: Bool
 
-    init(channel: SocketChannel, context: ServerContext, clientAddress: String, isSecure: Bool) {
+    init(channel: SocketChannel, context: ServerContext, peerAddress: String, peer: IPAddress?, isSecure: Bool) {
         self.channel = channel
         self.loop = channel.loop
         self.context = context
-        self.clientAddress = clientAddress
+        self.peerAddress = peerAddress
+        self.peer = peer
+        self.clientAddress = peerAddress
         self.isSecure = isSecure
         self.http = ServerConnectionStateMachine(limits: context.limits)
         self.deadlineState = ConnectionDeadline(timeouts: context.timeouts)
@@ -214,11 +223,18 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         bodyConsumer = nil
         record = AccessRecord()
         record.requestID = currentRequestID
-        record.client = clientAddress
+        clientAddress = peerAddress
+        record.client = peerAddress
         record.method = head.method
         record.path = head.path
         lifecycle.exchangeStarted()
         deadlineState.set(.none)
+    }
+
+    /// The current request's client is `address` (derived from a trusted proxy's `X-Forwarded-For`), not the peer.
+    package func useClientAddress(_ address: String) {
+        clientAddress = address
+        record.client = address
     }
 
     /// The handler stops (or resumes) reading the request: its upstream is not keeping up.
@@ -259,7 +275,8 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
             currentRequestID = RequestID.uuid(random: KernelRandom.next128Bits())
             record = AccessRecord()
             record.requestID = currentRequestID
-            record.client = clientAddress
+            clientAddress = peerAddress
+            record.client = peerAddress
         }
         record.authorization = error.description
         bodyConsumer?.connectionAborted(connection: self)

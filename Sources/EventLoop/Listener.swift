@@ -148,8 +148,8 @@ package final class Listener: @unchecked Sendable {
                 continue
             }
             let connection = ClientConnection(
-                channel: channel, context: context, clientAddress: peerAddressText(&address),
-                isSecure: context.tls != nil
+                channel: channel, context: context, peerAddress: peerAddressText(&address),
+                peer: peerIPAddress(&address), isSecure: context.tls != nil
             )
             connection.start()
         }

@@ -221,16 +221,46 @@ package final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
 /// Idle keep-alive connections to one upstream, owned by one loop.
 package final class UpstreamPool: @unchecked Sendable {
     package let loop: EventLoop
-    package let address: SocketAddress
+    /// Where new connections go, in turn. The resolver replaces the whole list on the loop (`useAddresses`); it
+    /// is never changed in place, and never empty.
+    package private(set) var addresses: [SocketAddress]
+    private var nextAddress = 0
+    /// Whether the resolver ever replaced the list: only then can a connection's address have left it.
+    private var addressesReplaced = false
     package let maxIdle: Int
     private var idle: [UpstreamConnection] = []
     /// A pool replaced by a reload keeps no connection: those in use close when their exchange ends.
     private var retired = false
 
-    package init(loop: EventLoop, address: SocketAddress, maxIdle: Int = 64) {
+    package init(loop: EventLoop, addresses: [SocketAddress], maxIdle: Int = 64) {
+        precondition(!addresses.isEmpty, "an upstream pool needs an address")
         self.loop = loop
-        self.address = address
+        self.addresses = addresses
         self.maxIdle = maxIdle
+    }
+
+    /// The address a new connection opens to: each of the resolved addresses in turn.
+    package func addressForNewConnection() -> SocketAddress {
+        loop.assertOnLoop()
+        guard addresses.count > 1 else { return addresses[0] }
+        let address = addresses[nextAddress]
+        nextAddress = nextAddress + 1 == addresses.count ? 0 : nextAddress + 1
+        return address
+    }
+
+    /// The upstream's name resolved to `new` (not empty): new connections go there; idle connections to an
+    /// address no longer listed close now, and those in use close when their exchange ends instead of being kept.
+    package func useAddresses(_ new: [SocketAddress]) {
+        loop.assertOnLoop()
+        guard !new.isEmpty else { return }
+        addresses = new
+        addressesReplaced = true
+        nextAddress = 0
+        idle.removeAll { connection in
+            guard !new.contains(connection.address) else { return false }
+            connection.close()
+            return true
+        }
     }
 
     /// An idle connection, or nil: the caller then opens a new one.
@@ -245,7 +275,9 @@ package final class UpstreamPool: @unchecked Sendable {
     /// Keeps a connection that finished its answer cleanly; closes it otherwise.
     package func giveBack(_ connection: UpstreamConnection) {
         loop.assertOnLoop()
-        guard connection.isReusable, idle.count < maxIdle, !retired else {
+        guard connection.isReusable, idle.count < maxIdle, !retired,
+            !addressesReplaced || addresses.contains(connection.address)
+        else {
             connection.close()
             return
         }

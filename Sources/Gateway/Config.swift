@@ -27,6 +27,10 @@ package struct ServerSettings: Sendable, Equatable {
     package var idleTimeout: Nanoseconds
     package var upstreamTimeout: Nanoseconds
     package var shutdownGrace: Nanoseconds
+    /// Peers whose `X-Forwarded-For` names the client; `.none` when the list is empty.
+    package var trustedProxies: TrustedProxies
+    /// How often upstream host names are resolved again.
+    package var dnsRefresh: Nanoseconds
     package var tls: TLSSettings?
 }
 

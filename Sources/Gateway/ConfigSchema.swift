@@ -52,6 +52,9 @@ struct Schema {
         let idleTimeout = table.duration("idle_timeout", default: "60s", minimum: 100 * Self.millisecondNs)
         let upstreamTimeout = table.duration("upstream_timeout", default: "30s", minimum: 100 * Self.millisecondNs)
         let shutdownGrace = table.duration("shutdown_grace", default: "10s")
+        let (trustedProxies, refused) = TrustedProxies.parse(table.strings("trusted_proxies", default: []))
+        for (entry, reason) in refused { table.fail("trusted_proxies", "\"\(entry)\" \(reason)") }
+        let dnsRefresh = table.duration("dns_refresh", default: "30s", minimum: 1 * Self.secondNs)
         var tls: TLSSettings?
         if let tlsTable = table.table("tls") {
             let cert = tlsTable.string("cert_file", default: "")
@@ -85,6 +88,8 @@ struct Schema {
             idleTimeout: idleTimeout,
             upstreamTimeout: upstreamTimeout,
             shutdownGrace: shutdownGrace,
+            trustedProxies: trustedProxies,
+            dnsRefresh: dnsRefresh,
             tls: tls
         )
     }

@@ -14,6 +14,13 @@ package enum ConfigSummary {
                 + "header_timeout: \(ConfigUnits.describe(duration: server.headerTimeout)), "
                 + "idle_timeout: \(ConfigUnits.describe(duration: server.idleTimeout))"
         )
+        if !server.trustedProxies.isEmpty {
+            let entries = server.trustedProxies.networks.networks.map(\.description)
+            lines.append(
+                "trusted_proxies: "
+                    + (entries + (server.trustedProxies.unixPeers ? ["unix:"] : [])).joined(separator: ", "))
+        }
+        lines.append("dns_refresh: \(ConfigUnits.describe(duration: server.dnsRefresh))")
         let cognito = config.cognito
         lines.append(
             "cognito: pool \(cognito.userPoolID) in \(cognito.region), clients \(cognito.clientIDs.joined(separator: ", ")), token_use \(cognito.tokenUse.rawValue)"

@@ -40,6 +40,7 @@ final class Generation: Sendable {
                     upstreamTimeout: config.server.upstreamTimeout, responseLimits: HTTPLimits(maxBodyBytes: 0),
                     metrics: server.metrics
                 ),
+                resolver: HostResolver(environment: server.environment), dnsRefresh: config.server.dnsRefresh,
                 logger: logger
             )
         } catch {
@@ -54,7 +55,7 @@ final class Generation: Sendable {
         handler = PublicHandler(
             routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy, signIn: signIn,
             signOut: Self.makeSignOut(config, authorizer: authorizer, server: server), metrics: server.metrics,
-            cors: CORSPolicy(config.cors)
+            cors: CORSPolicy(config.cors), trustedProxies: config.server.trustedProxies
         )
     }
 

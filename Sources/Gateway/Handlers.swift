@@ -1,5 +1,6 @@
 import Dispatch
 import Encoding
+import Endpoints
 import EventLoop
 import HTTP1
 import JWT
@@ -18,11 +19,13 @@ final class PublicHandler: RequestHandler {
     let cors: CORSPolicy?
     /// Every path the sign-in services answer (sign-in, refresh, sign-out), before any route.
     let signInPaths: [String]
+    let trustedProxies: TrustedProxies
 
     init(
         routes: RouteTable, authorizer: Authorizer, proxy: Proxy, signIn: SignInService?, signOut: SignOutService?,
-        metrics: Metrics, cors: CORSPolicy?
+        metrics: Metrics, cors: CORSPolicy?, trustedProxies: TrustedProxies
     ) {
+        self.trustedProxies = trustedProxies
         self.routes = routes
         self.authorizer = authorizer
         self.proxy = proxy
@@ -37,6 +40,14 @@ final class PublicHandler: RequestHandler {
     }
 
     func handle(_ head: RequestHead, connection: ClientConnection) {
+        // With no trusted proxy (the default) the client is the peer, and nothing more runs here.
+        if !trustedProxies.isEmpty {
+            let trusted = trustedProxies
+            let peer = connection.peer
+            if let client = head.bytes.withUnsafeBytes({ trusted.client(in: $0, fields: head.fields, peer: peer) }) {
+                connection.useClientAddress(client.description)
+            }
+        }
         let path = head.path
         let isSafe = PathSafety.isSafe(path)
         let route = isSafe ? routes.match(path) : nil

@@ -11,15 +11,24 @@ final class Proxy: Sendable {
     private let tls: [String: UpstreamTLS]
     let settings: ProxySettings
     let logger: Logger
+    /// Resolves the upstreams named by host name again, every `server.dns_refresh`.
+    private let refresher: UpstreamRefresher
 
-    init(routes: [RouteSettings], group: EventLoopGroup, settings: ProxySettings, logger: Logger)
-        throws(UpstreamSetupError)
-    {
+    init(
+        routes: [RouteSettings], group: EventLoopGroup, settings: ProxySettings, resolver: HostResolver,
+        dnsRefresh: Nanoseconds, logger: Logger
+    ) throws(UpstreamSetupError) {
         var pools: [String: [UpstreamPool]] = [:]
         var tls: [String: UpstreamTLS] = [:]
+        var targets: [UpstreamRefresher.Target] = []
         for route in routes {
-            let address = try Self.resolve(route.upstream)
-            pools[route.prefix] = group.loops.map { UpstreamPool(loop: $0, address: address) }
+            let addresses = try Self.resolve(route.upstream, resolver: resolver)
+            let routePools = group.loops.map { UpstreamPool(loop: $0, addresses: addresses) }
+            pools[route.prefix] = routePools
+            if case .url(let url) = route.upstream, case .name(let name) = url.host, name != "localhost" {
+                targets.append(
+                    .init(route: route.prefix, host: name, port: url.port, pools: routePools, addresses: addresses))
+            }
             if case .url(let url) = route.upstream, url.scheme == .https {
                 do {
                     tls[route.prefix] = UpstreamTLS(
@@ -34,6 +43,8 @@ final class Proxy: Sendable {
         self.tls = tls
         self.settings = settings
         self.logger = logger
+        refresher = UpstreamRefresher(targets: targets, resolver: resolver, logger: logger)
+        refresher.start(every: dnsRefresh)
     }
 
     /// Starts an exchange for `head` on `route`, taking the request body from now on. `cors`: the fields the
@@ -50,29 +61,34 @@ final class Proxy: Sendable {
         return exchange
     }
 
-    /// A reload replaced this proxy: each pool, on its loop, closes its idle connections and keeps no more.
+    /// A reload replaced this proxy: each pool, on its loop, closes its idle connections and keeps no more, and
+    /// its names are not resolved again.
     func retire() {
+        refresher.stop()
         for pools in pools.values {
             for pool in pools { pool.loop.execute { pool.retire() } }
         }
     }
 
-    /// Upstream hosts are resolved once, at start: no name lookup ever blocks a loop.
-    static func resolve(_ upstream: Upstream) throws(UpstreamSetupError) -> SocketAddress {
+    /// The addresses an upstream starts with: a literal address as written, a host name as `resolver` answers
+    /// (it blocks: this runs at start and on reload, never on a loop; the refresher asks again later).
+    static func resolve(_ upstream: Upstream, resolver: HostResolver) throws(UpstreamSetupError) -> [SocketAddress] {
         let url: HTTPURL
         switch upstream {
-        case .unix(let path): return .unix(path)
+        case .unix(let path): return [.unix(path)]
         case .url(let parsed): url = parsed
         }
         switch url.host {
-        case .ipv4(let address): return .ipv4(address, port: url.port)
-        case .ipv6(let address): return .ipv6(address, port: url.port)
-        case .name("localhost"): return .ipv4(.loopback, port: url.port)
+        case .ipv4(let address): return [.ipv4(address, port: url.port)]
+        case .ipv6(let address): return [.ipv6(address, port: url.port)]
+        case .name("localhost"): return [.ipv4(.loopback, port: url.port)]
         case .name(let name):
-            guard let address = SocketAddress.resolving(name, port: url.port) else {
-                throw UpstreamSetupError(code: .unresolvableHost, description: "cannot resolve upstream host \(name)")
+            switch resolver.resolve(name, port: url.port) {
+            case .success(let addresses): return addresses
+            case .failure(let error):
+                throw UpstreamSetupError(
+                    code: .unresolvableHost, description: "cannot resolve upstream host \(name): \(error.description)")
             }
-            return address
         }
     }
 }

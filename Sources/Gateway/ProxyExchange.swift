@@ -107,7 +107,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
         let connection: UpstreamConnection
         do {
             connection = try UpstreamConnection(
-                loop: client.loop, address: pool.address, limits: settings.responseLimits, tls: tls)
+                loop: client.loop, address: pool.addressForNewConnection(), limits: settings.responseLimits, tls: tls)
         } catch {
             fail("cannot open a socket: \(error)", .upstreamFailed)
             return
@@ -168,7 +168,8 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
         if case .length(let value) = head.framing { length = value }
         connection.send(
             UpstreamRequest.head(
-                for: head, route: route, token: token, clientAddress: client.clientAddress,
+                for: head, route: route, token: token, peerAddress: client.peerAddress,
+                clientAddress: client.clientAddress,
                 requestID: client.currentRequestID,
                 secure: client.isSecure, bodyLength: length, chunked: head.framing == .chunked
             ))
@@ -281,7 +282,8 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
         logger.warning(
             "upstream failed",
             metadata: [
-                "route": "\(route.prefix)", "upstream": "\(pool.address)", "cause": "\(reason)",
+                "route": "\(route.prefix)", "upstream": "\(upstream.map { "\($0.address)" } ?? "\(pool.addresses[0])")",
+                "cause": "\(reason)",
                 "request_id": "\(client.currentRequestID)",
             ]
         )

@@ -23,11 +23,14 @@ struct UpstreamRequest {
         return joined + query
     }
 
-    /// Serializes the head. `bodyLength` nil with `chunked` false means no body.
+    /// Serializes the head. `bodyLength` nil with `chunked` false means no body. `peerAddress` is appended to the
+    /// `X-Forwarded-For` chain, which stays true; `clientAddress` (the peer, or what `trusted_proxies` derived) is
+    /// the `X-Real-IP`.
     static func head(
         for head: RequestHead,
         route: RouteSettings,
         token: VerifiedToken?,
+        peerAddress: String,
         clientAddress: String,
         requestID: String,
         secure: Bool,
@@ -66,9 +69,11 @@ struct UpstreamRequest {
                 out.appendValue(UnsafeRawBufferPointer(rebasing: raw[field.value]))
                 out.appendValue(", ")
             }
-            out.appendValue(clientAddress)
+            out.appendValue(peerAddress)
             out.endField()
         }
+        // The peer, or the client a trusted proxy named: authgate's own, the client's was dropped above.
+        out.field("X-Real-IP", clientAddress)
         out.field("X-Forwarded-Proto", secure ? "https" : "http")
         if let clientHost, !clientHost.isEmpty { out.field("X-Forwarded-Host", clientHost) }
         out.field("X-Request-Id", requestID)

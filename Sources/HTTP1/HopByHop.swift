@@ -62,13 +62,15 @@ package struct HopByHop {
         }
     }
 
-    /// Fields authgate sets on requests it forwards (or handles itself, like `Expect`), and the forged identity.
+    /// Fields authgate sets on requests it forwards (or handles itself, like `Expect`), and the forged identity;
+    /// a client's `X-Real-IP` among them, so that only authgate's own reaches an upstream.
     private static func towardsUpstream(_ name: Range<Int>, _ raw: UnsafeRawBufferPointer) -> Disposition {
         if raw.hasLowercasePrefix(name, "x-auth-") { return .drop }
         let replaced: Bool
         switch name.count {
         case 4: replaced = raw.equalsLowercase(name, "host")
         case 6: replaced = raw.equalsLowercase(name, "expect")
+        case 9: replaced = raw.equalsLowercase(name, "x-real-ip")
         case 12: replaced = raw.equalsLowercase(name, "x-request-id")
         case 13: return raw.equalsLowercase(name, "authorization") ? .authorization : .copy
         case 14: replaced = raw.equalsLowercase(name, "content-length")

@@ -15,6 +15,7 @@ import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 parser = argparse.ArgumentParser()
+parser.add_argument("--host", default="127.0.0.1", help="the loopback address to listen on")
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--jwks-file", default="")
 parser.add_argument("--unix", default="", help="also serve on this unix socket")
@@ -96,6 +97,7 @@ class Handler(BaseHTTPRequestHandler):
             "headers": [[name, value] for name, value in self.headers.items()],
             "body_length": len(body),
             "body_sha256": hashlib.sha256(body).hexdigest(),
+            "server": arguments.host,
         }).encode()
         if "/upstream/chunked" in self.path:
             self.send_response(200)
@@ -258,7 +260,7 @@ class Server(ThreadingHTTPServer):
     daemon_threads = True
 
 
-server = Server(("127.0.0.1", arguments.port), Handler)
+server = Server((arguments.host, arguments.port), Handler)
 if arguments.tls_cert:
     import ssl
 

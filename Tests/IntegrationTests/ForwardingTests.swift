@@ -88,6 +88,7 @@ private func openEchoRoute(_ upstream: FixtureServer) -> String {
         let response = try RawClient(port: gateway.publicPort).exchange(
             "GET /api/orders?limit=2 HTTP/1.1\r\nHost: public.example\r\nAuthorization: Bearer \(token)\r\n"
                 + "X-Auth-Sub: forged\r\nx-auth-groups: admins\r\nX-Forwarded-For: 10.1.1.1\r\nX-Request-Id: trace-42\r\n"
+                + "X-Real-IP: 10.1.1.1\r\n"
                 + "Connection: X-Secret\r\nX-Secret: hop\r\nKeep-Alive: timeout=5\r\nTE: trailers\r\nProxy-Authorization: x\r\n\r\n"
         )
         #expect(response.status == 200)
@@ -101,6 +102,7 @@ private func openEchoRoute(_ upstream: FixtureServer) -> String {
         let claims = try #require(seen.values("X-Auth-Claims").first.flatMap { Base64URL.decode(Array($0.utf8)) })
         #expect(String(decoding: claims, as: UTF8.self).contains("\"sub\":\"sub-1234\""))
         #expect(seen.values("X-Forwarded-For") == ["10.1.1.1, 127.0.0.1"])
+        #expect(seen.values("X-Real-IP") == ["127.0.0.1"], "the peer: no proxy is trusted by default")
         #expect(seen.values("X-Forwarded-Proto") == ["http"])
         #expect(seen.values("X-Forwarded-Host") == ["public.example"])
         #expect(seen.values("X-Request-Id") == ["trace-42"])

@@ -182,7 +182,8 @@ private func claims(_ change: (inout [String: Any]) -> Void) -> [String: Any] {
 
     @Test(arguments: cases)
     func invalidTokenIsRefusedWithItsReason(_ testCase: Case) {
-        switch verify(testCase.token()) {
+        // At the time the table's claims were written from: a full run may reach this test minutes later.
+        switch verify(testCase.token(), now: Self.now) {
         case .success: Issue.record("accepted")
         case .failure(let rejection): #expect(rejection == testCase.rejection)
         }

@@ -15,12 +15,18 @@ public final class FixtureServer: @unchecked Sendable {
     /// A unix socket the server also answers on, when asked for.
     public let unixSocket: String?
 
+    /// The loopback address it listens on (its echo answers name it as "server").
+    public let host: String
+
     /// `idleTimeout`: seconds after which the server closes a kept-alive connection that stays silent (nil: never).
+    /// `host` and `port` place it elsewhere on loopback: two fixtures on one port at 127.0.0.1 and 127.0.0.3 play
+    /// one upstream name that moves.
     public init(
         jwks: String = #"{"keys":[]}"#, unixSocket: Bool = false, tls: (cert: String, key: String)? = nil,
-        idleTimeout: Double? = nil
+        idleTimeout: Double? = nil, host: String = "127.0.0.1", port: UInt16? = nil
     ) throws {
-        port = try Self.freePort()
+        self.host = host
+        self.port = try port ?? Self.freePort()
         jwksFile = FileManager.default.temporaryDirectory.appendingPathComponent("jwks-\(UUID().uuidString).json")
         try jwks.write(to: jwksFile, atomically: true, encoding: .utf8)
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -28,9 +34,12 @@ public final class FixtureServer: @unchecked Sendable {
         self.script = script.path
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         let socketPath =
-            unixSocket ? FileManager.default.temporaryDirectory.appendingPathComponent("up-\(port).sock").path : nil
+            unixSocket
+            ? FileManager.default.temporaryDirectory.appendingPathComponent("up-\(self.port).sock").path : nil
         self.unixSocket = socketPath
-        var arguments = ["python3", script.path, "--port", "\(port)", "--jwks-file", jwksFile.path]
+        var arguments = [
+            "python3", script.path, "--host", host, "--port", "\(self.port)", "--jwks-file", jwksFile.path,
+        ]
         if let socketPath { arguments += ["--unix", socketPath] }
         if let tls { arguments += ["--tls-cert", tls.cert, "--tls-key", tls.key] }
         if let idleTimeout { arguments += ["--idle-timeout", "\(idleTimeout)"] }
@@ -41,10 +50,10 @@ public final class FixtureServer: @unchecked Sendable {
         process.standardError = FileHandle.nullDevice
         try process.run()
         _ = output.fileHandleForReading.availableData  // "ready"
-        try Self.waitForPort(port)
+        try Self.waitForPort(self.port, host: host)
     }
 
-    public var url: String { "http://127.0.0.1:\(port)" }
+    public var url: String { "http://\(host):\(port)" }
 
     /// Replaces the JWKS document the server hands out.
     public func setJWKS(_ text: String) throws {
@@ -106,14 +115,14 @@ public final class FixtureServer: @unchecked Sendable {
 }
 
 extension FixtureServer {
-    /// Waits until something accepts connections on 127.0.0.1:`port`.
-    public static func waitForPort(_ port: UInt16, seconds: Double = 10) throws {
+    /// Waits until something accepts connections on `host`:`port`.
+    public static func waitForPort(_ port: UInt16, host: String = "127.0.0.1", seconds: Double = 10) throws {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
+            address.sin_addr.s_addr = inet_addr(host)
             address.sin_port = port.bigEndian
             let connected = withUnsafePointer(to: &address) {
                 $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
