@@ -73,14 +73,8 @@ struct BrowserRun {
                 prefix = "/api"
                 upstream = "\(upstream.url)/upstream"
                 """,
-            cognito: """
-                [cognito]
-                region = "\(pool.region)"
-                user_pool_id = "\(pool.userPoolID)"
-                client_ids = ["\(pool.clientID)"]
-                endpoint_url = "\(moto.endpoint)"
-                """,
-            environment: SignInTests.awsEnvironment.merging(["AUTHGATE_CLIENT_SECRET": pool.clientSecret]) { $1 }
+            cognito: SignInClient.cognitoSection(pool, moto),
+            environment: SignInClient.awsEnvironment.merging(["AUTHGATE_CLIENT_SECRET": pool.clientSecret]) { $1 }
         )
         guard try waitUntilReady(gateway) else { throw TestFailure("the gateway never held the pool's keys") }
         page = Process()

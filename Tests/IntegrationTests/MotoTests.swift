@@ -22,13 +22,7 @@ import Testing
                 upstream = "\(upstream.url)/upstream"
                 groups = ["admins"]
                 """,
-            cognito: """
-                [cognito]
-                region = "\(pool.region)"
-                user_pool_id = "\(pool.userPoolID)"
-                client_ids = ["\(pool.clientID)"]
-                endpoint_url = "\(moto.endpoint)"
-                """
+            cognito: SignInClient.cognitoSection(pool, moto)
         )
         #expect(try waitUntilReady(gateway))
         #expect(try gateway.status("/api/orders", token: idToken) == 200)

@@ -8,10 +8,6 @@ import Testing
 /// users sign in: the AWSTests prove those parts against the published vectors.
 @Suite(.serialized) struct SignInTests {
     static let password = "Correct-Horse-9"
-    /// moto accepts any signature, but the admin calls must still find credentials in the chain.
-    static let awsEnvironment = [
-        "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing", "AWS_EC2_METADATA_DISABLED": "true",
-    ]
 
     struct Answer {
         let status: Int
@@ -34,16 +30,6 @@ import Testing
         #"{"username":"\#(username)","password":"\#(password)"}"#
     }
 
-    func cognitoSection(_ pool: MotoServer.Pool, _ moto: MotoServer) -> String {
-        """
-        [cognito]
-        region = "\(pool.region)"
-        user_pool_id = "\(pool.userPoolID)"
-        client_ids = ["\(pool.clientID)"]
-        endpoint_url = "\(moto.endpoint)"
-        """
-    }
-
     @Test func newUserThenExistingUserThenWrongPasswordAndTheTokenOpensARoute() throws {
         let moto = try MotoServer()
         let upstream = try FixtureServer()
@@ -54,8 +40,8 @@ import Testing
                 prefix = "/api"
                 upstream = "\(upstream.url)/upstream"
                 """,
-            cognito: cognitoSection(pool, moto),
-            environment: Self.awsEnvironment.merging(["AUTHGATE_CLIENT_SECRET": pool.clientSecret]) { $1 }
+            cognito: SignInClient.cognitoSection(pool, moto),
+            environment: SignInClient.awsEnvironment.merging(["AUTHGATE_CLIENT_SECRET": pool.clientSecret]) { $1 }
         )
         #expect(try waitUntilReady(gateway))
 
@@ -112,7 +98,7 @@ import Testing
                 rate_limit = "12/m"
                 max_body_bytes = 256
                 """,
-            cognito: cognitoSection(pool, moto), environment: Self.awsEnvironment
+            cognito: SignInClient.cognitoSection(pool, moto), environment: SignInClient.awsEnvironment
         )
         let policy = try signIn(gateway, body: credentials("erin", "short"))
         #expect(policy.status == 400)
@@ -162,7 +148,7 @@ import Testing
                 sign_up = false
                 auth_flow = "user_password"
                 """,
-            cognito: cognitoSection(pool, moto), environment: ["AWS_EC2_METADATA_DISABLED": "true"]
+            cognito: SignInClient.cognitoSection(pool, moto), environment: ["AWS_EC2_METADATA_DISABLED": "true"]
         )
         let known = try signIn(gateway, body: credentials("frank"))
         #expect(known.status == 200)
@@ -179,8 +165,8 @@ import Testing
         let moto = try MotoServer()
         let pool = try moto.createPool()
         let gateway = try RunningGateway(
-            extra: "[signin]\nauto_confirm = false\n", cognito: cognitoSection(pool, moto),
-            environment: Self.awsEnvironment
+            extra: "[signin]\nauto_confirm = false\n", cognito: SignInClient.cognitoSection(pool, moto),
+            environment: SignInClient.awsEnvironment
         )
         // moto lets unconfirmed users sign in (Cognito answers 403 "User is not confirmed"; see SignInMappingTests).
         let answer = try signIn(gateway, body: credentials("ivy"))
@@ -189,7 +175,7 @@ import Testing
     }
 
     @Test func cognitoUnreachableIsABadGateway() throws {
-        let gateway = try RunningGateway(environment: Self.awsEnvironment)
+        let gateway = try RunningGateway(environment: SignInClient.awsEnvironment)
         let answer = try signIn(gateway, body: credentials("hal"))
         #expect(answer.status == 502)
         #expect(answer.message == "Unknown error")

@@ -54,15 +54,8 @@ import Testing
                 prefix = "/api"
                 upstream = "\(upstream.url)/upstream"
                 """,
-            cognito: """
-                [cognito]
-                region = "\(pool.region)"
-                user_pool_id = "\(pool.userPoolID)"
-                client_ids = ["\(pool.clientID)"]
-                endpoint_url = "\(moto.endpoint)"
-                token_use = "any"
-                """,
-            environment: SignInTests.awsEnvironment
+            cognito: SignInClient.cognitoSection(pool, moto) + "\ntoken_use = \"any\"",
+            environment: SignInClient.awsEnvironment
         )
     }
 
