@@ -60,12 +60,15 @@ let package = Package(
         .target(
             name: "Redis", dependencies: ["CHiredis", "CSystem", "Cryptography", "Endpoints"],
             swiftSettings: strictSettings),
+        // What instances share through Redis: the link's state machine, the keys and scripts, the store.
+        .target(
+            name: "Cluster", dependencies: ["Redis", "Cryptography", "Endpoints"], swiftSettings: strictSettings),
         // Configuration, routing of local answers, admin endpoints, access log.
         .target(
             name: "Gateway",
             dependencies: [
                 "Encoding", "Endpoints", "Time", "HTTP1", "EventLoop", "JWT", "HTTPClient", "AWS", "Cryptography",
-                "Redis",
+                "Cluster",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -105,7 +108,7 @@ let package = Package(
             swiftSettings: strictSettings),
         // The reply reader on hostile bytes, and the connection against a real redis-server it starts.
         .testTarget(
-            name: "RedisTests", dependencies: ["Redis", "Endpoints", "Cryptography", "TestSupport"],
+            name: "RedisTests", dependencies: ["Redis", "Cluster", "Endpoints", "Cryptography", "TestSupport"],
             swiftSettings: strictSettings),
         .testTarget(
             name: "GatewayTests",

@@ -19,10 +19,12 @@ struct Schema {
         let cognito = readCognito(root.table("cognito"))
         let signin = readSignin(root.table("signin"), cognito: cognito)
         let routes = root.tables("route").map(readRoute)
+        let cluster = readCluster(root.table("cluster"))
         root.rejectUnknownKeys()
         checkRoutes(routes)
         return GatewayConfig(
-            server: server, admin: admin, log: log, cognito: cognito, signin: signin, routes: routes.map(\.settings)
+            server: server, admin: admin, log: log, cognito: cognito, signin: signin, routes: routes.map(\.settings),
+            cluster: cluster
         )
     }
 

@@ -124,7 +124,7 @@ final class Generation: Sendable {
         )
         return SignInService(
             settings: settings, userPoolID: config.cognito.userPoolID, cognito: cognito, clientSecret: secret?.value,
-            logger: server.logger, metrics: server.metrics
+            logger: server.logger, metrics: server.metrics, cluster: server.cluster
         )
     }
 

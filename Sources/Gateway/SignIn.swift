@@ -1,4 +1,5 @@
 import AWS
+import Cluster
 import Encoding
 import EventLoop
 import Foundation
@@ -16,7 +17,7 @@ final class SignInService: Sendable {
     let userPoolID: String
     let cognito: CognitoClient
     let clientSecret: String?
-    let limiter: RateLimiter
+    let limiter: SignInLimiter
     let logger: Logger
     let metrics: Metrics
 
@@ -25,13 +26,13 @@ final class SignInService: Sendable {
 
     init(
         settings: SigninSettings, userPoolID: String, cognito: CognitoClient, clientSecret: String?, logger: Logger,
-        metrics: Metrics
+        metrics: Metrics, cluster: ClusterStore? = nil
     ) {
         self.settings = settings
         self.userPoolID = userPoolID
         self.cognito = cognito
         self.clientSecret = clientSecret
-        self.limiter = RateLimiter(settings.rateLimit)
+        self.limiter = SignInLimiter(settings.rateLimit, cluster: cluster, metrics: metrics)
         self.logger = logger
         self.metrics = metrics
     }
@@ -40,10 +41,6 @@ final class SignInService: Sendable {
         connection.record.route = settings.path
         guard head.method == "POST" else {
             answer(.methodNotAllowed, connection: connection)
-            return
-        }
-        if let retryAfter = limiter.take(connection.clientAddress, now: SystemClock.monotonicNanoseconds()) {
-            answer(.rateLimited(retryAfterSeconds: retryAfter), connection: connection)
             return
         }
         if case .length(let length) = head.framing, length > UInt64(settings.maxBodyBytes) {
@@ -55,7 +52,14 @@ final class SignInService: Sendable {
             case .tooLarge:
                 answer(.bodyTooLarge, connection: connection)
             case .complete(let body):
-                signIn(body: body, connection: connection)
+                // Once the body is in (the limiter may ask Redis, and a body nobody reads is dropped).
+                limiter.take(connection.clientAddress, on: connection.loop) { [self] retryAfter in
+                    if let retryAfter {
+                        answer(.rateLimited(retryAfterSeconds: retryAfter), connection: connection)
+                    } else {
+                        signIn(body: body, connection: connection)
+                    }
+                }
             }
         }
         connection.bodyConsumer = collector
