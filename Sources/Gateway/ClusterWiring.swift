@@ -29,7 +29,8 @@ enum ClusterWiring {
         }
         let configuration = ClusterStore.Configuration(
             url: settings.redisURL, keyPrefix: settings.keyPrefix, password: password?.value, tls: tls)
-        let wasUp = Atomic<Bool>(false)
+        // True at start too: the first failure is the start of an outage.
+        let wasUp = Atomic<Bool>(true)
         let store = ClusterStore(
             configuration,
             snapshot: { revocations.snapshot.map(Self.record) },
