@@ -59,14 +59,15 @@ package struct ClusterLink: Sendable, Equatable {
 
     /// A connection failed, a round-trip passed its budget, or a reply made no sense.
     package mutating func failed() -> Action {
-        let attempt: Int
+        // `failures` in a row, this one included, since the link was last up (or started).
+        let failures: Int
         switch state {
-        case .connecting(let current): attempt = current + 1
-        case .syncing, .up: attempt = 0
+        case .connecting(let attempt): failures = attempt + 1
+        case .syncing, .up: failures = 1
         case .idle, .waiting, .stopped: return .none
         }
-        state = .waiting(attempt: attempt)
-        return .closeAndRetry(afterNanoseconds: Self.backoff(attempt: attempt))
+        state = .waiting(attempt: failures)
+        return .closeAndRetry(afterNanoseconds: Self.backoff(attempt: failures - 1))
     }
 
     package mutating func retryDue() -> Action {

@@ -57,15 +57,15 @@ package final class ClusterStore: @unchecked Sendable {
 
     package let queue = DispatchQueue(label: "authgate.cluster")
     private let configuration: Configuration
-    private let keys: ClusterKeys
-    private let snapshot: @Sendable () -> [RevocationRecord]
-    private let received: @Sendable ([RevocationRecord]) -> Void
+    let keys: ClusterKeys
+    let snapshot: @Sendable () -> [RevocationRecord]
+    let received: @Sendable ([RevocationRecord]) -> Void
     private let observe: @Sendable (Event) -> Void
-    private let wallClock: @Sendable () -> Int
-    private var link = ClusterLink()
+    let wallClock: @Sendable () -> Int
+    var link = ClusterLink()
     /// Each connect starts a session; callbacks of an older one are ignored.
-    private var session = 0
-    private var commands: RedisConnection?
+    var session = 0
+    var commands: RedisConnection?
     private var subscriber: RedisConnection?
     private var hashes: [ClusterScript: [UInt8]] = [:]
     private let linkIsUp = Atomic<Bool>(false)
@@ -128,7 +128,7 @@ package final class ClusterStore: @unchecked Sendable {
 
     // MARK: The link
 
-    private func perform(_ action: ClusterLink.Action) {
+    func perform(_ action: ClusterLink.Action) {
         dispatchPrecondition(condition: .onQueue(queue))
         switch action {
         case .connect: connect()
@@ -152,7 +152,7 @@ package final class ClusterStore: @unchecked Sendable {
     }
 
     /// Any failure of the current session: the link goes down and tries again after its back-off.
-    private func fail(_ reason: String, session failed: Int) {
+    func fail(_ reason: String, session failed: Int) {
         guard failed == session else { return }
         let action = link.failed()
         guard action != .none else { return }
@@ -258,98 +258,9 @@ package final class ClusterStore: @unchecked Sendable {
 
     static let heartbeatInterval = DispatchTimeInterval.seconds(1)
 
-    // MARK: Sync
-
-    /// Writes back what this instance holds (the script keeps the later times, so what Redis already has is
-    /// untouched), then loads every revocation key.
-    private func sync(session current: Int) {
-        guard let commands else { return }
-        let now = wallClock()
-        let held = snapshot().filter { $0.expiresAt > now }
-        writeBack(held[...], on: commands, session: current) { [self] in
-            load(cursor: Array("0".utf8), page: 0, on: commands, session: current) { [self] in
-                perform(link.synced())
-            }
-        }
-    }
-
-    private func writeBack(
-        _ records: ArraySlice<RevocationRecord>, on connection: RedisConnection, session current: Int,
-        then: @escaping () -> Void
-    ) {
-        guard current == session else { return }
-        guard !records.isEmpty else {
-            then()
-            return
-        }
-        let batch = records.prefix(Self.writeBackBatch)
-        var answered = 0
-        for record in batch {
-            // A refusal (a key of another type under the prefix) skips that one; a broken connection ends the session.
-            writeRevocation(record, on: connection) { [self] _ in
-                guard current == session else { return }
-                answered += 1
-                if answered == batch.count {
-                    writeBack(records.dropFirst(batch.count), on: connection, session: current, then: then)
-                }
-            }
-        }
-    }
-
-    private func load(
-        cursor: [UInt8], page: Int, on connection: RedisConnection, session current: Int, then: @escaping () -> Void
-    ) {
-        guard page < Self.maxScanPages else {
-            fail("SCAN did not finish within \(Self.maxScanPages) pages", session: current)
-            return
-        }
-        let scan = RedisCommand([
-            Array("SCAN".utf8), cursor, Array("MATCH".utf8), keys.revokedPattern, Array("COUNT".utf8),
-            Array(Self.scanCount.utf8),
-        ])
-        roundTrip(scan, on: connection) { [self] result in
-            guard current == session, case .success(let reply) = result else { return }
-            guard let parts = reply.elements, parts.count == 2, let next = parts[0].bytes, !next.isEmpty,
-                next.count <= 20, next.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let found = parts[1].elements
-            else {
-                fail("SCAN answered \(reply)", session: current)
-                return
-            }
-            let names = found.compactMap(\.bytes)
-            let proceed = { [self] in
-                if next == Array("0".utf8) {
-                    then()
-                } else {
-                    load(cursor: next, page: page + 1, on: connection, session: current, then: then)
-                }
-            }
-            guard !names.isEmpty else {
-                proceed()
-                return
-            }
-            roundTrip(RedisCommand([Array("MGET".utf8)] + names), on: connection) { [self] result in
-                guard current == session, case .success(let values) = result else { return }
-                guard let values = values.elements, values.count == names.count else {
-                    fail("MGET answered \(values)", session: current)
-                    return
-                }
-                var records: [RevocationRecord] = []
-                for (name, value) in zip(names, values) {
-                    // A key that expired between SCAN and MGET is null; one of another shape is skipped.
-                    guard let sub = keys.sub(ofKey: name), let bytes = value.bytes,
-                        let times = RevocationRecord.times(bytes)
-                    else { continue }
-                    records.append(RevocationRecord(sub: sub, revokedAt: times.revokedAt, expiresAt: times.expiresAt))
-                }
-                if !records.isEmpty { received(records) }
-                proceed()
-            }
-        }
-    }
-
     // MARK: Round-trips
 
-    private func writeRevocation(
+    func writeRevocation(
         _ record: RevocationRecord, on connection: RedisConnection, _ done: @escaping (Bool) -> Void
     ) {
         let arguments = [
@@ -388,7 +299,7 @@ package final class ClusterStore: @unchecked Sendable {
     }
 
     /// Every command goes through here: one budget, one count by result.
-    private func roundTrip(
+    func roundTrip(
         _ command: RedisCommand, on connection: RedisConnection,
         _ done: @escaping (Result<RedisReply, RedisError>) -> Void
     ) {

@@ -1,0 +1,92 @@
+import Cluster
+import Dispatch
+import Endpoints
+import Foundation
+import Synchronization
+import TestSupport
+import Testing
+
+/// `ClusterStore` against a redis-server the test starts: the shared limit is the local limiter's token bucket, a
+/// flushed script cache costs an EVAL and no decision, and what one store publishes the other receives.
+@Suite(.serialized) struct ClusterStoreTests {
+    final class Received: Sendable {
+        let records = Mutex<[RevocationRecord]>([])
+        let up = Atomic<Bool>(false)
+    }
+
+    func store(_ redis: RedisServer, holding: [RevocationRecord] = [], into received: Received) throws -> ClusterStore {
+        let store = ClusterStore(
+            .init(url: try RedisURL("redis://127.0.0.1:\(redis.port)"), keyPrefix: "t:", password: nil, tls: nil),
+            snapshot: { holding },
+            received: { records in received.records.withLock { $0 += records } },
+            observe: { event in
+                if case .linkUp = event { received.up.store(true, ordering: .relaxed) }
+            },
+            wallClock: { Int(Date().timeIntervalSince1970) })
+        store.start()
+        return store
+    }
+
+    func attempt(_ store: ClusterStore, _ address: String = "192.0.2.1") async -> ClusterStore.RateAnswer {
+        await withCheckedContinuation { continuation in
+            store.takeAttempt(address, count: 5, periodNanoseconds: 1_000_000_000) {
+                continuation.resume(returning: $0)
+            }
+        }
+    }
+
+    func wait(seconds: Double, _ condition: () async -> Bool) async -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if await condition() { return true }
+            try? await Task.sleep(nanoseconds: 10_000_000)
+        }
+        return await condition()
+    }
+
+    @Test func theSharedLimitIsATokenBucketOnRedissClock() async throws {
+        let redis = try RedisServer()
+        let received = Received()
+        let store = try store(redis, into: received)
+        defer { store.stop() }
+        #expect(await wait(seconds: 5) { received.up.load(ordering: .relaxed) })
+        for _ in 0..<5 { #expect(await attempt(store) == .allowed) }
+        #expect(await attempt(store) == .wait(seconds: 1))
+        #expect(await attempt(store, "192.0.2.2") == .allowed, "another address has its own bucket")
+        // One attempt comes back every 200 ms (5/s).
+        let started = Date()
+        #expect(await wait(seconds: 1) { await attempt(store) == .allowed })
+        #expect(Date().timeIntervalSince(started) < 0.3)
+        #expect(await attempt(store) == .wait(seconds: 1))
+        // Keys expire once the bucket would be full again.
+        let ttl = Int(try redis.cli(["PTTL", "t:ratelimit:192.0.2.1"])) ?? -1
+        #expect(ttl > 0 && ttl <= 1000)
+
+        try redis.cli(["SCRIPT", "FLUSH"])
+        #expect(await attempt(store, "192.0.2.3") == .allowed, "NOSCRIPT: the script is sent whole")
+    }
+
+    @Test func whatOneStorePublishesTheOtherReceivesAndARestartLoads() async throws {
+        let redis = try RedisServer()
+        let now = Int(Date().timeIntervalSince1970)
+        let held = RevocationRecord(sub: "held-by-a", revokedAt: now - 10, expiresAt: now + 600)
+        let atA = Received()
+        let atB = Received()
+        let a = try store(redis, holding: [held], into: atA)
+        defer { a.stop() }
+        #expect(await wait(seconds: 5) { atA.up.load(ordering: .relaxed) })
+        let b = try store(redis, into: atB)
+        defer { b.stop() }
+        #expect(await wait(seconds: 5) { atB.up.load(ordering: .relaxed) })
+        #expect(atB.records.withLock { $0 } == [held], "written back by A, loaded by B")
+        let ttl = Int(try redis.cli(["TTL", "t:revoked:held-by-a"])) ?? -1
+        #expect(ttl > 590 && ttl <= 600)
+
+        let fresh = RevocationRecord(sub: "new:sub", revokedAt: now, expiresAt: now + 60)
+        a.publish(fresh)
+        #expect(await wait(seconds: 1) { atB.records.withLock { $0.contains(fresh) } })
+        // A later revocation of the same sub keeps the later times; an older one changes nothing.
+        a.publish(RevocationRecord(sub: "new:sub", revokedAt: now - 100, expiresAt: now + 30))
+        #expect(await wait(seconds: 1) { (try? redis.cli(["GET", "t:revoked:new:sub"])) == "\(now):\(now + 60)" })
+    }
+}
