@@ -118,10 +118,11 @@ package final class ClusterStore: @unchecked Sendable {
     }
 
     /// Writes a revocation made here to Redis and publishes it. While the link is down it is not queued: the
-    /// write-back of the next connect carries it (with what else this instance holds).
+    /// write-back of the next connect carries it (with what else this instance holds). While syncing it is sent
+    /// at once: the write-back's snapshot may have been taken before it.
     package func publish(_ record: RevocationRecord) {
         queue.async { [self] in
-            guard link.isUp, let commands else { return }
+            guard link.isUp || link.state == .syncing, let commands else { return }
             writeRevocation(record, on: commands) { _ in }
         }
     }

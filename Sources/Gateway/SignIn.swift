@@ -43,25 +43,25 @@ final class SignInService: Sendable {
             answer(.methodNotAllowed, connection: connection)
             return
         }
-        if case .length(let length) = head.framing, length > UInt64(settings.maxBodyBytes) {
-            answer(.bodyTooLarge, connection: connection)
-            return
-        }
-        let collector = BodyCollector(limit: settings.maxBodyBytes) { [self] outcome in
-            switch outcome {
-            case .tooLarge:
+        // With [cluster] the limiter answers later (it asks Redis): the body is read meanwhile, and nothing is
+        // answered before the limiter has spoken. Without it the limiter answers here and now, as it always did.
+        let admission = SignInAdmission { [self] decision in
+            switch decision {
+            case .rateLimited(let retryAfter):
+                answer(.rateLimited(retryAfterSeconds: retryAfter), connection: connection)
+            case .bodyTooLarge:
                 answer(.bodyTooLarge, connection: connection)
-            case .complete(let body):
-                // Once the body is in (the limiter may ask Redis, and a body nobody reads is dropped).
-                limiter.take(connection.clientAddress, on: connection.loop) { [self] retryAfter in
-                    if let retryAfter {
-                        answer(.rateLimited(retryAfterSeconds: retryAfter), connection: connection)
-                    } else {
-                        signIn(body: body, connection: connection)
-                    }
-                }
+            case .body(let body):
+                signIn(body: body, connection: connection)
             }
         }
+        limiter.take(connection.clientAddress, on: connection.loop, admission.limiterAnswered)
+        if admission.isDecided { return }
+        if case .length(let length) = head.framing, length > UInt64(settings.maxBodyBytes) {
+            admission.bodyEnded(.tooLarge)
+            return
+        }
+        let collector = BodyCollector(limit: settings.maxBodyBytes, done: admission.bodyEnded)
         connection.bodyConsumer = collector
         connection.continueIfExpected()
         if head.framing == .none { collector.bodyEnded(connection: connection) }

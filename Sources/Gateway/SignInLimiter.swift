@@ -41,3 +41,58 @@ final class SignInLimiter: Sendable {
         }
     }
 }
+
+/// One sign-in attempt's two answers, which may come in either order: the limiter's and the body's. Refused by
+/// the limiter: 429 at once, whatever the body; allowed: the body's outcome once it is in. Decides once.
+/// Confined to the connection's loop (the limiter calls back there).
+final class SignInAdmission: @unchecked Sendable {
+    enum Decision {
+        case rateLimited(retryAfterSeconds: Int)
+        case bodyTooLarge
+        case body([UInt8])
+    }
+
+    private enum Limit {
+        case waiting
+        case allowed
+    }
+
+    private var limit = Limit.waiting
+    private var body: BodyCollector.Outcome?
+    private var decide: ((Decision) -> Void)?
+
+    init(_ decide: @escaping (Decision) -> Void) {
+        self.decide = decide
+    }
+
+    var isDecided: Bool { decide == nil }
+
+    func limiterAnswered(_ retryAfter: Int?) {
+        if let retryAfter {
+            finish(.rateLimited(retryAfterSeconds: retryAfter))
+            return
+        }
+        limit = .allowed
+        proceed()
+    }
+
+    func bodyEnded(_ outcome: BodyCollector.Outcome) {
+        body = outcome
+        proceed()
+    }
+
+    private func proceed() {
+        guard case .allowed = limit, let body else { return }
+        switch body {
+        case .tooLarge: finish(.bodyTooLarge)
+        case .complete(let bytes): finish(.body(bytes))
+        }
+    }
+
+    private func finish(_ decision: Decision) {
+        let decide = self.decide
+        self.decide = nil
+        body = nil
+        decide?(decision)
+    }
+}
