@@ -129,5 +129,6 @@ let package = Package(
         fuzzHarness("StrictJSON", ["Encoding"]),
         fuzzHarness("Base64URL", ["Encoding"]),
         fuzzHarness("Token", ["JWT", "Encoding", "Cryptography"]),
+        fuzzHarness("RedisReply", ["Redis", "Cluster"]),
     ]
 )
