@@ -1,9 +1,10 @@
 internal import CHiredis
 
 /// hiredis's RESP reader behind a type that owns it: bytes go in as the socket gives them, whole replies come
-/// out as Swift values. Every byte comes from the network and is hostile: a reply is bounded in nesting (hiredis:
-/// an array and eight levels under it), in elements per array (`maxElements`) and in the bytes it may take (`maxReplyBytes`, counted
-/// from the end of the previous reply), and after the first violation the reader answers nothing but the error.
+/// out as Swift values. Every byte comes from the network and is hostile: a reply is bounded in nesting
+/// (hiredis: an array and eight levels under it), in elements per array (`maxElements`) and in the bytes it may
+/// take (`maxReplyBytes`, counted from the end of the previous reply, in whole reads), and after the first
+/// violation the reader answers nothing but the error.
 package final class ReplyReader {
     private let reader: UnsafeMutablePointer<redisReader>
     private let maxReplyBytes: Int
