@@ -27,10 +27,8 @@ extension Schema {
         do {
             return ClusterSettings(redisURL: try RedisURL(text), keyPrefix: prefix, passwordFile: passwordFile)
         } catch {
-            table.fail(
-                "redis_url",
-                "\"\(text)\": \(error.description) (expected \"redis://HOST:PORT[/DB]\", \"rediss://…\" or \"unix:/path\")"
-            )
+            let expected = #"expected "redis://HOST:PORT[/DB]", "rediss://…" or "unix:/path""#
+            table.fail("redis_url", "\"\(text)\": \(error.description) (\(expected))")
             return nil
         }
     }
