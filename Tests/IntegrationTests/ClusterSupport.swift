@@ -18,10 +18,13 @@ struct ClusterHarness {
 
     func gateway(
         redisURL: String, prefix: String = "it:", passwordFile: String? = nil, rateLimit: String = "10/m",
-        environment: [String: String] = [:]
+        logLevel: String = "info", environment: [String: String] = [:]
     ) throws -> RunningGateway {
         try RunningGateway(
             extra: """
+                [log]
+                level = "\(logLevel)"
+
                 [signin]
                 rate_limit = "\(rateLimit)"
 
@@ -81,6 +84,20 @@ extension RunningGateway {
         let text = try RawClient(port: adminPort).exchange("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n").bodyText
         return text.split(separator: "\n").first { $0.hasPrefix(series + " ") }
             .flatMap { $0.split(separator: " ").last.flatMap { Double($0) } }
+    }
+}
+
+extension RunningGateway {
+    /// The times of the event lines named `event` in the JSON log, in order.
+    func eventTimes(_ event: String) -> [Date] {
+        let parser = ISO8601DateFormatter()
+        parser.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return log.split(separator: "\n").compactMap { line in
+            guard let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
+                object["event"] as? String == event, let time = object["time"] as? String
+            else { return nil }
+            return parser.date(from: time)
+        }
     }
 }
 

@@ -27,11 +27,11 @@ import Testing
         return store
     }
 
-    func attempt(_ store: ClusterStore, _ address: String = "192.0.2.1") async -> ClusterStore.RateAnswer {
+    func attempt(_ store: ClusterStore, _ address: String = "192.0.2.1", per period: UInt64 = 60_000_000_000) async
+        -> ClusterStore.RateAnswer
+    {
         await withCheckedContinuation { continuation in
-            store.takeAttempt(address, count: 5, periodNanoseconds: 1_000_000_000) {
-                continuation.resume(returning: $0)
-            }
+            store.takeAttempt(address, count: 5, periodNanoseconds: period) { continuation.resume(returning: $0) }
         }
     }
 
@@ -50,17 +50,27 @@ import Testing
         let store = try store(redis, into: received)
         defer { store.stop() }
         #expect(await wait(seconds: 5) { received.up.load(ordering: .relaxed) })
+        // 5 a minute: five at once, then one every 12 s.
         for _ in 0..<5 { #expect(await attempt(store) == .allowed) }
-        #expect(await attempt(store) == .wait(seconds: 1))
+        guard case .wait(let seconds) = await attempt(store) else {
+            Issue.record("the sixth attempt of the minute was not refused")
+            return
+        }
+        #expect((11...12).contains(seconds), "the next one comes back in one interval, not the period")
         #expect(await attempt(store, "192.0.2.2") == .allowed, "another address has its own bucket")
-        // One attempt comes back every 200 ms (5/s).
-        let started = Date()
-        #expect(await wait(seconds: 1) { await attempt(store) == .allowed })
-        #expect(Date().timeIntervalSince(started) < 0.3)
-        #expect(await attempt(store) == .wait(seconds: 1))
-        // Keys expire once the bucket would be full again.
+        // The key expires once the bucket would be full again: within the period.
         let ttl = Int(try redis.cli(["PTTL", "t:ratelimit:192.0.2.1"])) ?? -1
-        #expect(ttl > 0 && ttl <= 1000)
+        #expect(ttl > 55_000 && ttl <= 60_000)
+
+        // 5 every 2 s: once refused, an attempt is allowed again after one interval (400 ms), not the period.
+        let fast: UInt64 = 2_000_000_000
+        var refused: Date?
+        for _ in 0..<20 where refused == nil {
+            if await attempt(store, "192.0.2.4", per: fast) != .allowed { refused = Date() }
+        }
+        let refusedAt = try #require(refused)
+        #expect(await wait(seconds: 2) { await attempt(store, "192.0.2.4", per: fast) == .allowed })
+        #expect(Date().timeIntervalSince(refusedAt) < 1.5)
 
         try redis.cli(["SCRIPT", "FLUSH"])
         #expect(await attempt(store, "192.0.2.3") == .allowed, "NOSCRIPT: the script is sent whole")
