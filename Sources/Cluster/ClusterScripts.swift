@@ -77,9 +77,12 @@ package struct RevocationRecord: Sendable, Equatable {
         return bytes.reduce(0) { $0 * 10 + Int($1 - 0x30) }
     }
 
-    /// A sub is non-empty valid UTF-8 of at most `maxSubBytes` bytes.
+    /// A sub is non-empty valid UTF-8 of at most `maxSubBytes` bytes without control characters: what the admin
+    /// `/revoke` accepts, and what a token's `sub` can be.
     static func validSub(_ bytes: [UInt8]) -> String? {
-        guard !bytes.isEmpty, bytes.count <= maxSubBytes, let text = String(validating: bytes, as: UTF8.self) else {
+        guard !bytes.isEmpty, bytes.count <= maxSubBytes, !bytes.contains(where: { $0 < 0x20 || $0 == 0x7F }),
+            let text = String(validating: bytes, as: UTF8.self)
+        else {
             return nil
         }
         return text

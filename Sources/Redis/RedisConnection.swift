@@ -340,6 +340,10 @@ package final class RedisConnection: @unchecked Sendable {
         if pendingHead == pending.count {
             pending.removeAll(keepingCapacity: true)
             pendingHead = 0
+        } else if pendingHead >= 1024 && pendingHead * 2 >= pending.count {
+            // A pipeline that never drains (sign-ins arriving as fast as they are answered) must not grow forever.
+            pending.removeFirst(pendingHead)
+            pendingHead = 0
         }
         answered.completion(.success(reply))
     }

@@ -54,6 +54,7 @@ struct ClusterLinkTests {
             #expect(RevocationRecord.message(Array(bad.utf8)) == nil, "\(bad)")
         }
         #expect(RevocationRecord.message(Array("1:2:".utf8) + [0xFF, 0xFE]) == nil, "not UTF-8")
+        #expect(RevocationRecord.message(Array("1:2:a\nb".utf8)) == nil, "a control character")
         #expect(RevocationRecord.message(Array("1:2:".utf8) + Array(repeating: 0x61, count: 1025)) == nil)
         #expect(RevocationRecord.times(Array("100:200".utf8))! == (100, 200))
         #expect(RevocationRecord.times(Array("100:200:3".utf8)) == nil)
