@@ -3,6 +3,7 @@ import Dispatch
 import Endpoints
 import Foundation
 import Redis
+import Synchronization
 import TestSupport
 import Testing
 
@@ -11,75 +12,89 @@ import Testing
     let queue = DispatchQueue(label: "redis-tests")
     static let second: UInt64 = 1_000_000_000
 
-    func open(_ url: String, tls: TLSClientContext? = nil) async throws -> RedisConnection {
+    /// Semaphores, not continuations: the tests' cooperative threads may all be blocked by other suites.
+    func open(_ url: String, tls: TLSClientContext? = nil) throws -> RedisConnection {
         let connection = RedisConnection(url: try RedisURL(url), tls: tls, queue: queue)
-        let error: RedisError? = await withCheckedContinuation { continuation in
-            queue.async { connection.open(budgetNanoseconds: 2 * Self.second) { continuation.resume(returning: $0) } }
+        let opened = DispatchSemaphore(value: 0)
+        let failure = Mutex<RedisError?>(nil)
+        queue.async {
+            connection.open(budgetNanoseconds: 2 * Self.second) { error in
+                failure.withLock { $0 = error }
+                opened.signal()
+            }
         }
-        if let error { throw error }
+        opened.wait()
+        if let error = failure.withLock({ $0 }) { throw error }
         return connection
     }
 
-    func send(_ connection: RedisConnection, _ arguments: String..., budget: UInt64 = 2 * second) async
+    func send(_ connection: RedisConnection, _ arguments: String..., budget: UInt64 = 2 * second)
         -> Result<RedisReply, RedisError>
     {
-        await withCheckedContinuation { continuation in
-            queue.async {
-                connection.send(RedisCommand(arguments.map { Array($0.utf8) }), budgetNanoseconds: budget) {
-                    continuation.resume(returning: $0)
-                }
+        let answered = DispatchSemaphore(value: 0)
+        let reply = Mutex<Result<RedisReply, RedisError>?>(nil)
+        queue.async {
+            connection.send(RedisCommand(arguments.map { Array($0.utf8) }), budgetNanoseconds: budget) { result in
+                reply.withLock { $0 = result }
+                answered.signal()
             }
         }
+        answered.wait()
+        return reply.withLock { $0 } ?? .failure(RedisError(.closed, "no answer"))
     }
 
-    @Test func tcpAndUnixSocketConnectionsAnswer() async throws {
+    @Test func tcpAndUnixSocketConnectionsAnswer() throws {
         let server = try RedisServer()
         for url in ["redis://127.0.0.1:\(server.port)", "unix:\(server.unixSocket)"] {
-            let connection = try await open(url)
-            #expect(try await send(connection, "SET", "k", "v\r\n").get() == .status("OK"))
-            #expect(try await send(connection, "GET", "k").get() == .bulk(Array("v\r\n".utf8)))
+            let connection = try open(url)
+            #expect(try send(connection, "SET", "k", "v\r\n").get() == .status("OK"))
+            #expect(try send(connection, "GET", "k").get() == .bulk(Array("v\r\n".utf8)))
             queue.sync { connection.close() }
         }
     }
 
-    @Test func pipelinedCommandsGetTheirOwnReplies() async throws {
+    @Test func pipelinedCommandsGetTheirOwnReplies() throws {
         let server = try RedisServer()
-        let connection = try await open("redis://127.0.0.1:\(server.port)")
-        let replies = await withCheckedContinuation { (continuation: CheckedContinuation<[Int64], Never>) in
-            queue.async {
-                var got: [Int64] = []
-                for _ in 0..<500 {
-                    connection.send(RedisCommand("INCR", "n"), budgetNanoseconds: 2 * Self.second) { result in
-                        got.append((try? result.get())?.integer ?? -1)
-                        if got.count == 500 { continuation.resume(returning: got) }
+        let connection = try open("redis://127.0.0.1:\(server.port)")
+        let done = DispatchSemaphore(value: 0)
+        let got = Mutex<[Int64]>([])
+        queue.async {
+            for _ in 0..<500 {
+                connection.send(RedisCommand("INCR", "n"), budgetNanoseconds: 2 * Self.second) { result in
+                    let count = got.withLock {
+                        $0.append((try? result.get())?.integer ?? -1)
+                        return $0.count
                     }
+                    if count == 500 { done.signal() }
                 }
             }
         }
+        done.wait()
+        let replies = got.withLock { $0 }
         #expect(replies == Array(1...500))
     }
 
-    @Test func aRoundTripOverBudgetFailsAndClosesTheConnection() async throws {
+    @Test func aRoundTripOverBudgetFailsAndClosesTheConnection() throws {
         let server = try RedisServer()
-        let connection = try await open("redis://127.0.0.1:\(server.port)")
+        let connection = try open("redis://127.0.0.1:\(server.port)")
         try server.sleep(seconds: 1)
         // Until the other client's DEBUG SLEEP runs, a PING may still come back: wait for one that does not.
-        var result = await send(connection, "PING", budget: Self.second / 4)
+        var result = send(connection, "PING", budget: Self.second / 4)
         for _ in 0..<20 where (try? result.get()) == .status("PONG") {
-            result = await send(connection, "PING", budget: Self.second / 4)
+            result = send(connection, "PING", budget: Self.second / 4)
         }
         #expect(throws: RedisError.self) { try result.get() }
         #expect(queue.sync { connection.waiting } == 0)
-        let after = await send(connection, "PING")
+        let after = send(connection, "PING")
         #expect(throws: RedisError.self) { try after.get() }
     }
 
-    @Test func aServerThatIsNotThereIsAConnectError() async throws {
+    @Test func aServerThatIsNotThereIsAConnectError() throws {
         let port = try FixtureServer.freePort()
-        await #expect(throws: RedisError.self) { _ = try await open("redis://127.0.0.1:\(port)") }
+        #expect(throws: RedisError.self) { _ = try open("redis://127.0.0.1:\(port)") }
     }
 
-    @Test func tlsIsVerifiedAgainstTheCA() async throws {
+    @Test func tlsIsVerifiedAgainstTheCA() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("redis-tls-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
@@ -96,13 +111,13 @@ import Testing
         try openssl.run()
         openssl.waitUntilExit()
         let server = try RedisServer(password: "s3cret", tls: (cert, key, cert))
-        let connection = try await open("rediss://localhost:\(server.port)", tls: try TLSClientContext(caFile: cert))
-        #expect(try await send(connection, "AUTH", "s3cret").get() == .status("OK"))
-        #expect(try await send(connection, "PING").get() == .status("PONG"))
+        let connection = try open("rediss://localhost:\(server.port)", tls: try TLSClientContext(caFile: cert))
+        #expect(try send(connection, "AUTH", "s3cret").get() == .status("OK"))
+        #expect(try send(connection, "PING").get() == .status("PONG"))
         queue.sync { connection.close() }
         // Against the system's CAs the self-signed certificate is refused.
-        await #expect(throws: RedisError.self) {
-            _ = try await open("rediss://localhost:\(server.port)", tls: try TLSClientContext(caFile: ""))
+        #expect(throws: RedisError.self) {
+            _ = try open("rediss://localhost:\(server.port)", tls: try TLSClientContext(caFile: ""))
         }
     }
 }
