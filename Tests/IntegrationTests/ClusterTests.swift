@@ -33,6 +33,18 @@ import Testing
                 && (Int(refused.header("Retry-After") ?? "") ?? 99) <= 6)
     }
 
+    @Test func withoutAClusterReadyzSaysNothingOfOne() throws {
+        let harness = try ClusterHarness()
+        let gateway = try RunningGateway(
+            extra: routes(upstream: harness.jwks.url), cognito: cognitoBlock(jwksURL: "\(harness.jwks.url)/jwks.json"))
+        #expect(try waitUntilReady(gateway))
+        #expect(try gateway.readiness() == (200, nil))
+        #expect(try gateway.metric("authgate_redis_connected") == nil)
+        let answer = try gateway.signInAttempt()
+        #expect(answer.status == 400)
+        #expect(try gateway.metric(#"authgate_signin_rate_limit_decisions_total{source="local"}"#) == nil)
+    }
+
     @Test func aRevocationOnEitherIsRefusedOnTheOtherAndAfterARestart() throws {
         let harness = try ClusterHarness()
         let redis = try RedisServer()
