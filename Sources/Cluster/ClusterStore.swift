@@ -181,7 +181,7 @@ package final class ClusterStore: @unchecked Sendable {
         }
         var setup = [RedisCommand]()
         for script in ClusterScript.allCases { setup.append(RedisCommand("SCRIPT", "LOAD", script.source)) }
-        commands = open(setup: setup, session: current) { [self] replies in
+        let (commandConnection, startCommands) = prepare(setup: setup, session: current) { [self] replies in
             for (script, reply) in zip(ClusterScript.allCases, replies) {
                 guard let hash = reply.bytes, hash.count == 40, hash.allSatisfy(Self.isHexDigit) else {
                     fail("SCRIPT LOAD answered \(reply)", session: current)
@@ -191,22 +191,27 @@ package final class ClusterStore: @unchecked Sendable {
             }
             bothOpen()
         }
-        let listener = open(setup: [RedisCommand([Array("SUBSCRIBE".utf8), keys.channel])], session: current) {
-            [self] replies in
+        let subscribe = RedisCommand([Array("SUBSCRIBE".utf8), keys.channel])
+        let (listener, startListener) = prepare(setup: [subscribe], session: current) { [self] replies in
             guard let confirmation = replies.first?.elements, confirmation.first?.text == "subscribe" else {
                 fail("SUBSCRIBE answered \(replies.first.map { "\($0)" } ?? "nothing")", session: current)
                 return
             }
             bothOpen()
         }
-        listener?.isSubscriber = true
-        listener?.onPush = { [self] reply in deliver(reply, session: current) }
+        listener.isSubscriber = true
+        listener.onPush = { [self] reply in deliver(reply, session: current) }
+        // Both held before either starts: a connect that fails at once (a missing unix socket) closes both.
+        commands = commandConnection
         subscriber = listener
+        startCommands()
+        guard current == session else { return }
+        startListener()
     }
 
-    /// Opens one connection and sends AUTH, SELECT, then `setup`; `ready` gets the replies to `setup`.
-    private func open(setup: [RedisCommand], session current: Int, ready: @escaping ([RedisReply]) -> Void)
-        -> RedisConnection?
+    /// A connection and what opens it: connect, then AUTH, SELECT and `setup`; `ready` gets the replies to `setup`.
+    private func prepare(setup: [RedisCommand], session current: Int, ready: @escaping ([RedisReply]) -> Void)
+        -> (RedisConnection, () -> Void)
     {
         let connection = RedisConnection(url: configuration.url, tls: configuration.tls, queue: queue)
         connection.onClose = { [self] error in fail(error.description, session: current) }
@@ -215,29 +220,31 @@ package final class ClusterStore: @unchecked Sendable {
         if configuration.url.database != 0 {
             prelude.append(RedisCommand("SELECT", String(configuration.url.database)))
         }
-        connection.open(budgetNanoseconds: Self.connectBudget) { [self] error in
-            guard current == session else { return }
-            if let error {
-                fail(error.description, session: current)
-                return
-            }
-            let all = prelude + setup
-            var replies: [RedisReply] = []
-            for command in all {
-                roundTrip(command, on: connection) { [self] result in
-                    guard current == session else { return }
-                    guard case .success(let reply) = result else { return }  // onClose reports the failure
-                    if reply.errorKind != nil {
-                        // Never the reply to AUTH as such: it names no secret, but the command is the password's.
-                        fail("\(command.name) was refused: \(reply.errorKind ?? "")", session: current)
-                        return
+        let start = { [self] in
+            connection.open(budgetNanoseconds: Self.connectBudget) { [self] error in
+                guard current == session else { return }
+                if let error {
+                    fail(error.description, session: current)
+                    return
+                }
+                let all = prelude + setup
+                var replies: [RedisReply] = []
+                for command in all {
+                    roundTrip(command, on: connection) { [self] result in
+                        guard current == session else { return }
+                        guard case .success(let reply) = result else { return }  // onClose reports the failure
+                        if reply.errorKind != nil {
+                            // Never the reply to AUTH as such: it names no secret, but the command is the password's.
+                            fail("\(command.name) was refused: \(reply.errorKind ?? "")", session: current)
+                            return
+                        }
+                        replies.append(reply)
+                        if replies.count == all.count { ready(Array(replies.dropFirst(prelude.count))) }
                     }
-                    replies.append(reply)
-                    if replies.count == all.count { ready(Array(replies.dropFirst(prelude.count))) }
                 }
             }
         }
-        return connection
+        return (connection, start)
     }
 
     /// A message of the revocations' channel: another instance's revocation (or one's own, echoed: harmless).

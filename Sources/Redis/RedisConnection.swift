@@ -51,6 +51,8 @@ package final class RedisConnection: @unchecked Sendable {
     private var pendingHead = 0
     private var nextID: UInt64 = 0
     private let reader = ReplyReader()
+    /// What each read lands in before the reader takes it.
+    private var readBuffer = [UInt8](repeating: 0, count: 16 * 1024)
     private var whenOpen: ((RedisError?) -> Void)?
     /// Replies that answer no command: messages of a subscribed connection.
     package var onPush: ((RedisReply) -> Void)?
@@ -295,12 +297,11 @@ package final class RedisConnection: @unchecked Sendable {
     }
 
     private func readAvailable() {
-        var buffer = [UInt8](repeating: 0, count: 16 * 1024)
         while case .open = state {
-            let moved = buffer.withUnsafeMutableBytes { transportRead($0) }
+            let moved = readBuffer.withUnsafeMutableBytes { transportRead($0) }
             switch moved {
             case .bytes(let count):
-                let fed = buffer.withUnsafeBytes { bytes in
+                let fed = readBuffer.withUnsafeBytes { bytes in
                     Result { () throws(RedisError) in
                         try reader.feed(UnsafeRawBufferPointer(rebasing: bytes[..<count]))
                     }
