@@ -1,4 +1,5 @@
 import Cryptography
+import Dispatch
 import Encoding
 package import Endpoints
 import Foundation
@@ -35,26 +36,40 @@ package enum AuthenticationResult: Sendable {
     case challenge(String)
 }
 
-/// The Cognito Identity Provider operations of the sign-in flow, JSON 1.1 over the control-plane client.
-/// No call is retried: SignUp and the Admin* calls change state, and one that may have reached Cognito is
-/// reported, not repeated.
+/// The Cognito Identity Provider operations of the sign-in flows, JSON 1.1 over the control-plane client. Every
+/// call is retried as `RetryPolicy` says (the AWS SDKs' standard mode, within the caller's deadline): SignUp and
+/// AdminConfirmSignUp included, whose callers treat the answers a repeated call gets (UsernameExists, already
+/// confirmed) as the success they are.
 package struct CognitoClient: Sendable {
     package let endpoint: HTTPURL
     package let region: String
     package let http: ControlPlaneClient
     package let credentials: CredentialProvider?
-    package let timeoutMilliseconds: Int
+    package let retryPolicy: RetryPolicy
+    /// Told of every retry before its back-off (for the event log and the metrics).
+    let onRetry: @Sendable (Retry) -> Void
     let now: @Sendable () -> Int
+
+    /// A failed attempt that is about to be tried again.
+    package struct Retry: Sendable {
+        package let operation: String
+        /// The attempt that failed, from 1.
+        package let attempt: Int
+        package let error: CognitoError
+        package let backoffNanoseconds: UInt64
+    }
 
     package init(
         endpoint: HTTPURL, region: String, http: ControlPlaneClient, credentials: CredentialProvider?,
-        timeoutMilliseconds: Int = 10_000, now: @escaping @Sendable () -> Int = SystemClock.unixSeconds
+        retryPolicy: RetryPolicy = .standard, onRetry: @escaping @Sendable (Retry) -> Void = { _ in },
+        now: @escaping @Sendable () -> Int = SystemClock.unixSeconds
     ) {
         self.endpoint = endpoint
         self.region = region
         self.http = http
         self.credentials = credentials
-        self.timeoutMilliseconds = timeoutMilliseconds
+        self.retryPolicy = retryPolicy
+        self.onRetry = onRetry
         self.now = now
     }
 
@@ -63,8 +78,9 @@ package struct CognitoClient: Sendable {
         package let userSub: String?
     }
 
+    /// `deadline` (monotonic nanoseconds, as every deadline here) bounds the call's attempts.
     package func signUp(
-        clientID: String, username: String, password: String, secretHash: String?,
+        clientID: String, username: String, password: String, secretHash: String?, deadline: UInt64,
         completion: @escaping @Sendable (Result<SignUpResult, CognitoError>) -> Void
     ) {
         var fields: [(String, String)] = [
@@ -72,7 +88,7 @@ package struct CognitoClient: Sendable {
         ]
         fields.append(("Password", JSONText.quoted(password)))
         if let secretHash { fields.append(("SecretHash", JSONText.quoted(secretHash))) }
-        call("SignUp", body: Self.object(fields), signed: false) { result in
+        call("SignUp", body: Self.object(fields), signed: false, deadline: deadline) { result in
             completion(
                 result.map { answer in
                     SignUpResult(
@@ -82,10 +98,11 @@ package struct CognitoClient: Sendable {
     }
 
     package func adminConfirmSignUp(
-        userPoolID: String, username: String, completion: @escaping @Sendable (Result<Void, CognitoError>) -> Void
+        userPoolID: String, username: String, deadline: UInt64,
+        completion: @escaping @Sendable (Result<Void, CognitoError>) -> Void
     ) {
         let body = Self.object([("UserPoolId", JSONText.quoted(userPoolID)), ("Username", JSONText.quoted(username))])
-        call("AdminConfirmSignUp", body: body, signed: true) { completion($0.map { _ in () }) }
+        call("AdminConfirmSignUp", body: body, signed: true, deadline: deadline) { completion($0.map { _ in () }) }
     }
 
     /// GlobalSignOut: Cognito ends the user's refresh tokens (and refuses the access token for user operations).
@@ -100,28 +117,56 @@ package struct CognitoClient: Sendable {
     /// ADMIN_USER_PASSWORD_AUTH (SigV4-signed) when `userPoolID` is given, else USER_PASSWORD_AUTH (unsigned).
     package func authenticate(
         userPoolID: String?, clientID: String, username: String, password: String, secretHash: String?,
-        completion: @escaping @Sendable (Result<AuthenticationResult, CognitoError>) -> Void
+        deadline: UInt64, completion: @escaping @Sendable (Result<AuthenticationResult, CognitoError>) -> Void
     ) {
         let (operation, body) = Self.authenticationBody(
             userPoolID: userPoolID, clientID: clientID, username: username, password: password, secretHash: secretHash
         )
-        call(operation, body: body, signed: userPoolID != nil) { result in
+        call(operation, body: body, signed: userPoolID != nil, deadline: deadline) { result in
             completion(result.flatMap(Self.authenticationResult))
         }
+    }
+
+    /// REFRESH_TOKEN_AUTH through AdminInitiateAuth (SigV4-signed) when `userPoolID` is given, else InitiateAuth
+    /// (unsigned). `secretHash` is computed from the user's Cognito username, as for a password.
+    package func refresh(
+        userPoolID: String?, clientID: String, refreshToken: String, secretHash: String?, deadline: UInt64,
+        completion: @escaping @Sendable (Result<AuthenticationResult, CognitoError>) -> Void
+    ) {
+        let (operation, body) = Self.refreshBody(
+            userPoolID: userPoolID, clientID: clientID, refreshToken: refreshToken, secretHash: secretHash)
+        call(operation, body: body, signed: userPoolID != nil, deadline: deadline) { result in
+            completion(result.flatMap(Self.authenticationResult))
+        }
+    }
+
+    static func refreshBody(userPoolID: String?, clientID: String, refreshToken: String, secretHash: String?)
+        -> (operation: String, body: [UInt8])
+    {
+        initiateAuthBody(
+            userPoolID: userPoolID, clientID: clientID, flow: "REFRESH_TOKEN_AUTH",
+            parameters: [("REFRESH_TOKEN", refreshToken)], secretHash: secretHash)
     }
 
     static func authenticationBody(
         userPoolID: String?, clientID: String, username: String, password: String, secretHash: String?
     ) -> (operation: String, body: [UInt8]) {
-        var parameters: [(String, String)] = [
-            ("USERNAME", JSONText.quoted(username)), ("PASSWORD", JSONText.quoted(password)),
-        ]
+        initiateAuthBody(
+            userPoolID: userPoolID, clientID: clientID,
+            flow: userPoolID != nil ? "ADMIN_USER_PASSWORD_AUTH" : "USER_PASSWORD_AUTH",
+            parameters: [("USERNAME", username), ("PASSWORD", password)], secretHash: secretHash)
+    }
+
+    /// AdminInitiateAuth with the pool, InitiateAuth without: `parameters` (plain text values), then SECRET_HASH.
+    private static func initiateAuthBody(
+        userPoolID: String?, clientID: String, flow: String, parameters: [(String, String)], secretHash: String?
+    ) -> (operation: String, body: [UInt8]) {
+        var parameters = parameters.map { ($0.0, JSONText.quoted($0.1)) }
         if let secretHash { parameters.append(("SECRET_HASH", JSONText.quoted(secretHash))) }
         var fields: [(String, String)] = []
         if let userPoolID { fields.append(("UserPoolId", JSONText.quoted(userPoolID))) }
         fields.append(("ClientId", JSONText.quoted(clientID)))
-        fields.append(
-            ("AuthFlow", JSONText.quoted(userPoolID != nil ? "ADMIN_USER_PASSWORD_AUTH" : "USER_PASSWORD_AUTH")))
+        fields.append(("AuthFlow", JSONText.quoted(flow)))
         fields.append(("AuthParameters", String(decoding: object(parameters), as: UTF8.self)))
         return (userPoolID != nil ? "AdminInitiateAuth" : "InitiateAuth", object(fields))
     }
@@ -173,13 +218,56 @@ package struct CognitoClient: Sendable {
         ]
     }
 
+    /// One operation, tried as `retryPolicy` says until it answers, fails for good, or the deadline leaves no room.
+    /// Without a deadline, the policy's attempts have their whole timeouts. The completion gets the last error,
+    /// with the number of attempts made.
     func call(
-        _ operation: String, body: [UInt8], signed: Bool,
+        _ operation: String, body: [UInt8], signed: Bool, deadline: UInt64? = nil,
+        completion: @escaping @Sendable (Result<[String: JSONValue], CognitoError>) -> Void
+    ) {
+        let start = SystemClock.monotonicNanoseconds()
+        let policy = retryPolicy
+        let deadline = deadline ?? start &+ policy.attemptTimeout &* UInt64(policy.maxAttempts)
+        guard let timeout = policy.firstAttemptTimeout(now: start, deadline: deadline) else {
+            completion(.failure(.deadlinePassed()))
+            return
+        }
+        attempt(1, operation, body: body, signed: signed, timeout: timeout, deadline: deadline, completion: completion)
+    }
+
+    private func attempt(
+        _ number: Int, _ operation: String, body: [UInt8], signed: Bool, timeout: UInt64, deadline: UInt64,
+        completion: @escaping @Sendable (Result<[String: JSONValue], CognitoError>) -> Void
+    ) {
+        callOnce(operation, body: body, signed: signed, timeout: timeout) { [self] result in
+            guard case .failure(var error) = result else {
+                completion(result)
+                return
+            }
+            error.attempts = number
+            let now = SystemClock.monotonicNanoseconds()
+            switch retryPolicy.afterFailure(error, attempt: number, now: now, deadline: deadline) {
+            case .stop:
+                completion(.failure(error))
+            case .retry(let delay):
+                onRetry(Retry(operation: operation, attempt: number, error: error, backoffNanoseconds: delay))
+                http.queue.asyncAfter(deadline: .now() + .nanoseconds(Int(clamping: delay))) { [self] in
+                    attempt(
+                        number + 1, operation, body: body, signed: signed, timeout: retryPolicy.attemptTimeout,
+                        deadline: deadline, completion: completion)
+                }
+            }
+        }
+    }
+
+    /// One attempt: signed anew each time (SigV4 dates the signature), so a retry is never sent with a stale one.
+    private func callOnce(
+        _ operation: String, body: [UInt8], signed: Bool, timeout: UInt64,
         completion: @escaping @Sendable (Result<[String: JSONValue], CognitoError>) -> Void
     ) {
         let headers = headers(operation: operation)
         guard signed else {
-            send(headers: headers, body: body, completion: completion)
+            send(headers: headers, body: body, timeout: timeout, completion: completion)
             return
         }
         guard let credentials else {
@@ -195,7 +283,7 @@ package struct CognitoClient: Sendable {
                     credentials: credentials,
                     secondsSince1970: now()
                 )
-                send(headers: signedHeaders, body: body, completion: completion)
+                send(headers: signedHeaders, body: body, timeout: timeout, completion: completion)
             case .failure(let error):
                 completion(.failure(.noCredentials(error.description)))
             }
@@ -203,20 +291,21 @@ package struct CognitoClient: Sendable {
     }
 
     private func send(
-        headers: [(String, String)], body: [UInt8],
+        headers: [(String, String)], body: [UInt8], timeout: UInt64,
         completion: @escaping @Sendable (Result<[String: JSONValue], CognitoError>) -> Void
     ) {
         // The Host field is sent as signed (curl keeps a Host given to it instead of writing its own).
+        // A timeout of 0 means none to curl: at least a millisecond.
         let request = ControlRequest(
             method: "POST", url: endpoint.description, headers: headers, body: body,
-            timeoutMilliseconds: timeoutMilliseconds, maxResponseBytes: 256 << 10
+            timeoutMilliseconds: max(1, Int(timeout / 1_000_000)), maxResponseBytes: 256 << 10
         )
         http.execute(request) { result in
             switch result {
             case .success(let response):
                 completion(Self.interpret(status: response.status, body: response.body))
             case .failure(let error):
-                completion(.failure(.unavailable(error.description)))
+                completion(.failure(.noAnswer(error)))
             }
         }
     }
@@ -239,7 +328,7 @@ package struct CognitoClient: Sendable {
             let message = object["message"]?.string ?? object["Message"]?.string ?? ""
             return .failure(CognitoError(exceptionName: name, message: message))
         default:
-            return .failure(.unavailable("status \(status)"))
+            return .failure(.serverError(status: status))
         }
     }
 }

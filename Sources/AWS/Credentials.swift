@@ -33,15 +33,17 @@ package struct CredentialError: Error, Sendable, CustomStringConvertible {
     package init(_ description: String) { self.description = description }
 }
 
-/// The standard AWS chain of SPEC.md "Secrets", first source that is configured wins: environment, shared
-/// credentials file, ECS container endpoint, EC2 instance metadata (IMDSv2). Temporary credentials are
-/// refreshed `refreshMargin` seconds before they expire; concurrent callers share one resolution.
-/// All state lives on the control-plane client's queue.
+/// The standard AWS chain of SPEC.md "Secrets", first source that is configured wins, in the order of the Java,
+/// Go, Python and PHP SDKs: environment keys, web identity from the environment, the shared files' profile (keys,
+/// `credential_process` or web identity), the ECS/EKS container endpoint, EC2 instance metadata (IMDSv2).
+/// Temporary credentials are refreshed `refreshMargin` seconds before they expire; concurrent callers share one
+/// resolution. All state lives on the control-plane client's queue; `credential_process` runs on a queue of its own.
 package final class CredentialProvider: @unchecked Sendable {
     private let environment: [String: String]
     private let client: ControlPlaneClient
     private let now: @Sendable () -> Int
     private let refreshMargin: Int
+    private let processLimits: CredentialProcess.Limits
     private var cached: AWSCredentials?
     private var waiters: [@Sendable (Result<AWSCredentials, CredentialError>) -> Void] = []
 
@@ -52,14 +54,19 @@ package final class CredentialProvider: @unchecked Sendable {
     static let eksAgentIPv6 = IPv6Address(high: 0xFD00_0EC2_0000_0000, low: 0x23)
     static let ecsAgentIPv4 = IPv4Address(169, 254, 170, 2)
     static let imdsTokenTTLSeconds = 21600
+    static let maxAuthorizationTokenBytes = 16 << 10
+    /// Where `credential_process` runs and is waited for: never the control-plane queue nor a loop.
+    private static let processQueue = DispatchQueue(label: "authgate.credential-process")
 
     package init(
         environment: [String: String], client: ControlPlaneClient, refreshMargin: Int = 300,
+        processLimits: CredentialProcess.Limits = CredentialProcess.Limits(),
         now: @escaping @Sendable () -> Int = SystemClock.unixSeconds
     ) {
         self.environment = environment
         self.client = client
         self.refreshMargin = refreshMargin
+        self.processLimits = processLimits
         self.now = now
     }
 
@@ -75,7 +82,10 @@ package final class CredentialProvider: @unchecked Sendable {
             resolve { [self] result in
                 dispatchPrecondition(condition: .onQueue(client.queue))
                 var answer = result
-                switch result {
+                if case .success(let fresh) = result, let expiration = fresh.expiration, expiration <= now() {
+                    answer = .failure(CredentialError("the \(fresh.source) credentials had expired when they came"))
+                }
+                switch answer {
                 case .success(let credentials):
                     cached = credentials
                 case .failure:
@@ -97,7 +107,15 @@ package final class CredentialProvider: @unchecked Sendable {
     private func resolve(_ done: @escaping @Sendable (Result<AWSCredentials, CredentialError>) -> Void) {
         do {
             if let fromEnvironment = try Self.fromEnvironment(environment) { return done(.success(fromEnvironment)) }
-            if let fromFile = try Self.fromSharedFile(environment) { return done(.success(fromFile)) }
+            if let webIdentity = try WebIdentity.fromEnvironment(environment, now: now()) {
+                return fetchWebIdentity(webIdentity, done: done)
+            }
+            switch try SharedProfile.source(environment, now: now()) {
+            case .keys(let credentials)?: return done(.success(credentials))
+            case .process(let process)?: return runProcess(process, done: done)
+            case .webIdentity(let webIdentity)?: return fetchWebIdentity(webIdentity, done: done)
+            case nil: break
+            }
         } catch {
             return done(.failure(error))
         }
@@ -109,13 +127,13 @@ package final class CredentialProvider: @unchecked Sendable {
             return
         }
         if environment["AWS_EC2_METADATA_DISABLED"]?.lowercased() == "true" {
-            let tried = "none in the environment or the shared file, no container endpoint"
+            let tried = "none in the environment, web identity or the shared files, no container endpoint"
             return done(.failure(CredentialError("no AWS credentials: \(tried), and instance metadata is disabled")))
         }
         fetchInstanceMetadata(done: done)
     }
 
-    // MARK: Environment and shared file
+    // MARK: Environment
 
     static func fromEnvironment(_ environment: [String: String]) throws(CredentialError) -> AWSCredentials? {
         let keyID = environment["AWS_ACCESS_KEY_ID"] ?? ""
@@ -128,37 +146,33 @@ package final class CredentialProvider: @unchecked Sendable {
         return AWSCredentials(accessKeyID: keyID, secretAccessKey: secret, sessionToken: token, source: "environment")
     }
 
-    static func fromSharedFile(_ environment: [String: String]) throws(CredentialError) -> AWSCredentials? {
-        let explicitProfile = environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 }
-        let profile = explicitProfile ?? "default"
-        let path: String
-        if let file = environment["AWS_SHARED_CREDENTIALS_FILE"], !file.isEmpty {
-            path = file
-        } else if let home = environment["HOME"], !home.isEmpty {
-            path = home + "/.aws/credentials"
-        } else {
-            return nil
+    // MARK: Web identity and credential_process
+
+    private func fetchWebIdentity(
+        _ webIdentity: WebIdentity, done: @escaping @Sendable (Result<AWSCredentials, CredentialError>) -> Void
+    ) {
+        let request: ControlRequest
+        do {
+            request = try webIdentity.request()
+        } catch {
+            return done(.failure(error))
         }
-        guard let data = FileManager.default.contents(atPath: path) else {
-            if explicitProfile != nil, environment["AWS_SHARED_CREDENTIALS_FILE"] != nil {
-                throw CredentialError("the shared credentials file \(path) cannot be read")
+        client.execute(request) { result in
+            switch result {
+            case .success(let response): done(webIdentity.parseAnswer(status: response.status, body: response.body))
+            case .failure(let error): done(.failure(CredentialError("STS at \(webIdentity.endpoint): \(error)")))
             }
-            return nil
         }
-        let sections = SharedCredentialsFile.parse(String(decoding: data, as: UTF8.self))
-        guard let values = sections[profile] else {
-            if explicitProfile != nil { throw CredentialError("profile \(profile) is not in \(path)") }
-            return nil
+    }
+
+    private func runProcess(
+        _ process: CredentialProcess, done: @escaping @Sendable (Result<AWSCredentials, CredentialError>) -> Void
+    ) {
+        let (environment, limits, queue) = (self.environment, processLimits, client.queue)
+        Self.processQueue.async {
+            let result = process.credentials(environment: environment, limits: limits)
+            queue.async { done(result) }
         }
-        guard let keyID = values["aws_access_key_id"], let secret = values["aws_secret_access_key"], !keyID.isEmpty,
-            !secret.isEmpty
-        else {
-            throw CredentialError("profile \(profile) in \(path) lacks aws_access_key_id or aws_secret_access_key")
-        }
-        return AWSCredentials(
-            accessKeyID: keyID, secretAccessKey: secret, sessionToken: values["aws_session_token"],
-            source: "shared file profile \(profile)"
-        )
     }
 
     // MARK: ECS container endpoint
@@ -190,7 +204,7 @@ package final class CredentialProvider: @unchecked Sendable {
         }
         var headers: [(String, String)] = []
         if let file = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"], !file.isEmpty {
-            guard let data = FileManager.default.contents(atPath: file) else {
+            guard case .success(let data?) = BoundedFile.read(file, limit: maxAuthorizationTokenBytes) else {
                 return .failure(CredentialError("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE \(file) cannot be read"))
             }
             headers.append(
@@ -248,7 +262,7 @@ package final class CredentialProvider: @unchecked Sendable {
             return done(.failure(CredentialError("AWS_EC2_METADATA_SERVICE_ENDPOINT: \(error)")))
         }
         @Sendable func failed(_ what: String) -> Result<AWSCredentials, CredentialError> {
-            let tried = "no AWS credentials in the environment, shared file or container endpoint"
+            let tried = "no AWS credentials in the environment, web identity, shared files or container endpoint"
             return .failure(CredentialError("\(tried), and instance metadata at \(base): \(what)"))
         }
         let tokenRequest = ControlRequest(
@@ -314,38 +328,15 @@ package final class CredentialProvider: @unchecked Sendable {
         }
         var expiration: Int?
         if let text = fields["Expiration"]?.string {
-            guard let date = ISO8601DateFormatter().date(from: text) else {
+            guard let seconds = RFC3339Timestamp.unixSeconds(text) else {
                 return .failure(CredentialError("the \(source) answer has an unreadable Expiration"))
             }
-            expiration = Int(date.timeIntervalSince1970)
+            expiration = seconds
         }
         return .success(
             AWSCredentials(
                 accessKeyID: keyID, secretAccessKey: secret, sessionToken: fields["Token"]?.string,
                 expiration: expiration, source: source
             ))
-    }
-}
-
-/// The INI format of `~/.aws/credentials`: `[profile]` sections of `key = value` lines, `#` and `;` comments.
-enum SharedCredentialsFile {
-    static func parse(_ text: String) -> [String: [String: String]] {
-        var sections: [String: [String: String]] = [:]
-        var current: String?
-        for rawLine in text.split(whereSeparator: \.isNewline) {
-            let line = rawLine.trimmingCharacters(in: .whitespaces)
-            if line.isEmpty || line.hasPrefix("#") || line.hasPrefix(";") { continue }
-            if line.hasPrefix("[") && line.hasSuffix("]") {
-                let name = line.dropFirst().dropLast().trimmingCharacters(in: .whitespaces)
-                current = name
-                if sections[name] == nil { sections[name] = [:] }
-                continue
-            }
-            guard let section = current, let equals = line.firstIndex(of: "=") else { continue }
-            let key = line[..<equals].trimmingCharacters(in: .whitespaces).lowercased()
-            let value = line[line.index(after: equals)...].trimmingCharacters(in: .whitespaces)
-            sections[section]?[key] = value
-        }
-        return sections
     }
 }

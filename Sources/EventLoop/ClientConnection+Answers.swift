@@ -38,7 +38,9 @@ extension ClientConnection {
         var head = HeadWriter(capacity: 256 + length)
         head.statusLine(status.code, reason: status.reason)
         for (name, value) in headers { head.field(name: name, value: value) }
-        head.field("Content-Length", decimal: UInt64(length))
+        head.fieldLines(extraAnswerFields)
+        // A 204 has no body and no Content-Length (RFC 9110 §8.6).
+        if status.code != 204 { head.field("Content-Length", decimal: UInt64(length)) }
         writeCommonFields(&head, keepAlive: keepAlive)
         var bytes = head.bytes
         if let body { bytes.append(contentsOf: body) }
@@ -73,7 +75,7 @@ extension ClientConnection {
     }
 
     /// Starts an answer whose body follows with `sendBody` and `endResponse`. `fields` writes the answer's own
-    /// fields (the upstream's, as bytes); authgate's framing and common fields follow them.
+    /// fields (the upstream's, as bytes); `extraAnswerFields`, authgate's framing and common fields follow them.
     package func beginResponse(
         status: Int, reason: UnsafeRawBufferPointer, framing: StreamFraming, keepAlive: Bool = true,
         fields: (inout HeadWriter) -> Void
@@ -90,6 +92,7 @@ extension ClientConnection {
         var head = HeadWriter()
         head.statusLine(status, reason: reason)
         fields(&head)
+        head.fieldLines(extraAnswerFields)
         if case .length(let length) = framing { head.field("Content-Length", decimal: length) }
         if chunked { head.field("Transfer-Encoding", "chunked") }
         writeCommonFields(&head, keepAlive: staysOpen)

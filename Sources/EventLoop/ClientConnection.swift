@@ -35,6 +35,9 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     package var bodyConsumer: (any RequestBodyConsumer)?
     /// Called once pending output has been written: a streaming answer may continue.
     package var onOutputDrained: (() -> Void)?
+    /// Field lines (serialized ahead of time, each ending in CRLF) that every answer of the current exchange
+    /// carries besides its own: the CORS policy's, set by the handler. Cleared when the exchange ends.
+    package var extraAnswerFields: [UInt8] = []
 
     /// Whether the client reached authgate over TLS (X-Forwarded-Proto).
     package let isSecure: Bool
@@ -234,6 +237,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         context.observer.exchangeFinished(record, loop: loop)
         // An idle keep-alive connection holds nothing of its last exchange (its head, its token, its record).
         record = AccessRecord()
+        extraAnswerFields = []
         bodyConsumer = nil
         send(last)
         let keepAlive = http.responseEnded() == .continueReading

@@ -37,17 +37,35 @@ final class Authorizer: Sendable {
         self.revocations = revocations
     }
 
-    /// Decides for `head` on `route`. `completion` runs at once, or later on the JWKS queue when a fetch
-    /// was needed: the caller hops back to its loop.
-    func authorize(
-        _ head: RequestHead, route: RouteSettings, completion: @escaping @Sendable (AuthorizationOutcome) -> Void
-    ) {
+    /// What `authorize` could decide at once.
+    enum Decision {
+        case decided(AuthorizationOutcome)
+        /// The token names a key the JWKS may have gained: `authorize(after:route:completion:)` finishes it.
+        case awaitingKeys(PendingToken)
+    }
+
+    /// A token copied out of its request to wait for a JWKS fetch.
+    struct PendingToken: Sendable {
+        fileprivate let token: [UInt8]
+        fileprivate let key: VerifiedTokenCache.Key
+    }
+
+    /// Decides for `head` on `route` at once, as almost every request is decided: from the token cache or
+    /// with the keys at hand. No closure is made for that path; only a token waiting for keys needs one.
+    func authorize(_ head: RequestHead, route: RouteSettings) -> Decision {
         switch firstStep(head, purpose: .route) {
-        case .decided(let result):
-            completion(decide(result, route: route))
-        case .refetch(let token, let key):
-            refetch(token, key: key, purpose: .route) { [self] in completion(decide($0, route: route)) }
+        case .decided(let result): return .decided(decide(result, route: route))
+        case .refetch(let token, let key): return .awaitingKeys(PendingToken(token: token, key: key))
         }
+    }
+
+    /// Finishes a decision that waited for keys. `completion` runs on the JWKS queue: the caller hops back to
+    /// its loop.
+    func authorize(
+        after pending: PendingToken, route: RouteSettings,
+        completion: @escaping @Sendable (AuthorizationOutcome) -> Void
+    ) {
+        refetch(pending.token, key: pending.key, purpose: .route) { [self] in completion(decide($0, route: route)) }
     }
 
     /// The token of a `POST /signout`: an access token valid by every rule but token_use, and not revoked.

@@ -8,6 +8,7 @@ package struct GatewayConfig: Sendable {
     package var log: LogSettings
     package var cognito: CognitoSettings
     package var signin: SigninSettings
+    package var cors: CORSSettings
     package var routes: [RouteSettings]
     /// nil: no `[cluster]`, or `redis_url = ""`; the shared state lives in the process.
     package var cluster: ClusterSettings? = nil
@@ -98,8 +99,24 @@ package struct SigninSettings: Sendable {
     package var authFlow: AuthFlow
     package var rateLimit: RateLimit
     package var maxBodyBytes: Int
+    /// `POST /refresh`; nil when `refresh_path = ""`.
+    package var refreshPath: String?
     /// `POST /signout`'s path; "" when it is off. Served whatever `enabled` says, which is /signin's switch.
     package var signOutPath: String
+}
+
+/// `[cors]`: browsers calling authgate from other origins (SPEC.md "CORS"). Every value was checked.
+package struct CORSSettings: Sendable, Equatable {
+    /// Origins exactly as browsers send them ("https://app.example.com"), or ["*"]; empty: CORS is off.
+    package var allowOrigins: [String]
+    package var allowMethods: [String]
+    package var allowHeaders: [String]
+    package var exposeHeaders: [String]
+    package var allowCredentials: Bool
+    /// Whole seconds.
+    package var maxAge: Nanoseconds
+
+    package var isEnabled: Bool { !allowOrigins.isEmpty }
 }
 
 package enum RouteAuth: String, Sendable, CaseIterable {
@@ -144,4 +161,6 @@ package struct RouteSettings: Sendable {
     package var stripPrefix: Bool
     package var forwardAuthorization: Bool
     package var preserveHost: Bool
+    /// false: no CORS answers or headers on this route (its upstream's own pass through).
+    package var cors: Bool
 }

@@ -18,13 +18,14 @@ struct Schema {
         let log = readLog(root.table("log"))
         let cognito = readCognito(root.table("cognito"))
         let signin = readSignin(root.table("signin"), cognito: cognito)
+        let cors = readCORS(root.table("cors"))
         let routes = root.tables("route").map(readRoute)
         let cluster = readCluster(root.table("cluster"))
         root.rejectUnknownKeys()
         checkRoutes(routes)
         return GatewayConfig(
-            server: server, admin: admin, log: log, cognito: cognito, signin: signin, routes: routes.map(\.settings),
-            cluster: cluster
+            server: server, admin: admin, log: log, cognito: cognito, signin: signin, cors: cors,
+            routes: routes.map(\.settings), cluster: cluster
         )
     }
 
@@ -235,6 +236,17 @@ struct Schema {
                 "rate_limit", "expected \"COUNT/s\", \"COUNT/m\" or \"COUNT/h\" with COUNT > 0, not \"\(rateText)\"")
         }
         let maxBody = table.size("max_body_bytes", default: 8 * 1024, range: 64...(1 << 20))
+        let refreshPath = table.string("refresh_path", default: "/refresh")
+        if !refreshPath.isEmpty {
+            if !isCleanPath(refreshPath) || refreshPath == "/" {
+                table.fail(
+                    "refresh_path",
+                    "\"\(refreshPath)\" must be an absolute path without dot segments, \"//\" or a trailing \"/\", "
+                        + "or \"\" to turn POST /refresh off")
+            } else if refreshPath == path {
+                table.fail("refresh_path", "must differ from signin.path")
+            }
+        }
         let signOutPath = table.string("signout_path", default: "/signout")
         if !signOutPath.isEmpty && (!isCleanPath(signOutPath) || signOutPath == "/") {
             table.fail(
@@ -243,11 +255,14 @@ struct Schema {
             )
         } else if enabled && signOutPath == path {
             table.fail("signout_path", "must differ from signin.path")
+        } else if enabled && !signOutPath.isEmpty && signOutPath == refreshPath {
+            table.fail("signout_path", "must differ from signin.refresh_path")
         }
         table.rejectUnknownKeys()
         return SigninSettings(
             enabled: enabled, path: path, clientID: clientID, signUp: signUp, autoConfirm: autoConfirm,
-            authFlow: authFlow, rateLimit: rateLimit, maxBodyBytes: Int(maxBody), signOutPath: signOutPath
+            authFlow: authFlow, rateLimit: rateLimit, maxBodyBytes: Int(maxBody),
+            refreshPath: refreshPath.isEmpty ? nil : refreshPath, signOutPath: signOutPath
         )
     }
 
@@ -300,7 +315,8 @@ struct Schema {
             prefix: prefix, upstream: upstream, caFile: caFile, auth: auth, groups: groups, scopes: scopes,
             stripPrefix: table.bool("strip_prefix", default: false),
             forwardAuthorization: table.bool("forward_authorization", default: true),
-            preserveHost: table.bool("preserve_host", default: false)
+            preserveHost: table.bool("preserve_host", default: false),
+            cors: table.bool("cors", default: true)
         )
         table.rejectUnknownKeys()
         return ReadRoute(settings: settings, table: table)

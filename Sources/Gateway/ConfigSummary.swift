@@ -20,13 +20,20 @@ package enum ConfigSummary {
         )
         lines.append("issuer: \(cognito.issuer)")
         lines.append("jwks: \(cognito.jwksURL)")
+        let signin = config.signin
+        let refresh = signin.refreshPath.map { ", refresh \($0)" } ?? ""
         lines.append(
-            "signin: "
-                + (config.signin.enabled ? "\(config.signin.path) (\(config.signin.authFlow.rawValue))" : "disabled"))
+            "signin: " + (signin.enabled ? "\(signin.path) (\(signin.authFlow.rawValue))\(refresh)" : "disabled"))
         lines.append(
             "signout: "
-                + (config.signin.signOutPath.isEmpty ? "disabled" : config.signin.signOutPath)
+                + (signin.signOutPath.isEmpty ? "disabled" : signin.signOutPath)
                 + ", revocations kept \(ConfigUnits.describe(duration: cognito.revocationTTL))")
+        let cors = config.cors
+        lines.append(
+            "cors: "
+                + (cors.isEnabled
+                    ? cors.allowOrigins.joined(separator: ", ") + (cors.allowCredentials ? " (credentials)" : "")
+                    : "off"))
         lines.append(
             "cluster: "
                 + (config.cluster.map { "\($0.redisURL), key_prefix \($0.keyPrefix)" } ?? "none (state in the process)")
@@ -35,6 +42,7 @@ package enum ConfigSummary {
             var line = "route \(route.prefix) -> \(route.upstream) auth=\(route.auth.rawValue)"
             if !route.groups.isEmpty { line += " groups=\(route.groups.joined(separator: ","))" }
             if !route.scopes.isEmpty { line += " scopes=\(route.scopes.joined(separator: ","))" }
+            if cors.isEnabled && !route.cors { line += " cors=false" }
             lines.append(line)
         }
         return lines

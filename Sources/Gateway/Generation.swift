@@ -53,7 +53,8 @@ final class Generation: Sendable {
         let signIn = try Self.makeSignIn(config, server: server)
         handler = PublicHandler(
             routes: RouteTable(config.routes), authorizer: authorizer, proxy: proxy, signIn: signIn,
-            signOut: Self.makeSignOut(config, authorizer: authorizer, server: server), metrics: server.metrics
+            signOut: Self.makeSignOut(config, authorizer: authorizer, server: server), metrics: server.metrics,
+            cors: CORSPolicy(config.cors)
         )
     }
 
@@ -86,9 +87,7 @@ final class Generation: Sendable {
     {
         let path = config.signin.signOutPath
         guard !path.isEmpty else { return nil }
-        let cognito = CognitoClient(
-            endpoint: config.cognito.endpointURL, region: config.cognito.region, http: server.controlPlane,
-            credentials: nil)
+        let cognito = cognitoClient(config, credentials: nil, server: server)
         return SignOutService(
             path: path, authorizer: authorizer, cognito: cognito, revocations: server.revocations,
             logger: server.logger, metrics: server.metrics)
@@ -110,22 +109,49 @@ final class Generation: Sendable {
         let needsSigning = settings.authFlow == .admin || (settings.signUp && settings.autoConfirm)
         let credentials =
             needsSigning ? CredentialProvider(environment: server.environment, client: server.controlPlane) : nil
-        let cognito = CognitoClient(
-            endpoint: config.cognito.endpointURL, region: config.cognito.region, http: server.controlPlane,
-            credentials: credentials
-        )
-        server.logger.info(
+        let logger = server.logger
+        let metrics = server.metrics
+        let cognito = cognitoClient(config, credentials: credentials, server: server)
+        logger.info(
             "signin enabled",
             metadata: [
-                "path": "\(settings.path)", "client_id": "\(settings.clientID)",
-                "auth_flow": "\(settings.authFlow.rawValue)",
+                "path": "\(settings.path)", "refresh_path": "\(settings.refreshPath ?? "off")",
+                "client_id": "\(settings.clientID)", "auth_flow": "\(settings.authFlow.rawValue)",
                 "client_secret": "\(secret?.source ?? "none")",
             ]
         )
         return SignInService(
             settings: settings, userPoolID: config.cognito.userPoolID, cognito: cognito, clientSecret: secret?.value,
-            logger: server.logger, metrics: server.metrics, cluster: server.cluster
+            deadlineBudget: config.server.upstreamTimeout, logger: logger, metrics: metrics, cluster: server.cluster
         )
+    }
+
+    /// The Cognito client of the sign-in and sign-out paths: every retry logged and counted.
+    private static func cognitoClient(
+        _ config: GatewayConfig, credentials: CredentialProvider?, server: GatewayServer
+    ) -> CognitoClient {
+        let logger = server.logger
+        let metrics = server.metrics
+        return CognitoClient(
+            endpoint: config.cognito.endpointURL, region: config.cognito.region, http: server.controlPlane,
+            credentials: credentials,
+            retryPolicy: signInRetryPolicy(upstreamTimeout: config.server.upstreamTimeout),
+            onRetry: { retry in
+                logger.warning(
+                    "cognito retry",
+                    metadata: [
+                        "operation": "\(retry.operation)", "attempt": "\(retry.attempt)",
+                        "error": "\(retry.error.kind)", "backoff_ms": "\(retry.backoffNanoseconds / 1_000_000)",
+                    ])
+                metrics.count(.cognitoRetries, Metrics.labels([("operation", retry.operation)]))
+            }
+        )
+    }
+
+    /// Standard mode, with attempts of a third of `upstream_timeout` (at most the usual 10 s): the sign-in paths
+    /// answer within `upstream_timeout`, and a call's three attempts then fit in it.
+    static func signInRetryPolicy(upstreamTimeout: UInt64) -> RetryPolicy {
+        RetryPolicy(attemptTimeout: min(RetryPolicy.standard.attemptTimeout, upstreamTimeout / 3))
     }
 
     /// Fetches the signing keys, unless this generation took over a running cache.

@@ -6,7 +6,7 @@ import JWT
 import Synchronization
 import Time
 
-/// The public listener: path checks, then the sign-in paths, or a route: authorization, then forwarding.
+/// The public listener: path checks, CORS, then the sign-in paths, or a route: authorization, then forwarding.
 final class PublicHandler: RequestHandler {
     let routes: RouteTable
     let authorizer: Authorizer
@@ -14,10 +14,14 @@ final class PublicHandler: RequestHandler {
     let signIn: SignInService?
     let signOut: SignOutService?
     let metrics: Metrics
+    /// nil when `[cors]` allows no origin.
+    let cors: CORSPolicy?
+    /// Every path the sign-in services answer (sign-in, refresh, sign-out), before any route.
+    let signInPaths: [String]
 
     init(
         routes: RouteTable, authorizer: Authorizer, proxy: Proxy, signIn: SignInService?, signOut: SignOutService?,
-        metrics: Metrics
+        metrics: Metrics, cors: CORSPolicy?
     ) {
         self.routes = routes
         self.authorizer = authorizer
@@ -25,41 +29,83 @@ final class PublicHandler: RequestHandler {
         self.signIn = signIn
         self.signOut = signOut
         self.metrics = metrics
+        self.cors = cors
+        // The one list of the sign-in service's paths, which the CORS policy reaches as it reaches routes.
+        let signInServicePaths =
+            signIn.map { service in SignInService.Endpoint.allCases.compactMap(service.path) } ?? []
+        self.signInPaths = signInServicePaths + (signOut.map { [$0.path] } ?? [])
     }
 
     func handle(_ head: RequestHead, connection: ClientConnection) {
         let path = head.path
-        guard PathSafety.isSafe(path) else {
+        let isSafe = PathSafety.isSafe(path)
+        let route = isSafe ? routes.match(path) : nil
+        // Before every other answer: a preflight needs no token, and every answer carries the policy's fields.
+        var corsFields: CORSAnswerFields?
+        if let cors {
+            let reach = isSafe ? CORSReach.of(path: path, route: route, signInPaths: signInPaths) : .answers
+            let decision = cors.decide(head, reach: reach)
+            switch decision {
+            case .untouched:
+                break
+            case .answer(let fields):
+                connection.extraAnswerFields = fields.own
+                corsFields = fields
+            case .preflight, .refusedPreflight:
+                connection.record.route = signInPaths.contains(path) ? path : route?.prefix ?? ""
+                Self.answerPreflight(decision, connection: connection)
+                return
+            }
+        }
+        guard isSafe else {
             connection.record.authorization = "unsafe path"
             connection.refuse(.unsafePath)
             return
         }
         // The sign-in paths are answered by the gateway itself, before (and instead of) any route.
-        if let signIn, path == signIn.settings.path {
-            signIn.handle(head, connection: connection)
+        if let signIn, let endpoint = signIn.endpoint(for: path) {
+            signIn.handle(head, endpoint: endpoint, connection: connection)
             return
         }
         if let signOut, path == signOut.path {
             signOut.handle(head, connection: connection)
             return
         }
-        guard let route = routes.match(path) else {
+        guard let route else {
             connection.record.authorization = "none"
             connection.refuse(.noRoute)
             return
         }
         connection.record.route = route.prefix
         // The exchange takes the body from now on; it waits (bounded) until the request is authorized.
-        let exchange = proxy.exchange(for: head, route: route, client: connection)
+        let exchange = proxy.exchange(for: head, route: route, client: connection, cors: corsFields)
         guard route.auth == .required else {
             connection.record.authorization = "none"
             exchange.proceed(token: nil)
             return
         }
-        let loop = connection.loop
-        let metrics = self.metrics
-        authorizer.authorize(head, route: route) { outcome in
-            loop.execute { Self.answer(outcome, exchange: exchange, connection: connection, metrics: metrics) }
+        switch authorizer.authorize(head, route: route) {
+        case .decided(let outcome):
+            Self.answer(outcome, exchange: exchange, connection: connection, metrics: metrics)
+        case .awaitingKeys(let pending):
+            let loop = connection.loop
+            let metrics = self.metrics
+            authorizer.authorize(after: pending, route: route) { outcome in
+                loop.execute { Self.answer(outcome, exchange: exchange, connection: connection, metrics: metrics) }
+            }
+        }
+    }
+
+    /// A preflight is answered here, with no token and nothing forwarded.
+    private static func answerPreflight(_ decision: CORSDecision, connection: ClientConnection) {
+        if case .preflight(let fields) = decision {
+            connection.record.authorization = "cors preflight"
+            connection.extraAnswerFields = fields
+            connection.respond(.noContent, body: [])
+        } else {
+            connection.record.authorization = "cors origin not allowed"
+            connection.extraAnswerFields = CORSAnswerFields.varyOnly.own
+            connection.refuse(.preflightFromDisallowedOrigin)
         }
     }
 

@@ -84,6 +84,8 @@ final class Metrics: ExchangeObserver, Sendable {
         case upstreamErrors = "upstream_errors_total"
         case jwksRefreshes = "jwks_refreshes_total"
         case signins = "signins_total"
+        case refreshes = "refreshes_total"
+        case cognitoRetries = "cognito_retries_total"
         case signouts = "signouts_total"
         case redisRoundtrips = "redis_roundtrips_total"
         case signinRateLimits = "signin_rate_limit_decisions_total"
@@ -95,6 +97,8 @@ final class Metrics: ExchangeObserver, Sendable {
                 return "Upstream exchanges that failed, by route prefix and kind (failed: 502, timeout: 504)."
             case .jwksRefreshes: return "JWKS fetches, by result."
             case .signins: return "POST /signin attempts, by result."
+            case .refreshes: return "POST /refresh attempts, by result."
+            case .cognitoRetries: return "Cognito calls tried again after a transient failure, by operation."
             case .signouts: return "POST /signout attempts, by result."
             case .redisRoundtrips: return "Redis commands of [cluster], by result (ok, error, timeout)."
             case .signinRateLimits:

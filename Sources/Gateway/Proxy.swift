@@ -36,12 +36,15 @@ final class Proxy: Sendable {
         self.logger = logger
     }
 
-    /// Starts an exchange for `head` on `route`, taking the request body from now on.
-    func exchange(for head: RequestHead, route: RouteSettings, client: ClientConnection) -> ProxyExchange {
+    /// Starts an exchange for `head` on `route`, taking the request body from now on. `cors`: the fields the
+    /// CORS policy gives the answer, when it reaches the route.
+    func exchange(for head: RequestHead, route: RouteSettings, client: ClientConnection, cors: CORSAnswerFields?)
+        -> ProxyExchange
+    {
         let pool = pools[route.prefix]![client.loop.index]
         let exchange = ProxyExchange(
-            client: client, head: head, route: route, pool: pool, tls: tls[route.prefix], settings: settings,
-            logger: logger
+            client: client, head: head, route: route, pool: pool, tls: tls[route.prefix], cors: cors,
+            settings: settings, logger: logger
         )
         client.bodyConsumer = exchange
         return exchange

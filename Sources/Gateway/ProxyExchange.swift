@@ -16,6 +16,8 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
     let route: RouteSettings
     let pool: UpstreamPool
     let tls: UpstreamTLS?
+    /// nil when the CORS policy does not reach the route.
+    let cors: CORSAnswerFields?
     let settings: ProxySettings
     let logger: Logger
 
@@ -52,13 +54,14 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
 
     init(
         client: ClientConnection, head: RequestHead, route: RouteSettings, pool: UpstreamPool,
-        tls: UpstreamTLS?, settings: ProxySettings, logger: Logger
+        tls: UpstreamTLS?, cors: CORSAnswerFields?, settings: ProxySettings, logger: Logger
     ) {
         self.client = client
         self.head = head
         self.route = route
         self.pool = pool
         self.tls = tls
+        self.cors = cors
         self.settings = settings
         self.logger = logger
         self.requestBody = head.framing == .none ? .none : .receiving
@@ -196,7 +199,10 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
         case .chunked, .untilClose: framing = .unknownLength
         }
         let isHead = head.isHead
+        let cors = self.cors
         client.onOutputDrained = { [weak connection] in connection?.setReading(true) }
+        // The upstream's Vary is merged with Origin below: only the Access-Control-* part is added after it.
+        if let cors { client.extraAnswerFields = cors.accessControl }
         response.bytes.withUnsafeBytes { raw in
             let rules = HopByHop(raw, fields: response.fields)
             client.beginResponse(
@@ -205,10 +211,12 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
             ) { out in
                 for field in response.fields {
                     guard rules.disposition(of: field.name, in: raw, going: .toClient) == .copy else { continue }
+                    if cors != nil && CORSPolicy.replacesUpstreamField(field.name, in: raw) { continue }
                     out.field(
                         name: UnsafeRawBufferPointer(rebasing: raw[field.name]),
                         value: UnsafeRawBufferPointer(rebasing: raw[field.value]))
                 }
+                if cors != nil { out.varyField(merging: raw, fields: response.fields, adding: "Origin") }
                 guard case .none = response.framing else { return }
                 // A HEAD answer tells the length of what GET would send; 204 and 304 carry none.
                 if isHead, let length = response.firstValue("content-length") {

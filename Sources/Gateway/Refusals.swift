@@ -5,7 +5,7 @@ import HTTP1
 import JWT
 
 // The error-to-status table: every answer the gateway makes itself, each with its one status and body, as
-// SPEC.md's "What goes over the wire" and "POST /signin" list them. Requests refused before any handler saw
+// SPEC.md's "What goes over the wire", "POST /signin" and "POST /refresh" list them. Requests refused before any handler saw
 // them (malformed, too large, too slow) are answered by the connection from `HTTPParseError.status` in HTTP1,
 // which owns the parser's codes.
 
@@ -17,6 +17,8 @@ enum Refusal: Sendable, Equatable {
     case token(TokenRejection)
     /// The token is valid but the route's groups or scopes are not satisfied.
     case forbidden
+    /// A CORS preflight from an origin `[cors]` does not allow.
+    case preflightFromDisallowedOrigin
     /// The upstream refused, reset, or sent a malformed answer.
     case upstreamFailed
     /// The upstream sent no response head within `upstream_timeout`.
@@ -30,7 +32,7 @@ enum Refusal: Sendable, Equatable {
         case .noRoute: return .notFound
         case .token(.noSigningKeys): return .serviceUnavailable
         case .token: return .unauthorized
-        case .forbidden: return .forbidden
+        case .forbidden, .preflightFromDisallowedOrigin: return .forbidden
         case .upstreamFailed: return .badGateway
         case .upstreamTimeout: return .gatewayTimeout
         case .adminMethodNotAllowed: return .methodNotAllowed
@@ -192,43 +194,51 @@ enum RevokeOutcome: Sendable, Equatable {
 }
 
 extension SignInService {
-    /// How a request to /signin ended: one case per row of SPEC.md's /signin table.
+    /// How a request to a sign-in path ended: one case per row of SPEC.md's /signin and /refresh tables.
     enum SignInOutcome: Sendable, Equatable {
         case authenticated(AuthenticationTokens, subject: String, isNew: Bool)
+        /// New tokens for a refresh token; `subject` is the new ID token's `sub`, for the access log.
+        case refreshed(AuthenticationTokens, subject: String)
         case methodNotAllowed
         /// The gateway's own per-address limit.
         case rateLimited(retryAfterSeconds: Int)
         case bodyTooLarge
-        /// The body is not the JSON object of a username and password; the text says what is wrong.
+        /// The body is not the JSON object the path takes; the text says what is wrong.
         case badRequest(String)
         /// Cognito refused the sign-up for a reason that is the caller's (its message is shown).
         case signUpRefused(String)
         case wrongCredentials
+        /// The refresh token is invalid, expired or revoked (or the username does not go with it).
+        case invalidRefreshToken
         case challenge(String)
         case notConfirmed
-        /// Cognito's limits.
+        /// Cognito's throttling outlasted the retries: Cognito's limit, not this client's, so 502 with Retry-After.
         case throttled
         /// Cognito unreachable, answering 5xx, or refusing for the gateway's own reasons: the cause is logged.
-        case unavailable(String)
+        /// `retryable`: the failure was transient and its retries ran out, so the client is told when to come back.
+        case unavailable(String, retryable: Bool)
     }
 
-    /// How a sign-in ended: the `signins_total` label and the access line's `auth` field.
+    /// How a request to a sign-in path ended: the `signins_total` / `refreshes_total` label and the access line's
+    /// `auth` field.
     enum SignInResult: String, CaseIterable {
         case signedUp = "signed_up"
         case authenticated = "ok"
+        case refreshed
         case methodNotAllowed = "method_not_allowed"
         case rateLimited = "rate_limited"
         case bodyTooLarge = "body_too_large"
         case badRequest = "bad_request"
         case signUpRefused = "sign_up_refused"
         case wrongCredentials = "wrong_credentials"
+        case invalidRefreshToken = "invalid_refresh_token"
         case challenge
         case notConfirmed = "not_confirmed"
         case throttled
         case cognitoFailed = "cognito_failed"
     }
 
-    /// What /signin answers for one outcome, and how it is counted and logged (`detail` never reaches the client).
+    /// What a sign-in path answers for one outcome, and how it is counted and logged (`detail` never reaches the client).
     struct Response {
         let status: HTTPStatus
         let headers: [(String, String)]
@@ -240,13 +250,20 @@ extension SignInService {
 
     static let jsonHeaders = [("Content-Type", "application/json"), ("Cache-Control", "no-store")]
 
-    /// SPEC.md's /signin table.
+    /// After a transient failure whose retries ran out: when the client may try again.
+    static let retryAfter = ("Retry-After", String(RetryPolicy.standard.retryAfterSeconds))
+
+    /// SPEC.md's /signin and /refresh tables.
     static func response(for outcome: SignInOutcome) -> Response {
         switch outcome {
         case .authenticated(let tokens, let subject, let isNew):
             return Response(
                 status: .ok, headers: jsonHeaders, body: successBody(tokens, subject: subject, isNew: isNew),
                 keepAlive: true, result: isNew ? .signedUp : .authenticated, detail: nil)
+        case .refreshed(let tokens, _):
+            return Response(
+                status: .ok, headers: jsonHeaders, body: refreshedBody(tokens), keepAlive: true, result: .refreshed,
+                detail: nil)
         case .methodNotAllowed:
             return fail(.methodNotAllowed, "Method Not Allowed", .methodNotAllowed, headers: [("Allow", "POST")])
         case .rateLimited(let seconds):
@@ -261,14 +278,17 @@ extension SignInService {
             return fail(.badRequest, "failed to sign up: \(message)", .signUpRefused)
         case .wrongCredentials:
             return fail(.unauthorized, "The username or password is incorrect", .wrongCredentials)
+        case .invalidRefreshToken:
+            return fail(.unauthorized, "The refresh token is invalid", .invalidRefreshToken)
         case .challenge(let name):
             return fail(.unauthorized, "challenge required: \(name)", .challenge, detail: name)
         case .notConfirmed:
             return fail(.forbidden, "User is not confirmed", .notConfirmed)
         case .throttled:
-            return fail(.tooManyRequests, "Too many requests", .throttled, headers: [("Retry-After", "1")])
-        case .unavailable(let reason):
-            return fail(.badGateway, "Unknown error", .cognitoFailed, detail: reason)
+            return fail(.badGateway, "Unknown error", .throttled, headers: [retryAfter])
+        case .unavailable(let reason, let retryable):
+            return fail(
+                .badGateway, "Unknown error", .cognitoFailed, headers: retryable ? [retryAfter] : [], detail: reason)
         }
     }
 
@@ -291,6 +311,18 @@ extension SignInService {
         fields.append(("expires_in", String(tokens.expiresIn)))
         fields.append(("user_id", JSONText.quoted(subject)))
         fields.append(("is_new", JSONText.quoted(isNew ? "true" : "false")))
-        return Array(("{" + fields.map { "\(JSONText.quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}").utf8)
+        return jsonObject(fields)
+    }
+
+    /// /refresh's 200: no refresh token (Cognito keeps the one the client holds) and no `user_id` or `is_new`.
+    private static func refreshedBody(_ tokens: AuthenticationTokens) -> [UInt8] {
+        jsonObject([
+            ("status", JSONText.quoted("success")), ("id_token", JSONText.quoted(tokens.idToken)),
+            ("access_token", JSONText.quoted(tokens.accessToken)), ("expires_in", String(tokens.expiresIn)),
+        ])
+    }
+
+    private static func jsonObject(_ fields: [(String, String)]) -> [UInt8] {
+        Array(("{" + fields.map { "\(JSONText.quoted($0.0)):\($0.1)" }.joined(separator: ",") + "}").utf8)
     }
 }

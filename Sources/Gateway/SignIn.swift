@@ -9,10 +9,19 @@ import Logging
 import Synchronization
 import Time
 
-/// `POST /signin` (SPEC.md): sign a new user up (then confirm them) or authenticate an existing one, and
-/// return Cognito's tokens. Passwords, tokens and the client secret never reach a log line: the access
-/// record gets the outcome only, events get Cognito's error type and message.
+/// The sign-in paths (SPEC.md "POST /signin", "POST /refresh"), answered by the gateway itself before any route.
+/// They share one front door: POST only, one rate limit per client address (the same bucket whichever path is
+/// asked), the body limit and its collection, a deadline for the flow, and one table of answers
+/// (`Refusals.swift`). Each path then has its flow (`SignInFlow.swift`, `RefreshFlow.swift`). Passwords, tokens
+/// and the client secret never reach a log line: the access record gets the outcome only, events get Cognito's
+/// error type and message, with the caller's secrets cut out.
 final class SignInService: Sendable {
+    /// The paths this service answers; the raw value names them in the access log.
+    enum Endpoint: String, Sendable, CaseIterable {
+        case signIn = "signin"
+        case refresh
+    }
+
     let settings: SigninSettings
     let userPoolID: String
     let cognito: CognitoClient
@@ -20,27 +29,46 @@ final class SignInService: Sendable {
     let limiter: SignInLimiter
     let logger: Logger
     let metrics: Metrics
-
-    static let maxUsernameLength = 128
-    static let maxPasswordLength = 256
+    /// From a complete body to the answer, every Cognito attempt included: `server.upstream_timeout`, since
+    /// Cognito is these paths' upstream.
+    let deadlineBudget: UInt64
 
     init(
-        settings: SigninSettings, userPoolID: String, cognito: CognitoClient, clientSecret: String?, logger: Logger,
-        metrics: Metrics, cluster: ClusterStore? = nil
+        settings: SigninSettings, userPoolID: String, cognito: CognitoClient, clientSecret: String?,
+        deadlineBudget: UInt64, logger: Logger, metrics: Metrics, cluster: ClusterStore? = nil
     ) {
         self.settings = settings
         self.userPoolID = userPoolID
         self.cognito = cognito
         self.clientSecret = clientSecret
         self.limiter = SignInLimiter(settings.rateLimit, cluster: cluster, metrics: metrics)
+        self.deadlineBudget = deadlineBudget
         self.logger = logger
         self.metrics = metrics
     }
 
-    func handle(_ head: RequestHead, connection: ClientConnection) {
-        connection.record.route = settings.path
+    /// The endpoint `path` names, if any (asked on every request: no array is made for it).
+    func endpoint(for path: String) -> Endpoint? {
+        Self.endpoints.first { self.path(of: $0) == path }
+    }
+
+    private static let endpoints = Endpoint.allCases
+
+    /// The one place that knows the sign-in paths; nil for a path turned off.
+    func path(of endpoint: Endpoint) -> String? {
+        switch endpoint {
+        case .signIn: return settings.path
+        case .refresh: return settings.refreshPath
+        }
+    }
+
+    /// The flows' pool for the Admin* calls: the admin flow names it, `user_password` does not.
+    var authenticationPoolID: String? { settings.authFlow == .admin ? userPoolID : nil }
+
+    func handle(_ head: RequestHead, endpoint: Endpoint, connection: ClientConnection) {
+        connection.record.route = path(of: endpoint) ?? ""
         guard head.method == "POST" else {
-            answer(.methodNotAllowed, connection: connection)
+            answer(.methodNotAllowed, endpoint: endpoint, connection: connection)
             return
         }
         // With [cluster] the limiter answers later (it asks Redis): the body is read meanwhile, and nothing is
@@ -48,11 +76,11 @@ final class SignInService: Sendable {
         let admission = SignInAdmission { [self] decision in
             switch decision {
             case .rateLimited(let retryAfter):
-                answer(.rateLimited(retryAfterSeconds: retryAfter), connection: connection)
+                answer(.rateLimited(retryAfterSeconds: retryAfter), endpoint: endpoint, connection: connection)
             case .bodyTooLarge:
-                answer(.bodyTooLarge, connection: connection)
+                answer(.bodyTooLarge, endpoint: endpoint, connection: connection)
             case .body(let body):
-                signIn(body: body, connection: connection)
+                run(endpoint, body: body, connection: connection)
             }
         }
         limiter.take(connection.clientAddress, on: connection.loop, admission.limiterAnswered)
@@ -67,148 +95,32 @@ final class SignInService: Sendable {
         if head.framing == .none { collector.bodyEnded(connection: connection) }
     }
 
-    // MARK: The flow
-
-    private func signIn(body: [UInt8], connection: ClientConnection) {
-        let credentials: (username: String, password: String)
-        switch Self.parseCredentials(body) {
-        case .failure(let problem):
-            answer(.badRequest(problem.message), connection: connection)
-            return
-        case .success(let parsed):
-            credentials = parsed
-        }
+    /// Starts `endpoint`'s flow; its outcome is answered on the connection's loop.
+    private func run(_ endpoint: Endpoint, body: [UInt8], connection: ClientConnection) {
+        let deadline = SystemClock.monotonicNanoseconds() &+ deadlineBudget
         let loop = connection.loop
         let finish: @Sendable (SignInOutcome) -> Void = { [self] outcome in
-            loop.execute { self.answer(outcome, connection: connection) }
+            loop.execute { self.answer(outcome, endpoint: endpoint, connection: connection) }
         }
-        let secretHash = clientSecret.map {
-            SecretHash.compute(username: credentials.username, clientID: settings.clientID, clientSecret: $0)
-        }
-        guard settings.signUp else {
-            authenticate(credentials, secretHash: secretHash, isNew: false, finish: finish)
-            return
-        }
-        cognito.signUp(
-            clientID: settings.clientID, username: credentials.username, password: credentials.password,
-            secretHash: secretHash
-        ) { [self] result in
-            switch result {
-            case .success(let signedUp):
-                guard settings.autoConfirm, !signedUp.userConfirmed else {
-                    authenticate(credentials, secretHash: secretHash, isNew: true, finish: finish)
-                    return
-                }
-                cognito.adminConfirmSignUp(userPoolID: userPoolID, username: credentials.username) { [self] confirmed in
-                    switch confirmed {
-                    case .success:
-                        authenticate(credentials, secretHash: secretHash, isNew: true, finish: finish)
-                    case .failure(let error):
-                        logger.error("signin confirm failed", metadata: ["error": "\(error)"])
-                        finish(.unavailable("confirm: \(error)"))
-                    }
-                }
-            case .failure(let error) where error.code == .usernameExists:
-                authenticate(credentials, secretHash: secretHash, isNew: false, finish: finish)
-            case .failure(let error):
-                finish(Self.signUpFailure(error, logger: logger))
-            }
+        switch endpoint {
+        case .signIn: signIn(body: body, deadline: deadline, finish: finish)
+        case .refresh: refresh(body: body, deadline: deadline, finish: finish)
         }
     }
 
-    private func authenticate(
-        _ credentials: (username: String, password: String), secretHash: String?, isNew: Bool,
-        finish: @escaping @Sendable (SignInOutcome) -> Void
-    ) {
-        cognito.authenticate(
-            userPoolID: settings.authFlow == .admin ? userPoolID : nil, clientID: settings.clientID,
-            username: credentials.username, password: credentials.password, secretHash: secretHash
-        ) { [logger] result in
-            switch result {
-            case .success(.authenticated(let tokens)):
-                guard let subject = Self.subject(ofIDToken: tokens.idToken) else {
-                    finish(.unavailable("the IdToken has no readable sub"))
-                    return
-                }
-                finish(.authenticated(tokens, subject: subject, isNew: isNew))
-            case .success(.challenge(let name)):
-                finish(.challenge(name))
-            case .failure(let error):
-                finish(Self.authenticationFailure(error, logger: logger))
-            }
-        }
-    }
-
-    /// SignUp errors that are the caller's (the password policy, a malformed username) become 400; the rest,
-    /// which are the gateway's or Cognito's (secret hash, unknown client, credentials), become 502.
-    static func signUpFailure(_ error: CognitoError, logger: Logger) -> SignInOutcome {
-        switch error.code {
-        case .invalidPassword, .invalidParameter, .userLambdaValidation:
-            return .signUpRefused(error.message)
-        case .tooManyRequests, .limitExceeded:
-            return .throttled
-        default:
-            logger.error("signin sign-up failed", metadata: ["error": "\(error)"])
-            return .unavailable("sign-up: \(error)")
-        }
-    }
-
-    /// Authentication errors: a wrong password or an unknown user look the same to the caller (no user
-    /// enumeration); the rest are the gateway's or Cognito's.
-    static func authenticationFailure(_ error: CognitoError, logger: Logger) -> SignInOutcome {
-        switch error.code {
-        case .notAuthorized, .userNotFound:
-            return .wrongCredentials
-        case .userNotConfirmed:
-            return .notConfirmed
-        case .passwordResetRequired:
-            return .challenge("PASSWORD_RESET_REQUIRED")
-        case .tooManyRequests, .limitExceeded:
-            return .throttled
-        default:
-            logger.error("signin authentication failed", metadata: ["error": "\(error)"])
-            return .unavailable("authenticate: \(error)")
-        }
-    }
-
-    /// Every answer of /signin goes through `response(for:)`, the one table of its statuses and bodies.
-    private func answer(_ outcome: SignInOutcome, connection: ClientConnection) {
+    /// Every answer of the sign-in paths goes through `response(for:)`, the one table of their statuses and bodies.
+    private func answer(_ outcome: SignInOutcome, endpoint: Endpoint, connection: ClientConnection) {
         let response = Self.response(for: outcome)
-        if case .authenticated(_, let subject, _) = outcome { connection.record.subject = subject }
-        note(response.result, connection, detail: response.detail)
+        switch outcome {
+        case .authenticated(_, let subject, _), .refreshed(_, let subject): connection.record.subject = subject
+        default: break
+        }
+        connection.record.authorization =
+            "\(endpoint.rawValue): \(response.result.rawValue)" + (response.detail.map { " (\($0))" } ?? "")
+        let family: Metrics.Family = endpoint == .signIn ? .signins : .refreshes
+        metrics.count(family, Metrics.labels([("result", response.result.rawValue)]))
         connection.respond(
             response.status, headers: response.headers, body: response.body, keepAlive: response.keepAlive)
-    }
-
-    private func note(_ result: SignInResult, _ connection: ClientConnection, detail: String? = nil) {
-        connection.record.authorization = "signin: \(result.rawValue)" + (detail.map { " (\($0))" } ?? "")
-        metrics.count(.signins, Metrics.labels([("result", result.rawValue)]))
-    }
-
-    // MARK: Request and answer bodies
-
-    struct BodyProblem: Error, Equatable {
-        let message: String
-    }
-
-    /// `{"username": "...", "password": "..."}`: both strings, non-empty, within Cognito's lengths.
-    static func parseCredentials(_ body: [UInt8]) -> Result<(username: String, password: String), BodyProblem> {
-        guard let value = try? StrictJSON.parse(body, maxDepth: 4) else {
-            return .failure(BodyProblem(message: "body is not JSON"))
-        }
-        guard let object = value.object else { return .failure(BodyProblem(message: "body must be a JSON object")) }
-        func field(_ name: String, maxLength: Int) -> Result<String, BodyProblem> {
-            guard let value = object[name] else { return .failure(BodyProblem(message: "\(name) is missing")) }
-            guard let text = value.string else { return .failure(BodyProblem(message: "\(name) must be a string")) }
-            guard !text.isEmpty else { return .failure(BodyProblem(message: "\(name) must not be empty")) }
-            guard text.count <= maxLength else {
-                return .failure(BodyProblem(message: "\(name) is longer than \(maxLength) characters"))
-            }
-            return .success(text)
-        }
-        return field("username", maxLength: maxUsernameLength).flatMap { username in
-            field("password", maxLength: maxPasswordLength).map { (username, $0) }
-        }
     }
 
     /// The `sub` of an ID token Cognito just issued over the control plane; read, not verified.

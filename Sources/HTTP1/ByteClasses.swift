@@ -102,3 +102,11 @@ extension UnsafeRawBufferPointer {
         return true
     }
 }
+
+/// RFC 9110 syntax checked on text that does not come off the wire: the configuration's methods and field names.
+package enum FieldSyntax {
+    /// A token (RFC 9110 §5.6.2): what a method and a field name are made of.
+    package static func isToken(_ text: String) -> Bool {
+        !text.isEmpty && text.utf8.allSatisfy(ByteClass.isToken)
+    }
+}

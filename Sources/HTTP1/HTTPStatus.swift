@@ -10,6 +10,7 @@ package struct HTTPStatus: Sendable, Hashable {
 
     package static let `continue` = HTTPStatus(code: 100, reason: "Continue")
     package static let ok = HTTPStatus(code: 200, reason: "OK")
+    package static let noContent = HTTPStatus(code: 204, reason: "No Content")
     package static let badRequest = HTTPStatus(code: 400, reason: "Bad Request")
     package static let unauthorized = HTTPStatus(code: 401, reason: "Unauthorized")
     package static let forbidden = HTTPStatus(code: 403, reason: "Forbidden")

@@ -82,6 +82,45 @@ package struct HeadWriter {
         endLine()
     }
 
+    /// Field lines serialized ahead of time, each ending in CRLF (a policy's fixed fields, made once per
+    /// configuration): appended as they are.
+    package mutating func fieldLines(_ lines: [UInt8]) {
+        bytes.append(contentsOf: lines)
+    }
+
+    /// One `Vary` field for an answer authgate makes depend on one more request field (CORS: `Origin`): every
+    /// element of the answer's own `Vary` fields, then `name`, unless they list it already (in any case) or
+    /// list "*", which covers every name. One field with both meanings, rather than the upstream's and ours
+    /// side by side: RFC 9110 §5.3 makes them equal, but a cache that reads only the first would miss one.
+    package mutating func varyField(
+        merging raw: UnsafeRawBufferPointer, fields: [HeaderField], adding name: StaticString
+    ) {
+        let added = UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount)
+        var covered = false
+        var count = 0
+        for field in fields where raw.equalsLowercase(field.name, "vary") {
+            RequestHeadParser.forEachListElement(raw, field.value) { element in
+                count += 1
+                let isStar = element.count == 1 && raw[element.lowerBound] == UInt8(ascii: "*")
+                if isStar || raw.equalsIgnoringCase(element, added) { covered = true }
+            }
+        }
+        bytes.append(contentsOf: "Vary: ".utf8)
+        var written = 0
+        for field in fields where raw.equalsLowercase(field.name, "vary") {
+            RequestHeadParser.forEachListElement(raw, field.value) { element in
+                if written > 0 { bytes.append(contentsOf: ", ".utf8) }
+                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[element]))
+                written += 1
+            }
+        }
+        if !covered {
+            if count > 0 { bytes.append(contentsOf: ", ".utf8) }
+            bytes.append(contentsOf: added)
+        }
+        endLine()
+    }
+
     /// The blank line that ends the head.
     package mutating func end() {
         endLine()

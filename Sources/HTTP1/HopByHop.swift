@@ -105,8 +105,19 @@ extension UnsafeRawBufferPointer {
         return true
     }
 
+    /// Case-insensitive comparison of an ASCII range of the buffer with other bytes.
+    func equalsIgnoringCase(_ range: Range<Int>, _ other: UnsafeRawBufferPointer) -> Bool {
+        guard range.count == other.count else { return false }
+        var index = 0
+        for position in range {
+            if ByteClass.lowercased(self[position]) != ByteClass.lowercased(other[index]) { return false }
+            index += 1
+        }
+        return true
+    }
+
     /// Whether the range starts with a lowercase literal, case-insensitively.
-    func hasLowercasePrefix(_ range: Range<Int>, _ prefix: StaticString) -> Bool {
+    package func hasLowercasePrefix(_ range: Range<Int>, _ prefix: StaticString) -> Bool {
         guard range.count >= prefix.utf8CodeUnitCount else { return false }
         return equalsLowercase(range.lowerBound..<range.lowerBound + prefix.utf8CodeUnitCount, prefix)
     }

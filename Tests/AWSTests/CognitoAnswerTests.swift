@@ -57,6 +57,29 @@ import Testing
         }
     }
 
+    @Test func refreshRequestsTakeTheConfiguredFlowAndTheSecretHash() {
+        let admin = CognitoClient.refreshBody(
+            userPoolID: "us-east-1_EXAMPLE", clientID: "client", refreshToken: "eyJ.a\"b", secretHash: "hash=")
+        #expect(admin.operation == "AdminInitiateAuth")
+        #expect(
+            String(decoding: admin.body, as: UTF8.self)
+                == #"{"UserPoolId":"us-east-1_EXAMPLE","ClientId":"client","AuthFlow":"REFRESH_TOKEN_AUTH","#
+                + #""AuthParameters":{"REFRESH_TOKEN":"eyJ.a\"b","SECRET_HASH":"hash="}}"#)
+        let user = CognitoClient.refreshBody(userPoolID: nil, clientID: "client", refreshToken: "t", secretHash: nil)
+        #expect(user.operation == "InitiateAuth")
+        #expect(
+            String(decoding: user.body, as: UTF8.self)
+                == #"{"ClientId":"client","AuthFlow":"REFRESH_TOKEN_AUTH","AuthParameters":{"REFRESH_TOKEN":"t"}}"#)
+    }
+
+    @Test func aFiveHundredKeepsItsStatusForTheRetryPolicy() {
+        guard case .failure(let error) = CognitoClient.interpret(status: 503, body: []) else {
+            Issue.record("a 503 was taken as an answer")
+            return
+        }
+        #expect(error.code == .unavailable && error.httpStatus == 503 && error.exceptionName == nil)
+    }
+
     @Test func authenticationAnswerWithoutTokensIsMalformed() {
         let body = Array(#"{"AuthenticationResult":{"AccessToken":"a"}}"#.utf8)
         let result = CognitoClient.interpret(status: 200, body: body).flatMap(CognitoClient.authenticationResult)

@@ -6,6 +6,10 @@ import Time
 
 @testable import AWS
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// Each source of the chain against a local server speaking its protocol (Tests/Fixtures/fixture_server.py).
 @Suite struct CredentialChainTests {
     func resolve(_ environment: [String: String], now: @escaping @Sendable () -> Int = SystemClock.unixSeconds) async
@@ -92,6 +96,63 @@ import Time
         #expect(both.accessKeyID == "AKIDENV")
     }
 
+    /// The profile read from both files: the credentials file's keys over the config file's, `[profile NAME]`
+    /// sections, and profiles asking for what authgate does not do refused rather than passed over.
+    @Test func profilesAcrossTheCredentialsAndConfigFiles() async throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("profiles-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let credentials = directory.appendingPathComponent("credentials").path
+        let config = directory.appendingPathComponent("config").path
+        try "[both]\naws_secret_access_key = from-credentials\n".write(
+            toFile: credentials, atomically: true, encoding: .utf8)
+        try """
+        [profile default]
+        aws_access_key_id = AKIDCONFIGDEFAULT
+        aws_secret_access_key = config-secret
+        [profile both]
+        aws_access_key_id = AKIDBOTH
+        aws_secret_access_key = from-config
+        [both]
+        aws_access_key_id = AKIDNOTAPROFILE
+        [profile sso]
+        sso_session = corp
+        sso_account_id = 123456789012
+        [profile assume]
+        role_arn = arn:aws:iam::123456789012:role/r
+        source_profile = default
+        [profile settings]
+        region = eu-west-1
+        """.write(toFile: config, atomically: true, encoding: .utf8)
+        let base = try isolated(["AWS_SHARED_CREDENTIALS_FILE": credentials, "AWS_CONFIG_FILE": config])
+        func profile(_ name: String?) async -> Result<AWSCredentials, CredentialError> {
+            var environment = base
+            environment["AWS_PROFILE"] = name
+            return await resolve(environment)
+        }
+        #expect(try await profile(nil).get().accessKeyID == "AKIDCONFIGDEFAULT")
+        let both = try await profile("both").get()
+        #expect(both.accessKeyID == "AKIDBOTH" && both.secretAccessKey == "from-credentials")
+        for refused in ["sso", "assume", "settings", "nobody"] {
+            let result = await profile(refused)
+            #expect(throws: CredentialError.self, "\(refused)") { try result.get() }
+        }
+        // A named file that is not a readable file is an error, not an empty profile list.
+        let unreadable = await resolve(base.merging(["AWS_CONFIG_FILE": directory.path]) { $1 })
+        #expect(throws: CredentialError.self) { try unreadable.get() }
+        let large = directory.appendingPathComponent("large").path
+        try String(repeating: "# padding\n", count: 110_000).write(toFile: large, atomically: true, encoding: .utf8)
+        let tooLarge = await resolve(base.merging(["AWS_CONFIG_FILE": large]) { $1 })
+        #expect(throws: CredentialError.self) { try tooLarge.get() }
+        // Neither a FIFO, which would hold the control-plane queue in open(2), nor a device that never ends.
+        let fifo = directory.appendingPathComponent("fifo").path
+        #expect(mkfifo(fifo, 0o600) == 0)
+        for special in [fifo, "/dev/zero"] {
+            let refused = await resolve(base.merging(["AWS_CONFIG_FILE": special]) { $1 })
+            #expect(throws: CredentialError.self, "\(special)") { try refused.get() }
+        }
+    }
+
     @Test func containerEndpointWithAuthorization() async throws {
         let server = try FixtureServer()
         let uri = "\(server.url)/ecs/credentials"
@@ -162,9 +223,65 @@ import Time
         #expect(throws: CredentialError.self) { try disabled.get() }
     }
 
+    /// Every source configured at once: each one answers only when those before it in the SDKs' order are gone.
+    @Test func sourcesAreTriedInTheSDKsOrder() async throws {
+        let moto = try MotoServer()
+        let server = try FixtureServer()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chain-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let token = directory.appendingPathComponent("token").path
+        let credentialsFile = directory.appendingPathComponent("credentials").path
+        let configFile = directory.appendingPathComponent("config").path
+        try "web-identity-token".write(toFile: token, atomically: true, encoding: .utf8)
+        try "[default]\naws_access_key_id = AKIDFILE\naws_secret_access_key = file-secret\n".write(
+            toFile: credentialsFile, atomically: true, encoding: .utf8)
+        // A config file that only names a region is no credential source: the chain goes on past it.
+        try "[default]\nregion = eu-west-1\n[profile other]\nregion = us-east-1\n".write(
+            toFile: configFile, atomically: true, encoding: .utf8)
+        var environment = try isolated([
+            "AWS_ACCESS_KEY_ID": "AKIDENV", "AWS_SECRET_ACCESS_KEY": "env-secret",
+            "AWS_WEB_IDENTITY_TOKEN_FILE": token, "AWS_ROLE_ARN": "arn:aws:iam::123456789012:role/chain",
+            "AWS_ENDPOINT_URL_STS": moto.endpoint, "AWS_SHARED_CREDENTIALS_FILE": credentialsFile,
+            "AWS_CONFIG_FILE": configFile, "AWS_CONTAINER_CREDENTIALS_FULL_URI": "\(server.url)/ecs/credentials",
+            "AWS_CONTAINER_AUTHORIZATION_TOKEN": "ecs-authorization-token",
+        ])
+        var sources: [String] = []
+        for next in [
+            ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"], ["AWS_WEB_IDENTITY_TOKEN_FILE"],
+            ["AWS_SHARED_CREDENTIALS_FILE"], [],
+        ] {
+            sources.append(try await resolve(environment).get().source)
+            for variable in next { environment[variable] = nil }
+        }
+        #expect(sources == ["environment", "web identity", "shared file profile default", "container endpoint"])
+        #expect(try await stats(server)["ecs"] == 1)
+    }
+
+    @Test(arguments: [
+        ("2030-01-02T03:04:05Z", 1_893_553_445), ("2030-01-02T03:04:05.123456Z", 1_893_553_445),
+        ("2030-01-02t03:04:05z", 1_893_553_445), ("2030-01-02T05:04:05+02:00", 1_893_553_445),
+        ("2030-01-01T22:04:05-05:00", 1_893_553_445), ("1970-01-01T00:00:00Z", 0),
+        ("2024-02-29T00:00:00Z", 1_709_164_800),
+    ])
+    func expirationTimes(text: String, seconds: Int) {
+        #expect(RFC3339Timestamp.unixSeconds(text) == seconds)
+    }
+
+    @Test(arguments: [
+        "2030-01-02 03:04:05Z", "2030-01-02T03:04:05", "2030-1-02T03:04:05Z", "2023-02-29T00:00:00Z",
+        "2030-01-02T24:00:00Z", "2030-01-02T03:04:05.Z", "2030-01-02T03:04:05Z ", "+2030-01-02T03:04:05Z",
+        "2030-01-02T03:04:05+0200", "",
+    ])
+    func unreadableExpirationTimes(text: String) {
+        #expect(RFC3339Timestamp.unixSeconds(text) == nil)
+    }
+
     @Test func sharedFileParsing() {
-        let sections = SharedCredentialsFile.parse("[a]\nkey = v=w\n[ b ]\nK=1\n")
+        let sections = ProfileFileFormat.parse(
+            "[a]\nkey = v=w\n[ b ]\nK=1\n[profile   c]\ns3 =\n  credential_process = nested\nregion = x\n")
         #expect(sections["a"]?["key"] == "v=w")
         #expect(sections["b"]?["k"] == "1")
+        #expect(sections["profile c"] == ["region": "x"])
     }
 }

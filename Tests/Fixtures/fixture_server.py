@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """A small HTTP server on loopback for authgate's tests and demo: serves a JWKS file that the test may
 rewrite, counts JWKS fetches, answers slow, large, trickled, malformed and echo requests, and under /upstream
-plays an upstream service that answers with what it received (method, path, headers, body digest).
+plays an upstream service that answers with what it received (method, path, headers, body digest), counted
+in /stats, and with the header fields its query names (?answer_header=Name:Value, repeatable).
 It also speaks the two AWS credential protocols: the ECS container endpoint (/ecs/credentials) and EC2
 instance metadata with IMDSv2 session tokens (/latest/...)."""
 import argparse
@@ -10,6 +11,7 @@ import json
 import sys
 import threading
 import time
+import urllib.parse
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 parser = argparse.ArgumentParser()
@@ -23,6 +25,7 @@ parser.add_argument("--idle-timeout", type=float, default=0,
 arguments = parser.parse_args()
 
 jwks_requests = 0
+upstream_requests = 0
 lock = threading.Lock()
 credential_requests = {"ecs": 0, "imds_token": 0, "imds_role": 0, "imds_credentials": 0}
 imds_tokens = set()
@@ -62,15 +65,20 @@ class Handler(BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def answer(self, status, body, content_type="application/json"):
+    def answer(self, status, body, content_type="application/json", headers=()):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        for name, value in headers:
+            self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
 
     def echo(self):
+        global upstream_requests
+        with lock:
+            upstream_requests += 1
         body = b""
         if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
             while True:
@@ -128,7 +136,10 @@ class Handler(BaseHTTPRequestHandler):
                 self.wfile.write(piece)
                 sent += len(piece)
             return
-        self.answer(200, reply)
+        query = urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query)
+        extra = [tuple(part.strip() for part in value.split(":", 1))
+                 for name, value in query if name == "answer_header" and ":" in value]
+        self.answer(200, reply, headers=extra)
 
     def do_GET(self):
         global jwks_requests
@@ -148,7 +159,7 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(200, body)
         elif self.path == "/stats":
             with lock:
-                stats = dict(credential_requests, jwks_requests=jwks_requests)
+                stats = dict(credential_requests, jwks_requests=jwks_requests, upstream_requests=upstream_requests)
             self.answer(200, json.dumps(stats).encode())
         elif self.path.startswith("/ecs/credentials"):
             # ?expires_in=SECONDS (default an hour); the Authorization header must carry the agreed token.
@@ -199,6 +210,9 @@ class Handler(BaseHTTPRequestHandler):
         self.echo()
 
     def do_DELETE(self):
+        self.echo()
+
+    def do_OPTIONS(self):
         self.echo()
 
     def do_PUT(self):

@@ -53,9 +53,16 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
         #expect(config.signin.signUp && config.signin.autoConfirm && config.signin.authFlow == .admin)
         #expect(config.signin.rateLimit == RateLimit(count: 10, period: 60_000_000_000))
         #expect(config.signin.maxBodyBytes == 8 * 1024)
+        #expect(config.signin.refreshPath == "/refresh")
         #expect(config.signin.signOutPath == "/signout")
         #expect(config.cognito.revocationTTL == 24 * 3_600_000_000_000)
         #expect(config.routes.isEmpty)
+    }
+
+    @Test func refreshPathCanMoveOrBeTurnedOff() throws {
+        #expect(
+            try parse(minimal + "\n[signin]\nrefresh_path = \"/auth/refresh\"").signin.refreshPath == "/auth/refresh")
+        #expect(try parse(minimal + "\n[signin]\nrefresh_path = \"\"").signin.refreshPath == nil)
     }
 
     @Test func signOutPathAndRevocationTTLAreRead() throws {
@@ -198,11 +205,17 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
         BadValue(text: "[signin]\nrate_limit = \"0/m\"", key: "signin.rate_limit"),
         BadValue(text: "[signin]\nmax_body_bytes = \"2GiB\"", key: "signin.max_body_bytes"),
         BadValue(text: "[signin]\nenabled = \"yes\"", key: "signin.enabled"),
+        BadValue(text: "[signin]\nrefresh_path = \"refresh\"", key: "signin.refresh_path"),
+        BadValue(text: "[signin]\nrefresh_path = \"/\"", key: "signin.refresh_path"),
+        BadValue(text: "[signin]\nrefresh_path = \"/a/../refresh\"", key: "signin.refresh_path"),
+        BadValue(text: "[signin]\nrefresh_path = \"/signin\"", key: "signin.refresh_path"),
+        BadValue(text: "[signin]\nrefresh_path = false", key: "signin.refresh_path"),
         BadValue(text: "[signin]\nsignout_path = \"signout\"", key: "signin.signout_path"),
         BadValue(text: "[signin]\nsignout_path = \"/\"", key: "signin.signout_path"),
         BadValue(text: "[signin]\nsignout_path = \"/a/../b\"", key: "signin.signout_path"),
         BadValue(text: "[signin]\nsignout_path = \"/signin\"", key: "signin.signout_path"),
         BadValue(text: "[signin]\nsignout_path = 1", key: "signin.signout_path"),
+        BadValue(text: "[signin]\nsignout_path = \"/refresh\"", key: "signin.signout_path"),
         BadValue(text: "[[route]]\nupstream = \"http://127.0.0.1:1\"", key: "route[0].prefix"),
         BadValue(text: "[[route]]\nprefix = \"/api\"", key: "route[0].upstream"),
         BadValue(text: "[[route]]\nprefix = \"api\"\nupstream = \"http://127.0.0.1:1\"", key: "route[0].prefix"),

@@ -6,8 +6,8 @@ import Testing
 
 @testable import Gateway
 
-/// The parts of /signin that moto cannot show: Cognito errors it never sends, and the mapping of every
-/// outcome to SPEC.md's table. The flow itself runs against moto in IntegrationTests.
+/// The parts of the sign-in paths that moto cannot show: Cognito errors it never sends, and the mapping of every
+/// outcome to SPEC.md's tables. The flows themselves run against moto and a scripted Cognito in IntegrationTests.
 @Suite struct SignInMappingTests {
     let logger = Logger(label: "test", factory: { _ in SwiftLogNoOpLogHandler() })
 
@@ -19,19 +19,26 @@ import Testing
             ("PasswordResetRequiredException", .challenge("PASSWORD_RESET_REQUIRED")),
             ("TooManyRequestsException", .throttled),
             ("LimitExceededException", .throttled),
-            ("ResourceNotFoundException", .unavailable("authenticate: ResourceNotFoundException: m")),
-            ("UnrecognizedClientException", .unavailable("authenticate: UnrecognizedClientException: m")),
+            ("ResourceNotFoundException", .unavailable("authenticate: ResourceNotFoundException: m", retryable: false)),
+            (
+                "UnrecognizedClientException",
+                .unavailable("authenticate: UnrecognizedClientException: m", retryable: false)
+            ),
         ]
         for (type, expected) in cases {
             let error = CognitoError(exceptionName: type, message: "m")
             #expect(SignInService.authenticationFailure(error, logger: logger) == expected, "\(type)")
         }
         #expect(
-            SignInService.authenticationFailure(.unavailable("status 500"), logger: logger)
-                == .unavailable("authenticate: Cognito unavailable: status 500"))
+            SignInService.authenticationFailure(.serverError(status: 500), logger: logger)
+                == .unavailable("authenticate: Cognito unavailable: status 500", retryable: true))
+        #expect(
+            SignInService.authenticationFailure(.serverError(status: 501), logger: logger)
+                == .unavailable("authenticate: Cognito unavailable: status 501", retryable: false),
+            "a 501 will not change: no Retry-After")
         #expect(
             SignInService.authenticationFailure(.malformedAnswer("no tokens"), logger: logger)
-                == .unavailable("authenticate: Cognito unavailable: no tokens"))
+                == .unavailable("authenticate: Cognito unavailable: no tokens", retryable: false))
     }
 
     @Test func exceptionNamesBecomeCodes() {
@@ -55,10 +62,15 @@ import Testing
         let secret = SignInService.signUpFailure(
             CognitoError(exceptionName: "NotAuthorizedException", message: "Unable to verify secret hash"),
             logger: logger)
-        #expect(secret == .unavailable("sign-up: NotAuthorizedException: Unable to verify secret hash"))
+        #expect(
+            secret == .unavailable("sign-up: NotAuthorizedException: Unable to verify secret hash", retryable: false))
         #expect(
             SignInService.signUpFailure(.noCredentials("none"), logger: logger)
-                == .unavailable("sign-up: no AWS credentials: none"))
+                == .unavailable("sign-up: no AWS credentials: none", retryable: false))
+        #expect(
+            SignInService.signUpFailure(
+                CognitoError(exceptionName: "TooManyRequestsException", message: ""), logger: logger)
+                == .throttled)
     }
 
     @Test func everyOutcomeHasItsStatusAndMessage() {
@@ -71,8 +83,10 @@ import Testing
             (.wrongCredentials, 401, "The username or password is incorrect"),
             (.challenge("NEW_PASSWORD_REQUIRED"), 401, "challenge required: NEW_PASSWORD_REQUIRED"),
             (.notConfirmed, 403, "User is not confirmed"),
-            (.throttled, 429, "Too many requests"),
-            (.unavailable("x"), 502, "Unknown error"),
+            (.invalidRefreshToken, 401, "The refresh token is invalid"),
+            (.throttled, 502, "Unknown error"),
+            (.unavailable("x", retryable: true), 502, "Unknown error"),
+            (.unavailable("x", retryable: false), 502, "Unknown error"),
         ]
         for (outcome, status, message) in table {
             let response = SignInService.response(for: outcome)
@@ -84,9 +98,16 @@ import Testing
             SignInService.response(for: .rateLimited(retryAfterSeconds: 6)).headers.contains {
                 $0 == ("Retry-After", "6")
             })
-        #expect(SignInService.response(for: .throttled).headers.contains { $0.0 == "Retry-After" })
+        // Cognito's throttling and transient failures that outlasted the retries: come back after the back-off the
+        // next retry would have had (standard mode: up to 2^2 s after three attempts).
+        for outcome in [SignInService.SignInOutcome.throttled, .unavailable("x", retryable: true)] {
+            #expect(SignInService.response(for: outcome).headers.contains { $0 == ("Retry-After", "4") }, "\(outcome)")
+        }
+        #expect(
+            !SignInService.response(for: .unavailable("x", retryable: false)).headers.contains { $0.0 == "Retry-After" }
+        )
         #expect(!SignInService.response(for: .bodyTooLarge).keepAlive, "the unread body ends the connection")
-        let unavailable = SignInService.response(for: .unavailable("secret detail"))
+        let unavailable = SignInService.response(for: .unavailable("secret detail", retryable: false))
         #expect(!String(decoding: unavailable.body, as: UTF8.self).contains("secret"), "causes stay in the log")
         #expect(unavailable.detail == "secret detail")
     }
@@ -99,6 +120,69 @@ import Testing
             String(decoding: response.body, as: UTF8.self)
                 == #"{"status":"success","id_token":"i","access_token":"a","refresh_token":null,"#
                 + #""expires_in":3600,"user_id":"s","is_new":"true"}"#)
+    }
+
+    @Test func refreshAnswersCarryNewTokensAndNoRefreshToken() {
+        let tokens = AuthenticationTokens(idToken: "i", accessToken: "a", refreshToken: "r", expiresIn: 300)
+        let response = SignInService.response(for: .refreshed(tokens, subject: "s"))
+        #expect(response.status.code == 200 && response.result == .refreshed)
+        #expect(
+            String(decoding: response.body, as: UTF8.self)
+                == #"{"status":"success","id_token":"i","access_token":"a","expires_in":300}"#)
+        #expect(response.headers.contains { $0 == ("Cache-Control", "no-store") })
+    }
+
+    @Test func refreshErrorsMapToTheTable() {
+        let cases: [(String, SignInService.SignInOutcome)] = [
+            ("NotAuthorizedException", .invalidRefreshToken),
+            ("UserNotFoundException", .invalidRefreshToken),
+            ("PasswordResetRequiredException", .invalidRefreshToken),
+            ("UserNotConfirmedException", .notConfirmed),
+            ("TooManyRequestsException", .throttled),
+            ("ResourceNotFoundException", .unavailable("refresh: ResourceNotFoundException: m", retryable: false)),
+        ]
+        for (type, expected) in cases {
+            let error = CognitoError(exceptionName: type, message: "m")
+            #expect(SignInService.refreshFailure(error, logger: logger) == expected, "\(type)")
+        }
+    }
+
+    @Test func cognitoMessagesLoseTheCallersSecretsBeforeTheLog() {
+        // moto's NotAuthorizedError carries the refresh token it was given; a real service's message could too.
+        let error = CognitoError(exceptionName: "InternalFailure", message: "bad token tok-123 for alice")
+        let outcome = SignInService.refreshFailure(error, logger: logger, hiding: ["tok-123"])
+        #expect(outcome == .unavailable("refresh: InternalFailure: bad token <hidden> for alice", retryable: false))
+    }
+
+    @Test func refreshBodiesAreCheckedLikeSignInBodies() {
+        let table: [(String, Bool, String?)] = [
+            (#"{"refresh_token":"abc.def"}"#, false, nil),
+            (#"{"refresh_token":"abc.def"}"#, true, "username is missing"),
+            (#"{"refresh_token":"abc.def","username":"dana"}"#, true, nil),
+            (#"{"refresh_token":"abc.def","username":7}"#, false, "username must be a string"),
+            (#"{"username":"dana"}"#, true, "refresh_token is missing"),
+            (#"{"refresh_token":""}"#, false, "refresh_token must not be empty"),
+            (#"{"refresh_token":"a b"}"#, false, "refresh_token must be printable ASCII without spaces"),
+            (#"{"refresh_token":"a\u0000b"}"#, false, "refresh_token must be printable ASCII without spaces"),
+            (#"{"refresh_token":"é"}"#, false, "refresh_token must be printable ASCII without spaces"),
+            (
+                #"{"refresh_token":"\#(String(repeating: "t", count: 4097))"}"#, false,
+                "refresh_token is longer than 4096 characters"
+            ),
+            (#"{"refresh_token":"a","refresh_token":"b"}"#, false, "body is not JSON"),
+            ("[]", false, "body must be a JSON object"),
+        ]
+        for (body, needsUsername, problem) in table {
+            let result = SignInService.parseRefresh(Array(body.utf8), needsUsername: needsUsername)
+            switch result {
+            case .success: #expect(problem == nil, "\(body) was accepted")
+            case .failure(let found): #expect(found.message == problem, "\(body)")
+            }
+        }
+        let parsed = try? SignInService.parseRefresh(
+            Array(#"{"refresh_token":"t","username":"u"}"#.utf8), needsUsername: false
+        ).get()
+        #expect(parsed == SignInService.RefreshRequest(refreshToken: "t", username: "u"))
     }
 
     @Test func subjectIsReadFromTheIDToken() {

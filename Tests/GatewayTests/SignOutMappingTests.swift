@@ -23,7 +23,7 @@ import Testing
                 .failure(CognitoError(exceptionName: "InternalErrorException", message: "eyJ.the.token")),
                 .unavailable("InternalErrorException")
             ),
-            (.failure(.unavailable("status 503")), .unavailable("Cognito unavailable: status 503")),
+            (.failure(.serverError(status: 503)), .unavailable("Cognito unavailable: status 503")),
         ]
         for (result, expected) in cases {
             #expect(SignOutService.outcome(of: result, logger: logger) == expected, "\(result)")

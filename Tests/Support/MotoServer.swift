@@ -10,10 +10,14 @@ public final class MotoServer: @unchecked Sendable {
     public let port: UInt16
     private let process = Process()
 
-    public init() throws {
+    /// `environment`: variables added to moto's own (MOTO_RECORDER_FILEPATH, where its recorder writes).
+    public init(environment: [String: String] = [:]) throws {
         port = try FixtureServer.freePort()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = ["moto_server", "-H", "127.0.0.1", "-p", "\(port)"]
+        if !environment.isEmpty {
+            process.environment = ProcessInfo.processInfo.environment.merging(environment) { $1 }
+        }
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -66,6 +70,43 @@ public final class MotoServer: @unchecked Sendable {
             """
         let output = try python(["-c", script, endpoint, pool.region, pool.userPoolID, username])
         return String(decoding: output, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// SignUp through boto3 and nothing more: the user stays UNCONFIRMED, as after a sign-in whose
+    /// AdminConfirmSignUp failed.
+    public func signUpUnconfirmed(pool: Pool, username: String, password: String) throws {
+        let script = """
+            import base64, boto3, hashlib, hmac, sys
+            endpoint, region, client_id, secret, username, password = sys.argv[1:7]
+            c = boto3.client("cognito-idp", endpoint_url=endpoint, region_name=region,
+                             aws_access_key_id="testing", aws_secret_access_key="testing")
+            extra = {}
+            if secret:
+                digest = hmac.new(secret.encode(), (username + client_id).encode(), hashlib.sha256).digest()
+                extra["SecretHash"] = base64.b64encode(digest).decode()
+            c.sign_up(ClientId=client_id, Username=username, Password=password, **extra)
+            print("ok")
+            """
+        let output = try python(
+            ["-c", script, endpoint, pool.region, pool.clientID, pool.clientSecret, username, password])
+        guard String(decoding: output, as: UTF8.self).hasPrefix("ok") else {
+            throw FixtureError(description: "sign_up of \(username) failed")
+        }
+    }
+
+    /// AdminUserGlobalSignOut: every refresh token of the user is revoked.
+    public func globalSignOut(pool: Pool, username: String) throws {
+        let script = """
+            import boto3, sys
+            c = boto3.client("cognito-idp", endpoint_url=sys.argv[1], region_name=sys.argv[2],
+                             aws_access_key_id="testing", aws_secret_access_key="testing")
+            c.admin_user_global_sign_out(UserPoolId=sys.argv[3], Username=sys.argv[4])
+            print("ok")
+            """
+        let output = try python(["-c", script, endpoint, pool.region, pool.userPoolID, username])
+        guard String(decoding: output, as: UTF8.self).hasPrefix("ok") else {
+            throw FixtureError(description: "admin_user_global_sign_out of \(username) failed")
+        }
     }
 
     /// Cognito's REFRESH_TOKEN_AUTH through InitiateAuth (boto3), for a public app client: "ok" when it issued
