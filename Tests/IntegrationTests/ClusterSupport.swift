@@ -64,12 +64,12 @@ extension RunningGateway {
         }
     }
 
-    /// One sign-in attempt with a body /signin refuses (400) once the limiter let it through: no Cognito call.
+    /// One attempt on a sign-in path with a body it refuses (400) once the limiter let it through: no Cognito call.
     /// The status (400 or 429) and how long the answer took.
-    func signInAttempt() throws -> (status: Int, seconds: Double) {
+    func signInAttempt(path: String = "/signin") throws -> (status: Int, seconds: Double) {
         let started = Date()
         let response = try RawClient(port: publicPort).exchange(
-            "POST /signin HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}")
+            "POST \(path) HTTP/1.1\r\nHost: a\r\nContent-Length: 2\r\n\r\n{}")
         return (response.status, Date().timeIntervalSince(started))
     }
 

@@ -17,8 +17,11 @@ import Testing
         let a = try harness.gateway(redisURL: url)
         let b = try harness.gateway(redisURL: url)
         #expect(try a.waitForCluster("ok", seconds: 5) && b.waitForCluster("ok", seconds: 5))
+        // /signin on A, /refresh on B: one bucket per address, whichever path and whichever instance.
         var statuses: [Int] = []
-        for attempt in 0..<20 { statuses.append(try (attempt % 2 == 0 ? a : b).signInAttempt().status) }
+        for attempt in 0..<20 {
+            statuses.append(try attempt % 2 == 0 ? a.signInAttempt().status : b.signInAttempt(path: "/refresh").status)
+        }
         #expect(statuses.filter { $0 == 400 }.count == 10, "10/m means 10 in all: \(statuses)")
         #expect(statuses.filter { $0 == 429 }.count == 10)
         #expect(Array(statuses.prefix(10)) == Array(repeating: 400, count: 10), "bursts up to the limit")
