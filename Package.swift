@@ -31,6 +31,8 @@ let package = Package(
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl", providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .target(name: "CSystem"),
+        // hiredis (Debian libhiredis-dev 0.14) for its RESP reply reader only, with a cap on array sizes.
+        .target(name: "CHiredis", linkerSettings: [.linkedLibrary("hiredis")]),
 
         // Pure Swift: strict JSON, JSON text, base64url and hex. No C, no I/O.
         .target(name: "Encoding", swiftSettings: strictSettings),
@@ -54,11 +56,19 @@ let package = Package(
         .target(
             name: "EventLoop", dependencies: ["HTTP1", "CSystem", "Cryptography", "Endpoints", "Time"],
             swiftSettings: strictSettings),
+        // The Redis client of `[cluster]`: its own connections (TCP, unix, TLS) on a queue of their own, hiredis's reader.
+        .target(
+            name: "Redis", dependencies: ["CHiredis", "CSystem", "Cryptography", "Endpoints"],
+            swiftSettings: strictSettings),
+        // What instances share through Redis: the link's state machine, the keys and scripts, the store.
+        .target(
+            name: "Cluster", dependencies: ["Redis", "Cryptography", "Endpoints"], swiftSettings: strictSettings),
         // Configuration, routing of local answers, admin endpoints, access log.
         .target(
             name: "Gateway",
             dependencies: [
                 "Encoding", "Endpoints", "Time", "HTTP1", "EventLoop", "JWT", "HTTPClient", "AWS", "Cryptography",
+                "Cluster",
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -97,6 +107,10 @@ let package = Package(
         .testTarget(
             name: "AWSTests", dependencies: ["AWS", "Endpoints", "Time", "HTTPClient", "Cryptography", "TestSupport"],
             swiftSettings: strictSettings),
+        // The reply reader on hostile bytes, and the connection against a real redis-server it starts.
+        .testTarget(
+            name: "RedisTests", dependencies: ["Redis", "Cluster", "Endpoints", "Cryptography", "TestSupport"],
+            swiftSettings: strictSettings),
         .testTarget(
             name: "GatewayTests",
             dependencies: ["Gateway", "Endpoints", "HTTP1", "AWS", .product(name: "Logging", package: "swift-log")],
@@ -117,5 +131,6 @@ let package = Package(
         fuzzHarness("Base64URL", ["Encoding"]),
         fuzzHarness("Token", ["JWT", "Encoding", "Cryptography"]),
         fuzzHarness("Address", ["Endpoints"]),
+        fuzzHarness("RedisReply", ["Redis", "Cluster"]),
     ]
 )

@@ -136,6 +136,18 @@ for entry in ["192.0.2.1", "10.0.0.255", "0.0.0.0", "255.255.255.255", "::", "::
               "::ffff:192.0.2.1", "1:2:3:4:5:6:7:8", "1:2:3:4:5:6:1.2.3.4", "fe80::1%eth0", "192.0.2.1:443",
               "[2001:db8::1]:8080", "[::ffff:10.0.0.1]:1", "unknown", "01.2.3.4", "1::2::3"]:
     write("FuzzAddress", entry.encode())
+# Redis replies as the cluster store receives them (no shared vectors: written here), behind FuzzInput's header.
+redis_replies = [
+    b"+OK\r\n", b"-NOSCRIPT No matching script. Please use EVAL.\r\n", b":0\r\n", b":-1\r\n",
+    b"$40\r\n" + b"a" * 40 + b"\r\n", b"$-1\r\n", b"*-1\r\n", b"*0\r\n",
+    b"*3\r\n$9\r\nsubscribe\r\n$20\r\nauthgate:revocations\r\n:1\r\n",
+    b"*3\r\n$7\r\nmessage\r\n$20\r\nauthgate:revocations\r\n$27\r\n1733100000:1733186400:sub-1\r\n",
+    b"*2\r\n$1\r\n0\r\n*2\r\n$25\r\nauthgate:revoked:sub-1234\r\n$5\r\nother\r\n",
+    b"*2\r\n$21\r\n1733100000:1733186400\r\n$-1\r\n",
+]
+for reply in redis_replies:
+    write("FuzzRedisReply", fuzz_input(0, reply))
+write("FuzzRedisReply", fuzz_input(0, b"".join(redis_replies)))
 
 # Dictionaries: words libFuzzer splices into inputs, which random mutation rarely spells.
 words = {
@@ -145,6 +157,8 @@ words = {
     "FuzzResponse": ["\r\n", "\r\n\r\n", "HTTP/1.1 ", "HTTP/1.0 ", "100 ", "200 ", "204 ", "304 ",
                      "Content-Length: ", "Transfer-Encoding: chunked", "Connection: close"],
     "FuzzAddress": ["::", "::ffff:", ".", ":", "[", "]:", "255", "65535", "%"],
+    "FuzzRedisReply": ["\r\n", "*", "$", ":", "+", "-", "$-1\r\n", "*-1\r\n", "2147483647", "-2", "message",
+                       "subscribe", "authgate:revocations", "1733100000:1733186400:"],
     "FuzzChunkedBody": ["\r\n", "0\r\n\r\n", ";name=value", ";name=\"quoted\\\"\"", "fffffffffffffff"],
     "FuzzStrictJSON": ["\\u0000", "\\u001f", "\\u007f", "\\ud83d\\ude00", "\\udc00", "\\n", "1e308",
                        "-0.0e-0", "true", "false", "null", "\"\":"],

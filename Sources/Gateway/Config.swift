@@ -10,6 +10,8 @@ package struct GatewayConfig: Sendable {
     package var signin: SigninSettings
     package var cors: CORSSettings
     package var routes: [RouteSettings]
+    /// nil: no `[cluster]`, or `redis_url = ""`; the shared state lives in the process.
+    package var cluster: ClusterSettings? = nil
 }
 
 /// A duration in nanoseconds, written in the file as "250ms", "30s", "5m" or "1h".

@@ -20,11 +20,12 @@ struct Schema {
         let signin = readSignin(root.table("signin"), cognito: cognito)
         let cors = readCORS(root.table("cors"))
         let routes = root.tables("route").map(readRoute)
+        let cluster = readCluster(root.table("cluster"))
         root.rejectUnknownKeys()
         checkRoutes(routes)
         return GatewayConfig(
             server: server, admin: admin, log: log, cognito: cognito, signin: signin, cors: cors,
-            routes: routes.map(\.settings)
+            routes: routes.map(\.settings), cluster: cluster
         )
     }
 

@@ -41,6 +41,10 @@ package enum ConfigSummary {
                 + (cors.isEnabled
                     ? cors.allowOrigins.joined(separator: ", ") + (cors.allowCredentials ? " (credentials)" : "")
                     : "off"))
+        lines.append(
+            "cluster: "
+                + (config.cluster.map { "\($0.redisURL), key_prefix \($0.keyPrefix)" } ?? "none (state in the process)")
+        )
         for route in config.routes {
             var line = "route \(route.prefix) -> \(route.upstream) auth=\(route.auth.rawValue)"
             if !route.groups.isEmpty { line += " groups=\(route.groups.joined(separator: ","))" }

@@ -1,3 +1,4 @@
+import Cluster
 import Dispatch
 import EventLoop
 import Foundation
@@ -27,6 +28,8 @@ package final class GatewayServer: @unchecked Sendable {
     let metrics: Metrics
     /// Sign-outs and operators' revocations: the server's, so that every generation (every reload) sees them.
     let revocations = Revocations()
+    /// With `[cluster]`: the Redis store, made once by `start` before the first generation (which uses it).
+    private(set) var cluster: ClusterStore?
     /// Drops expired revocations every minute (a check never trusts an expired one meanwhile).
     private var revocationSweep: (any DispatchSourceTimer)?
     static let revocationSweepInterval = DispatchTimeInterval.seconds(60)
@@ -68,6 +71,11 @@ package final class GatewayServer: @unchecked Sendable {
         readiness.block("listeners", reason: "listeners are not bound yet")
         readiness.block("signing_keys", reason: "the JWKS has not been fetched yet")
         let openFiles = raiseOpenFileLimit()
+        if let settings = config.cluster {
+            cluster = try ClusterWiring.make(
+                settings, environment: environment, revocations: revocations, readiness: readiness, metrics: metrics,
+                logger: logger)
+        }
         let generation = try Generation(config: config, previous: nil, server: self)
 
         let activation: SocketActivation?
@@ -132,6 +140,7 @@ package final class GatewayServer: @unchecked Sendable {
         watchdog = SystemdWatchdog(environment: environment, notifier: notifier, loops: group.loops)
         watchdog?.start()
         startRevocationSweep()
+        cluster?.start()
     }
 
     private func startRevocationSweep() {
@@ -170,6 +179,7 @@ package final class GatewayServer: @unchecked Sendable {
         if (old.server.tls == nil) != (new.server.tls == nil) { changed.append("server.tls") }
         if old.admin != new.admin { changed.append("admin.listen") }
         if old.log != new.log { changed.append("log") }
+        if old.cluster != new.cluster { changed.append("cluster") }
         return changed
     }
 
@@ -365,7 +375,7 @@ package struct GatewayStartError: Error, CustomStringConvertible {
     /// A struct, not an enum, so that a new code breaks no caller's switch.
     package struct Code: Sendable, Hashable, CustomStringConvertible {
         private enum Base: String, Sendable {
-            case socketActivation, listen, tls, upstream, clientSecret
+            case socketActivation, listen, tls, upstream, clientSecret, cluster
         }
 
         private let base: Base
@@ -384,6 +394,8 @@ package struct GatewayStartError: Error, CustomStringConvertible {
         package static let upstream = Code(.upstream)
         /// The client secret's file could not be read, or is empty.
         package static let clientSecret = Code(.clientSecret)
+        /// `[cluster]`: the Redis password could not be read, or the TLS context made.
+        package static let cluster = Code(.cluster)
 
         package var description: String { base.rawValue }
     }

@@ -123,7 +123,7 @@ final class Generation: Sendable {
         )
         return SignInService(
             settings: settings, userPoolID: config.cognito.userPoolID, cognito: cognito, clientSecret: secret?.value,
-            deadlineBudget: config.server.upstreamTimeout, logger: logger, metrics: metrics
+            deadlineBudget: config.server.upstreamTimeout, logger: logger, metrics: metrics, cluster: server.cluster
         )
     }
 

@@ -165,6 +165,14 @@ package final class Readiness: Sendable {
     package var unmet: [(String, String)] {
         state.withLock { $0.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
     }
+
+    private let clusterState = Mutex<String?>(nil)
+
+    /// With `[cluster]`: "ok" or "degraded", said by `/readyz` whatever its status (the gateway serves either way).
+    package var cluster: String? {
+        get { clusterState.withLock { $0 } }
+        set { clusterState.withLock { $0 = newValue } }
+    }
 }
 
 /// `/healthz`, `/readyz`, `/metrics` and `POST /revoke` on the admin listener, never on the public one.
@@ -196,15 +204,17 @@ final class AdminHandler: RequestHandler {
             connection.respond(.ok, headers: [("Content-Type", "text/plain")], body: Array("ok\n".utf8))
         case "/readyz":
             let unmet = readiness.unmet
+            let cluster = readiness.cluster.map { ",\"cluster\":\(JSONText.quoted($0))" } ?? ""
             if unmet.isEmpty {
                 connection.respond(
-                    .ok, headers: [("Content-Type", "application/json")], body: Array("{\"status\":\"ready\"}".utf8)
+                    .ok, headers: [("Content-Type", "application/json")],
+                    body: Array("{\"status\":\"ready\"\(cluster)}".utf8)
                 )
             } else {
                 let reasons = unmet.map { "\(JSONText.quoted($0.0)):\(JSONText.quoted($0.1))" }.joined(separator: ",")
                 connection.respond(
                     .serviceUnavailable, headers: [("Content-Type", "application/json")],
-                    body: Array("{\"status\":\"not ready\",\"reasons\":{\(reasons)}}".utf8)
+                    body: Array("{\"status\":\"not ready\",\"reasons\":{\(reasons)}\(cluster)}".utf8)
                 )
             }
         case "/metrics":

@@ -41,6 +41,8 @@ final class Metrics: ExchangeObserver, Sendable {
     private let authorizer = Mutex<Authorizer?>(nil)
     private let openConnections: @Sendable () -> Int
     private let heldRevocations: @Sendable () -> Int
+    /// With `[cluster]`: whether Redis is connected and in step.
+    private let clusterUp = Mutex<(@Sendable () -> Bool)?>(nil)
 
     init(
         loops: Int, openConnections: @escaping @Sendable () -> Int,
@@ -49,6 +51,10 @@ final class Metrics: ExchangeObserver, Sendable {
         shards = (0..<loops).map { _ in Shard() }
         self.openConnections = openConnections
         self.heldRevocations = heldRevocations
+    }
+
+    func use(clusterUp: @escaping @Sendable () -> Bool) {
+        self.clusterUp.withLock { $0 = clusterUp }
     }
 
     func use(_ authorizer: Authorizer) {
@@ -81,6 +87,8 @@ final class Metrics: ExchangeObserver, Sendable {
         case refreshes = "refreshes_total"
         case cognitoRetries = "cognito_retries_total"
         case signouts = "signouts_total"
+        case redisRoundtrips = "redis_roundtrips_total"
+        case signinRateLimits = "signin_rate_limit_decisions_total"
 
         var help: String {
             switch self {
@@ -92,6 +100,10 @@ final class Metrics: ExchangeObserver, Sendable {
             case .refreshes: return "POST /refresh attempts, by result."
             case .cognitoRetries: return "Cognito calls tried again after a transient failure, by operation."
             case .signouts: return "POST /signout attempts, by result."
+            case .redisRoundtrips: return "Redis commands of [cluster], by result (ok, error, timeout)."
+            case .signinRateLimits:
+                return
+                    "Sign-in rate-limit decisions, by who decided (redis, or local when Redis did not answer in time)."
             }
         }
     }
@@ -164,6 +176,10 @@ final class Metrics: ExchangeObserver, Sendable {
         sample("open_connections", "", String(openConnections()))
         family("revocations", "gauge", "Subs revoked at the gateway (sign-outs, /revoke) whose revocation is kept.")
         sample("revocations", "", String(heldRevocations()))
+        if let clusterUp = clusterUp.withLock({ $0 }) {
+            family("redis_connected", "gauge", "1 while Redis ([cluster]) is connected and in step, else 0 (degraded).")
+            sample("redis_connected", "", clusterUp() ? "1" : "0")
+        }
         if let authorizer = authorizer.withLock({ $0 }) {
             family("jwks_keys", "gauge", "Signing keys held.")
             sample("jwks_keys", "", String(authorizer.jwks.keys.keys.count))

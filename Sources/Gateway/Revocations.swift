@@ -47,6 +47,7 @@ package final class Revocations: @unchecked Sendable {
     private let slotMask: Int
     /// Applied by `revoke(sub:now:)`: the configuration's `revocation_ttl` in seconds, set again on reload.
     private let ttl = Atomic<Int>(24 * 3600)
+    private let observer = Mutex<(@Sendable (Entry) -> Void)?>(nil)
 
     /// `filterSlots` is rounded up to a power of two: 2^18 counters are 1 MiB, and with 2,600 revocations held
     /// about 1% of the checks of other subs take the lock.
@@ -75,10 +76,17 @@ package final class Revocations: @unchecked Sendable {
     }
 
     /// A sign-out or an operator's revocation at `now` (seconds since 1970): tokens of `sub` issued in this second
-    /// or before are refused for `ttlSeconds`.
+    /// or before are refused for `ttlSeconds`. The observer (a cluster store) hears of it; `add` and `load`, which
+    /// bring revocations made elsewhere, tell nobody.
     package func revoke(sub: String, now: Double) {
         let second = Int(now.rounded(.down))
         add(sub: sub, at: second, expiresAt: second + ttlSeconds)
+        observer.withLock { $0 }?(Entry(sub: sub, revokedAt: second, expiresAt: second + ttlSeconds))
+    }
+
+    /// Hears of every revocation made in this process (`revoke`), after it took effect here.
+    package func observe(_ body: @escaping @Sendable (Entry) -> Void) {
+        observer.withLock { $0 = body }
     }
 
     /// Records a revocation. For a sub already held, the later of each time is kept: a revocation never

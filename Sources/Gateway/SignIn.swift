@@ -1,4 +1,5 @@
 import AWS
+import Cluster
 import Encoding
 import EventLoop
 import Foundation
@@ -25,7 +26,7 @@ final class SignInService: Sendable {
     let userPoolID: String
     let cognito: CognitoClient
     let clientSecret: String?
-    let limiter: RateLimiter
+    let limiter: SignInLimiter
     let logger: Logger
     let metrics: Metrics
     /// From a complete body to the answer, every Cognito attempt included: `server.upstream_timeout`, since
@@ -34,13 +35,13 @@ final class SignInService: Sendable {
 
     init(
         settings: SigninSettings, userPoolID: String, cognito: CognitoClient, clientSecret: String?,
-        deadlineBudget: UInt64, logger: Logger, metrics: Metrics
+        deadlineBudget: UInt64, logger: Logger, metrics: Metrics, cluster: ClusterStore? = nil
     ) {
         self.settings = settings
         self.userPoolID = userPoolID
         self.cognito = cognito
         self.clientSecret = clientSecret
-        self.limiter = RateLimiter(settings.rateLimit)
+        self.limiter = SignInLimiter(settings.rateLimit, cluster: cluster, metrics: metrics)
         self.deadlineBudget = deadlineBudget
         self.logger = logger
         self.metrics = metrics
@@ -70,22 +71,25 @@ final class SignInService: Sendable {
             answer(.methodNotAllowed, endpoint: endpoint, connection: connection)
             return
         }
-        if let retryAfter = limiter.take(connection.clientAddress, now: SystemClock.monotonicNanoseconds()) {
-            answer(.rateLimited(retryAfterSeconds: retryAfter), endpoint: endpoint, connection: connection)
-            return
-        }
-        if case .length(let length) = head.framing, length > UInt64(settings.maxBodyBytes) {
-            answer(.bodyTooLarge, endpoint: endpoint, connection: connection)
-            return
-        }
-        let collector = BodyCollector(limit: settings.maxBodyBytes) { [self] outcome in
-            switch outcome {
-            case .tooLarge:
+        // With [cluster] the limiter answers later (it asks Redis): the body is read meanwhile, and nothing is
+        // answered before the limiter has spoken. Without it the limiter answers here and now, as it always did.
+        let admission = SignInAdmission { [self] decision in
+            switch decision {
+            case .rateLimited(let retryAfter):
+                answer(.rateLimited(retryAfterSeconds: retryAfter), endpoint: endpoint, connection: connection)
+            case .bodyTooLarge:
                 answer(.bodyTooLarge, endpoint: endpoint, connection: connection)
-            case .complete(let body):
+            case .body(let body):
                 run(endpoint, body: body, connection: connection)
             }
         }
+        limiter.take(connection.clientAddress, on: connection.loop, admission.limiterAnswered)
+        if admission.isDecided { return }
+        if case .length(let length) = head.framing, length > UInt64(settings.maxBodyBytes) {
+            admission.bodyEnded(.tooLarge)
+            return
+        }
+        let collector = BodyCollector(limit: settings.maxBodyBytes, done: admission.bodyEnded)
         connection.bodyConsumer = collector
         connection.continueIfExpected()
         if head.framing == .none { collector.bodyEnded(connection: connection) }
