@@ -36,7 +36,7 @@ struct ClusterHarness {
                 \(routes(upstream: jwks.url))
                 """,
             cognito: cognitoBlock(jwksURL: "\(jwks.url)/jwks.json"),
-            environment: SignInTests.awsEnvironment.merging(environment) { $1 })
+            environment: SignInClient.awsEnvironment.merging(environment) { $1 })
     }
 
     func token(sub: String, issuedAgo seconds: Int = 5) -> String {

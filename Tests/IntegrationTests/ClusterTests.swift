@@ -98,7 +98,7 @@ import Testing
                     endpoint_url = "\(moto.endpoint)"
                     token_use = "any"
                     """,
-                environment: SignInTests.awsEnvironment)
+                environment: SignInClient.awsEnvironment)
         }
         let a = try gateway()
         let b = try gateway()
