@@ -63,6 +63,10 @@ struct SystemdManagerTests {
             #expect(status.contains(line), "authgate's /proc status lacks \(line)")
         }
         #expect(try gateway.manager.systemctl(["is-active", "authgate.service"]).output == "active\n")
+        // `systemctl --user exit` stops the service and the manager: nothing is left to kill.
+        gateway.stop()
+        #expect(gateway.manager.exitedCleanly)
+        #expect(kill(pid, 0) != 0, "authgate stopped with its manager")
     }
 
     @Test func aStalledLoopGetsTheServiceKilledAndRestartedByTheWatchdog() throws {

@@ -25,6 +25,8 @@ final class UserManager {
     private(set) var pid: Int32 = 0
     private let cgroups: [String]
     private var stopped = false
+    /// After `stop`: whether the manager exited on being asked, leaving no process behind (nothing was killed).
+    private(set) var exitedCleanly = false
 
     var runtimeDirectory: URL { directory.appendingPathComponent("runtime") }
     var logFile: URL { directory.appendingPathComponent("manager.log") }
@@ -52,7 +54,8 @@ final class UserManager {
     }
 
     /// Makes the directory and its units: the repository's authgate.service and authgate.socket as they are,
-    /// and the special units a service needs (basic.target, sockets.target empty; exit.target as systemd's).
+    /// and the special units a service needs (basic.target, sockets.target empty; exit.target, systemd-exit.service
+    /// and shutdown.target as systemd ships them, for `systemctl --user exit`).
     init() throws {
         let id = String(UUID().uuidString.prefix(8)).lowercased()
         directory = Repository.root.appendingPathComponent(".build/systemd-tests/\(id)")
@@ -82,7 +85,7 @@ final class UserManager {
                 + "After=systemd-exit.service\nAllowIsolate=yes\n",
             "systemd-exit.service":
                 "[Unit]\nDescription=Exit\nDefaultDependencies=no\nRequires=shutdown.target\nAfter=shutdown.target\n"
-                + "SuccessAction=exit-force\n",
+                + "SuccessAction=exit-force\n\n[Service]\n# Outside app.slice, which stops for shutdown.target.\nSlice=-.slice\n",
         ]
         for (name, text) in specials {
             try text.write(to: units.appendingPathComponent(name), atomically: true, encoding: .utf8)
@@ -255,6 +258,7 @@ final class UserManager {
             _ = try? systemctl(["--no-block", "exit"], timeout: 5)
             for _ in 0..<500 where isRunning { usleep(20_000) }
         }
+        exitedCleanly = !isRunning && processes.isEmpty
         for _ in 0..<3 {
             let left = processes
             if left.isEmpty { break }
