@@ -19,6 +19,9 @@ struct SystemdManagerTests {
     static let pristineExposure = 1.2
 
     @Test func theManagerReportsActiveOnlyAfterReady() throws {
+        // What the manager must leave as it was: this process's mount table, and no /run/systemd/system.
+        let mounts = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        let booted = FileManager.default.fileExists(atPath: "/run/systemd/system")
         let gateway = try ManagedGateway()
         defer { gateway.stop() }
         // A shell sleeps 2 s, then execs authgate in its place (the same main PID): until READY=1 the unit
@@ -67,6 +70,8 @@ struct SystemdManagerTests {
         gateway.stop()
         #expect(gateway.manager.exitedCleanly)
         #expect(kill(pid, 0) != 0, "authgate stopped with its manager")
+        #expect(try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8) == mounts)
+        #expect(FileManager.default.fileExists(atPath: "/run/systemd/system") == booted)
     }
 
     @Test func aStalledLoopGetsTheServiceKilledAndRestartedByTheWatchdog() throws {

@@ -34,7 +34,10 @@ final class UserManager {
     /// Why this machine cannot run one, or nil when it can (root, systemd, unshare, writable cgroups).
     static var unavailableReason: String? {
         if getuid() != 0 { return "the user manager's mount namespace and cgroups need root" }
-        for tool in ["/lib/systemd/systemd", "/usr/bin/unshare", "/usr/bin/systemctl", "/usr/bin/systemd-analyze"]
+        for tool in [
+            "/lib/systemd/systemd", "/usr/bin/unshare", "/usr/bin/systemctl", "/usr/bin/systemd-analyze",
+            "/usr/bin/python3",
+        ]
         where !FileManager.default.isExecutableFile(atPath: tool) {
             return "\(tool) is missing"
         }
@@ -104,7 +107,7 @@ final class UserManager {
             mkdir /run/systemd/system /run/systemd/inaccessible
             cd /run/systemd/inaccessible
             mkdir -m 0 dir; : > reg; chmod 0 reg; mkfifo -m 0 fifo; mknod -m 0 chr c 0 0; mknod -m 0 blk b 0 0
-            python3 -c "import os, socket; socket.socket(socket.AF_UNIX).bind('sock'); os.chmod('sock', 0)"
+            /usr/bin/python3 -c "import os, socket; socket.socket(socket.AF_UNIX).bind('sock'); os.chmod('sock', 0)"
             cd /
             mount -n --bind '\(log)' /dev/console
             # Shared again, in peer groups of this namespace only: LoadCredential='s mount reaches the service.
