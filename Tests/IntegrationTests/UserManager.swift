@@ -134,9 +134,32 @@ final class UserManager {
         try prelude.write(to: script, atomically: true, encoding: .utf8)
         let launcher = Process()
         launcher.executableURL = URL(fileURLWithPath: "/bin/sh")
+        // Beside it, a watcher: if this test process dies without stopping the manager (a crash, a timeout's
+        // kill), it kills everything in the manager's cgroups and removes them and the directory, within seconds.
+        // It starts with every inherited descriptor closed: Foundation's socket for the launcher, left open in
+        // it, would make Foundation wait for the watcher as if it were the launcher.
+        let cgroupList = cgroups.map { "'\($0)'" }.joined(separator: " ")
+        let keep = ProcessInfo.processInfo.environment["AUTHGATE_KEEP_SYSTEMD_TESTS"] != nil
+        let watcher = directory.appendingPathComponent("watcher.sh")
+        try """
+        while kill -0 \(getpid()) 2>/dev/null && kill -0 "$1" 2>/dev/null; do sleep 1; done
+        kill -0 \(getpid()) 2>/dev/null && exit 0
+        for file in $(find \(cgroupList) -name cgroup.procs); do kill -9 $(cat "$file"); done
+        sleep 1
+        find \(cgroupList) -depth -type d -exec rmdir {} +
+        \(keep ? "" : "rm -rf '\(directory.path)'")
+
+        """.write(to: watcher, atomically: true, encoding: .utf8)
+        let closingExec = "import os, sys; os.closerange(3, 65536); os.execv('/bin/sh', ['/bin/sh'] + sys.argv[1:])"
         launcher.arguments = [
-            "-c", "unshare --mount --propagation private /bin/sh \"$0\" < /dev/null >> \"$1\" 2>&1 & echo $!",
-            script.path, logFile.path,
+            "-c",
+            """
+            unshare --mount --propagation private /bin/sh "$0" < /dev/null >> "$1" 2>&1 &
+            manager=$!
+            /usr/bin/python3 -c "$2" "$3" $manager < /dev/null > /dev/null 2>&1 &
+            echo $manager
+            """,
+            script.path, logFile.path, closingExec, watcher.path,
         ]
         launcher.environment = environment
         let output = Pipe()
