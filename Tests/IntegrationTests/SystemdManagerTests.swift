@@ -51,8 +51,8 @@ struct SystemdManagerTests {
             ["SubState", "StatusText", "MainPID", "InactiveExitTimestampMonotonic", "ActiveEnterTimestampMonotonic"])
         #expect(state["SubState"] == "running")
         #expect(state["StatusText"] == "serving on 127.0.0.1:\(gateway.publicPort)")
-        let started = UInt64(state["InactiveExitTimestampMonotonic"] ?? "") ?? 0
-        let activeAt = UInt64(state["ActiveEnterTimestampMonotonic"] ?? "") ?? 0
+        let started = Int64(state["InactiveExitTimestampMonotonic"] ?? "") ?? 0
+        let activeAt = Int64(state["ActiveEnterTimestampMonotonic"] ?? "") ?? 0
         #expect(activeAt >= started + 2_000_000, "active \(activeAt - started) µs after the start, before the sleep")
         let pid = try #require(Int32(state["MainPID"] ?? ""))
         #expect(pid > 0)
