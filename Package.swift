@@ -7,6 +7,10 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
+/// Test hooks (a signal that stalls an event loop, for the systemd watchdog test) exist in debug builds only:
+/// `swift build` and `swift test` compile them in, `swift build -c release` never does (SystemdManagerTests checks).
+let testHookSettings: [SwiftSetting] = [.define("AUTHGATE_TEST_HOOKS", .when(configuration: .debug))]
+
 /// A libFuzzer harness: one executable per parser, outside the product. scripts/fuzz builds them with
 /// `-sanitize=fuzzer,address -DFUZZING`; any other build makes each one a replayer of the files it is given.
 func fuzzHarness(_ folder: String, _ dependencies: [Target.Dependency]) -> Target {
@@ -72,7 +76,7 @@ let package = Package(
                 .product(name: "TOMLKit", package: "TOMLKit"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings + testHookSettings
         ),
         .executableTarget(
             name: "authgate",
@@ -81,7 +85,7 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            swiftSettings: strictSettings
+            swiftSettings: strictSettings + testHookSettings
         ),
         // `scripts/bench tokens`: the token check on its own (decoding and claims, RSA, the cache), never shipped.
         .executableTarget(

@@ -7,6 +7,13 @@ package enum BuildInfo {
     package static let version = "0.1.0"
 
     package static var summary: String {
-        "authgate \(version) (\(CryptographyLibrary.version), libcurl \(CurlLibrary.version))"
+        "authgate \(version) (\(CryptographyLibrary.version), libcurl \(CurlLibrary.version))\(testHooksMark)"
     }
+
+    /// Said by `--version` of a build that carries the test hooks (debug builds); empty in a release build.
+    #if AUTHGATE_TEST_HOOKS
+        package static let testHooksMark = " [test hooks: SIGUSR2 stalls an event loop]"
+    #else
+        package static let testHooksMark = ""
+    #endif
 }

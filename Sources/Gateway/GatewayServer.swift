@@ -143,6 +143,17 @@ package final class GatewayServer: @unchecked Sendable {
         cluster?.start()
     }
 
+    #if AUTHGATE_TEST_HOOKS
+        /// Test builds only: blocks the first event loop for good, so that the watchdog's rounds stop completing,
+        /// WATCHDOG=1 stops, and systemd kills and restarts the daemon (SystemdManagerTests).
+        package func stallEventLoopForTesting() {
+            logger.warning("test hook", metadata: ["action": "stalling event loop 0 for good"])
+            group.loops[0].queue.async {
+                while true { sleep(3600) }
+            }
+        }
+    #endif
+
     private func startRevocationSweep() {
         let timer = DispatchSource.makeTimerSource(queue: DispatchQueue(label: "authgate.revocations"))
         let revocations = self.revocations

@@ -51,6 +51,14 @@ final class Daemon: Sendable {
         hangup.setEventHandler { server.reload(configPath: configPath) }
         hangup.resume()
         sources.append(hangup)
+        #if AUTHGATE_TEST_HOOKS
+            // Debug builds only (Package.swift, testHookSettings): SIGUSR2 stalls a loop for the watchdog test.
+            signal(SIGUSR2, SIG_IGN)
+            let stall = DispatchSource.makeSignalSource(signal: SIGUSR2, queue: signals)
+            stall.setEventHandler { server.stallEventLoopForTesting() }
+            stall.resume()
+            sources.append(stall)
+        #endif
 
         do {
             try server.start()
