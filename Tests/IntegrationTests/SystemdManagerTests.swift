@@ -218,9 +218,12 @@ struct SystemdManagerTests {
             at: Repository.root.appendingPathComponent("systemd/authgate.service"),
             to: gateway.manager.units.appendingPathComponent("authgate-as-shipped.service"))
         try gateway.manager.systemctl(["daemon-reload"])
-        for (unit, limit) in [
-            ("authgate.service", Self.loadedExposure), ("authgate-as-shipped.service", Self.pristineExposure),
-        ] {
+        // A checkout under /tmp or a home directory needs two lines relaxed for the test (ManagedGateway): the loaded
+        // unit's score then says nothing of the shipped one, which is still checked.
+        let relaxed = !ManagedGateway.revealingTheCheckout(binary: gateway.binary, directory: gateway.manager.directory)
+            .isEmpty
+        let units = [("authgate.service", Self.loadedExposure), ("authgate-as-shipped.service", Self.pristineExposure)]
+        for (unit, limit) in units where !(relaxed && unit == "authgate.service") {
             let result = try gateway.manager.systemdAnalyze(["security", unit, "--no-pager"])
             let line = try #require(
                 result.output.split(separator: "\n").first { $0.contains("Overall exposure level for \(unit)") },

@@ -369,8 +369,24 @@ final class ManagedGateway {
             StandardError=inherit
             TimeoutStartSec=20s
             LimitCORE=0
+            \(Self.revealingTheCheckout(binary: binary, directory: manager.directory))
             """)
         try manager.start()
+    }
+
+    /// A checkout under /tmp, /var/tmp or a home directory (a CI clone, say) holds the binary and the test's
+    /// files where the unit's PrivateTmp= and ProtectHome= hide them from the service: only then are those two
+    /// relaxed, and the rest of the sandbox stays as shipped.
+    static func revealingTheCheckout(binary: String, directory: URL) -> String {
+        let paths = [URL(fileURLWithPath: binary).resolvingSymlinksInPath().path, directory.path]
+        var lines: [String] = []
+        if paths.contains(where: { $0.hasPrefix("/tmp/") || $0.hasPrefix("/var/tmp/") }) {
+            lines.append("PrivateTmp=no")
+        }
+        if paths.contains(where: { $0.hasPrefix("/home/") || $0.hasPrefix("/root/") || $0.hasPrefix("/run/user/") }) {
+            lines.append("ProtectHome=no")
+        }
+        return lines.joined(separator: "\n")
     }
 
     /// Starts the service and waits for the manager's answer (READY=1, or the failure).
