@@ -104,6 +104,39 @@ extension ClientConnection {
         channel.writeSoon(head.bytes)
     }
 
+    /// Relays a `101` that switches to WebSocket and hands the connection to `tunnel`: its bytes are no longer HTTP.
+    /// `fields` writes the upstream's own fields; `Upgrade`, `Connection` and the common fields are authgate's.
+    /// Returns false, having written nothing, when the connection cannot switch (closed, or an answer started).
+    package func switchProtocols(
+        reason: UnsafeRawBufferPointer, tunnel: Tunnel, fields: (inout HeadWriter) -> Void
+    ) -> Bool {
+        loop.assertOnLoop()
+        guard !lifecycle.isClosed, lifecycle.exchange?.response == .notStarted, http.switchingProtocols() else {
+            return false
+        }
+        var head = HeadWriter()
+        head.statusLine(101, reason: reason)
+        fields(&head)
+        head.fieldLines(extraAnswerFields)
+        head.field("Upgrade", "websocket")
+        head.field("Connection", "Upgrade")
+        head.field("Date", loop.httpDate())
+        head.field("X-Request-Id", currentRequestID)
+        head.end()
+        record.status = 101
+        record.bytesSent = head.bytes.count
+        becomeTunnel(tunnel)
+        channel.write(head.bytes)
+        return true
+    }
+
+    /// Bytes from the tunnel's upstream, as they came.
+    func sendTunnelBytes(_ bytes: UnsafeRawBufferPointer) {
+        guard lifecycle.isTunneling else { return }
+        record.bytesSent += bytes.count
+        channel.write(bytes)
+    }
+
     /// Body bytes of a streamed answer (chunk-framed when the answer is chunked).
     package func sendBody(_ bytes: UnsafeRawBufferPointer) {
         guard case .streaming(let chunked)? = lifecycle.exchange?.response, !bytes.isEmpty, !currentIsHead else {

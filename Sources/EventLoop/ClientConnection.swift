@@ -7,6 +7,7 @@ import Time
 /// One accepted client connection, confined to its loop. It carries out what its two machines decide: the
 /// HTTP exchange (`ServerConnectionStateMachine`) and the connection's life around it (`ClientLifecycle`).
 /// Its socket channel does the I/O; the connection keeps deadlines and the bytes of requests not yet decoded.
+/// After a relayed `101` its bytes go to and from its `Tunnel` instead (ClientConnection+Tunnel.swift).
 package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     package let loop: EventLoop
     /// The connection's remote end as text ("192.0.2.1", "2001:db8::1", "unix"): what `X-Forwarded-For` gets.
@@ -23,6 +24,8 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     var lifecycle = ClientLifecycle()
     /// Unconsumed bytes kept between reads: a partial head, or pipelined requests waiting their turn.
     private var inbound: [UInt8] = []
+    /// Set once the connection carries a tunnel (`lifecycle` is `.tunneling`); let go when the tunnel ends.
+    var tunnel: Tunnel?
 
     private var deadlineState: ConnectionDeadline
     /// Absolute monotonic deadline in ns; 0 means none. Checked by the loop's sweep.
@@ -99,6 +102,9 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         switch lifecycle.deadlinePassed(hasPendingOutput: channel.hasPendingOutput) {
         case .close:
             closeNow()
+        case .checkTunnel:
+            deadlineState.set(.tunnel)
+            tunnel?.check()
         case .headTimedOut:
             switch http.headTimedOut() {
             case .respondWithErrorAndClose(let error): refuse(error)
@@ -113,6 +119,10 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     func channelActive() {}
 
     func channelRead(_ bytes: UnsafeRawBufferPointer) {
+        if lifecycle.isTunneling {
+            tunnel?.clientBytes(bytes)
+            return
+        }
         if case .lingering = lifecycle.state { return }  // discard: the answer is already written
         if !http.isReadingHead && deadlineState.kind != .handler { deadlineState.set(.activity) }
         if inbound.isEmpty {
@@ -127,6 +137,8 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         switch lifecycle.peerEnded(hasPendingOutput: channel.hasPendingOutput) {
         case .close:
             closeNow()
+        case .tunnelEnded:
+            tunnel?.clientEnded()
         case .askHTTP:
             if case .awaitResponse = http.peerClosed() {
                 // The answer is still owed (or still being written); it closes after the answer.
@@ -148,6 +160,8 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         switch lifecycle.outputFlushed() {
         case .none:
             break
+        case .tunnelDrained:
+            tunnel?.clientDrained()
         case .beginLinger:
             beginLinger()
         case .resume:
@@ -158,7 +172,11 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     }
 
     func channelFailed(_ error: ChannelError) {
-        closeNow()
+        if let tunnel {
+            tunnel.failed()
+        } else {
+            closeNow()
+        }
     }
 
     // MARK: Reading
@@ -332,9 +350,14 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         updateReading()
     }
 
-    /// Closes at once: the socket leaves the loop's epoll set and is closed in the same step.
+    /// Closes at once: the socket leaves the loop's epoll set and is closed in the same step. A tunnel's client
+    /// closes through its tunnel, which closes the upstream too.
     package func closeNow() {
         guard !lifecycle.isClosed else { return }
+        if let tunnel {
+            tunnel.failed()
+            return
+        }
         let exchangeOpen = lifecycle.exchange != nil
         lifecycle.closed()
         deadlineState.set(.none)
@@ -349,8 +372,42 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     }
 
     /// Shutdown: closes the connection if it is idle between requests; otherwise its current answer says
-    /// `Connection: close`, so a busy keep-alive client cannot hold the drain open with new requests.
-    package func drain() {
+    /// `Connection: close`, so a busy keep-alive client cannot hold the drain open with new requests. A tunnel
+    /// stays until `graceOver` (the end of `shutdown_grace`), then closes.
+    package func drain(graceOver: Bool = false) {
+        if let tunnel {
+            if graceOver { tunnel.shutdown() }
+            return
+        }
         if lifecycle.drain(idle: http.isIdle, hasPendingOutput: channel.hasPendingOutput) { closeNow() }
+    }
+
+    // MARK: Tunnel
+
+    /// The `101` is on its way: from now on the connection's bytes are `tunnel`'s, checked four times a second.
+    func becomeTunnel(_ tunnel: Tunnel) {
+        self.tunnel = tunnel
+        lifecycle.becameTunnel()
+        handlerDeadlineExpired = nil
+        bodyConsumer = nil
+        onOutputDrained = nil
+        deadlineState.set(.tunnel)
+    }
+
+    /// Bytes the client sent after its request head, before the `101` (a first frame that did not wait for it).
+    func takeEarlyTunnelBytes() -> [UInt8]? {
+        guard !inbound.isEmpty else { return nil }
+        defer { inbound = [] }
+        return inbound
+    }
+
+    /// The tunnel ended: the exchange's access line (status 101, every byte sent, the tunnel's whole duration)
+    /// is written, then the connection closes.
+    func endTunnel() {
+        guard tunnel != nil else { return }
+        tunnel = nil
+        record.durationNanoseconds = SystemClock.monotonicNanoseconds() &- requestStart
+        context.observer.exchangeFinished(record, loop: loop)
+        closeNow()
     }
 }

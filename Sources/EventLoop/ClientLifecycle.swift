@@ -1,5 +1,5 @@
 /// The life of one client connection around its HTTP exchanges, without I/O: serving requests, closing once
-/// the last answer is written, lingering, closed. `ClientConnection` feeds it events and carries out the
+/// the last answer is written, lingering, carrying a tunnel after a `101`, closed. `ClientConnection` feeds it events and carries out the
 /// actions it returns; the HTTP rules themselves (framing, keep-alive, pipelining) are
 /// `ServerConnectionStateMachine`'s.
 struct ClientLifecycle: Equatable {
@@ -23,6 +23,9 @@ struct ClientLifecycle: Equatable {
         case closingAfterFlush
         /// Half-closed: what the client still sends is read and dropped, until it closes or the linger ends.
         case lingering
+        /// After a relayed `101`: the bytes go to and from the tunnel; reading pauses while the upstream's side of
+        /// the tunnel has output pending.
+        case tunneling(readingPaused: Bool)
         case closed
     }
 
@@ -54,6 +57,10 @@ struct ClientLifecycle: Equatable {
     }
 
     mutating func handlerPausedReading(_ paused: Bool) {
+        if case .tunneling = state {
+            state = .tunneling(readingPaused: paused)
+            return
+        }
         guard case .serving(var exchange?) = state else { return }
         exchange.readingPaused = paused
         state = .serving(exchange: exchange)
@@ -67,9 +74,22 @@ struct ClientLifecycle: Equatable {
             return exchange?.readingPaused != true && bufferedBytes <= maxBuffered && !hasPendingOutput
         case .closingAfterFlush, .lingering:
             return true
+        case .tunneling(let paused):
+            return !paused
         case .closed:
             return false
         }
+    }
+
+    var isTunneling: Bool {
+        if case .tunneling = state { return true }
+        return false
+    }
+
+    /// The `101` of the exchange is on its way: the connection carries a tunnel from now on.
+    mutating func becameTunnel() {
+        guard isServing else { return }
+        state = .tunneling(readingPaused: false)
     }
 
     enum AfterAnswer: Equatable {
@@ -98,6 +118,8 @@ struct ClientLifecycle: Equatable {
 
     enum AfterFlush: Equatable {
         case none
+        /// The tunnel's output to the client is written: its upstream side may read again.
+        case tunnelDrained
         /// Half-close now and discard what the client still sends.
         case beginLinger
         /// A streamed answer may continue; buffered requests may be decoded.
@@ -111,6 +133,8 @@ struct ClientLifecycle: Equatable {
             return .beginLinger
         case .serving:
             return .resume
+        case .tunneling:
+            return .tunnelDrained
         case .lingering, .closed:
             return .none
         }
@@ -118,6 +142,8 @@ struct ClientLifecycle: Equatable {
 
     enum AfterPeerEOF: Equatable {
         case close
+        /// The tunnel decides: what the client sent last still goes upstream.
+        case tunnelEnded
         /// Hand the end to the HTTP machine: an answer may still be owed.
         case askHTTP
     }
@@ -133,6 +159,8 @@ struct ClientLifecycle: Equatable {
             return .askHTTP
         case .serving:
             return .askHTTP
+        case .tunneling:
+            return .tunnelEnded
         case .closed:
             return .close
         }
@@ -140,6 +168,8 @@ struct ClientLifecycle: Equatable {
 
     enum AfterDeadline: Equatable {
         case close
+        /// The tunnel's periodic check: the token, revocations, idleness, shutdown.
+        case checkTunnel
         /// Ask the HTTP machine: a partial head gets 408, an idle connection just closes.
         case headTimedOut
     }
@@ -147,6 +177,7 @@ struct ClientLifecycle: Equatable {
     func deadlinePassed(hasPendingOutput: Bool) -> AfterDeadline {
         switch state {
         case .serving where !hasPendingOutput: return .headTimedOut
+        case .tunneling: return .checkTunnel
         default: return .close
         }
     }

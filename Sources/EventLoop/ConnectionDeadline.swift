@@ -15,7 +15,13 @@ struct ConnectionDeadline {
         case linger
         /// Set by the handler (an upstream that does not answer).
         case handler
+        /// A tunnel's next check of its token, revocations and idleness (`tunnelCheckInterval`).
+        case tunnel
     }
+
+    /// How often an open tunnel is checked: with the loop's sweep (at most 500 ms apart), a token that expires or is
+    /// revoked closes its tunnel within a second.
+    static let tunnelCheckInterval: UInt64 = 250_000_000
 
     private let timeouts: ConnectionTimeouts
     private(set) var kind = Kind.none
@@ -34,6 +40,7 @@ struct ConnectionDeadline {
         case .head: timeout = timeouts.head
         case .idle, .activity: timeout = timeouts.idle
         case .linger: timeout = timeouts.linger
+        case .tunnel: timeout = Self.tunnelCheckInterval
         }
         time = timeout == 0 ? 0 : SystemClock.coarseMonotonicNanoseconds() &+ timeout
     }

@@ -42,6 +42,8 @@ package final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
     private var decoder: ResponseDecoder
     private var channel: SocketChannel?
     private var inbound: [UInt8] = []
+    /// Set once a `101` made the connection a tunnel's end (`lifecycle` is `.tunneling`); let go on close.
+    private var tunnel: Tunnel?
     /// TLS to the upstream, when it is an https:// one.
     private let tlsSettings: UpstreamTLS?
 
@@ -105,9 +107,9 @@ package final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
         loop.runSoon { [self] in fail(reason, beforeAnswer: true) }
     }
 
-    /// Prepares for the answer to the request about to be written.
-    package func startRequest(isHead: Bool) {
-        decoder.expectResponse(toHead: isHead)
+    /// Prepares for the answer to the request about to be written; `upgrade`: it asks to switch to WebSocket.
+    package func startRequest(isHead: Bool, upgrade: Bool = false) {
+        decoder.expectResponse(toHead: isHead, upgrade: upgrade)
         reused = lifecycle.wasReused
         lifecycle.requestStarted()
     }
@@ -117,6 +119,19 @@ package final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
     package func send(_ bytes: [UInt8]) {
         guard !isClosed else { return }
         channel?.write(bytes)
+    }
+
+    func send(_ bytes: UnsafeRawBufferPointer) {
+        guard !isClosed else { return }
+        channel?.write(bytes)
+    }
+
+    /// The `101` was relayed to the client: from now on this connection's bytes are `tunnel`'s. Call from the
+    /// delegate's `upstreamHead`; the bytes that followed the head in the same read go to the tunnel next.
+    package func joinTunnel(_ tunnel: Tunnel) {
+        guard lifecycle.state == .tunneling else { return }
+        self.tunnel = tunnel
+        delegate = nil
     }
 
     /// Stops or restarts reading the answer (the client is slow: the upstream waits instead of memory filling).
@@ -133,14 +148,26 @@ package final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
     }
 
     func channelDrained() {
+        if let tunnel {
+            tunnel.upstreamDrained()
+            return
+        }
         delegate?.upstreamDrained(connection: self)
     }
 
     func channelFailed(_ error: ChannelError) {
+        if let tunnel {
+            tunnel.failed()
+            return
+        }
         fail(lifecycle.isConnected ? "\(error)" : "connect: \(error)", beforeAnswer: decoder.isAwaitingFirstByte)
     }
 
     func channelReadEOF() {
+        if let tunnel {
+            tunnel.upstreamEnded()
+            return
+        }
         do {
             if case .end = try decoder.peerClosed() {
                 lifecycle.answerEnded(bytesFollowed: true)
@@ -155,6 +182,10 @@ package final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
     }
 
     func channelRead(_ chunk: UnsafeRawBufferPointer) {
+        if let tunnel {
+            tunnel.upstreamBytes(chunk)
+            return
+        }
         if inbound.isEmpty {
             process(chunk)
         } else {
@@ -183,6 +214,17 @@ package final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
                 if offset < buffer.count {
                     inbound.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[offset...]))
                 }
+                return
+            case .head(let head) where head.switchesProtocols:
+                lifecycle.answerHead(keepAlive: false)
+                lifecycle.switchedProtocols()
+                // The delegate relays the 101 and joins this connection to a tunnel, or the connection closes.
+                delegate?.upstreamHead(head, connection: self)
+                guard let tunnel, !isClosed else {
+                    close()
+                    return
+                }
+                if offset < buffer.count { tunnel.upstreamBytes(UnsafeRawBufferPointer(rebasing: buffer[offset...])) }
                 return
             case .head(let head):
                 if !head.isInformational { lifecycle.answerHead(keepAlive: head.keepAlive) }
@@ -213,6 +255,7 @@ package final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
         guard !isClosed else { return }
         lifecycle.closed()
         delegate = nil
+        tunnel = nil
         channel?.close()
         channel = nil
     }

@@ -1,5 +1,5 @@
 /// The life of one upstream connection, without I/O: connecting, idle between exchanges, carrying one,
-/// spent, closed. `UpstreamConnection` feeds it events; the pool reads whether it may keep the connection.
+/// spent, carrying a tunnel after a `101`, closed. `UpstreamConnection` feeds it events; the pool reads whether it may keep the connection.
 struct UpstreamLifecycle: Equatable {
     enum State: Equatable {
         /// TCP connect and, for https:// upstreams, the TLS handshake.
@@ -10,6 +10,8 @@ struct UpstreamLifecycle: Equatable {
         case exchanging(answered: Int, keepAlive: Bool)
         /// The answer ended, but the connection cannot carry another request.
         case spent
+        /// The answer was a `101`: the bytes go to and from a tunnel, never again through the response decoder.
+        case tunneling
         case closed
     }
 
@@ -25,7 +27,7 @@ struct UpstreamLifecycle: Equatable {
     var wasReused: Bool {
         switch state {
         case .idle(let answered), .exchanging(let answered, _): return answered > 0
-        case .connecting, .spent, .closed: return false
+        case .connecting, .spent, .tunneling, .closed: return false
         }
     }
 
@@ -45,6 +47,12 @@ struct UpstreamLifecycle: Equatable {
         state = keepAlive && !bytesFollowed ? .idle(answered: answered + 1) : .spent
     }
 
+    /// A `101` switched the connection to a tunnel; nothing brings it back to HTTP or to a pool.
+    mutating func switchedProtocols() {
+        guard case .exchanging = state else { return }
+        state = .tunneling
+    }
+
     /// Whether the pool may keep it for another request.
     var isReusable: Bool {
         if case .idle(let answered) = state { return answered > 0 }
@@ -53,7 +61,7 @@ struct UpstreamLifecycle: Equatable {
 
     var isConnected: Bool {
         switch state {
-        case .idle, .exchanging, .spent: return true
+        case .idle, .exchanging, .spent, .tunneling: return true
         case .connecting, .closed: return false
         }
     }

@@ -167,4 +167,6 @@ package struct RouteSettings: Sendable {
     package var preserveHost: Bool
     /// false: no CORS answers or headers on this route (its upstream's own pass through).
     package var cors: Bool
+    /// true: a `GET` asking for `Upgrade: websocket` becomes a byte tunnel on the upstream's `101` (wire.md).
+    package var websocket = false
 }

@@ -321,7 +321,8 @@ struct Schema {
             stripPrefix: table.bool("strip_prefix", default: false),
             forwardAuthorization: table.bool("forward_authorization", default: true),
             preserveHost: table.bool("preserve_host", default: false),
-            cors: table.bool("cors", default: true)
+            cors: table.bool("cors", default: true),
+            websocket: table.bool("websocket", default: false)
         )
         table.rejectUnknownKeys()
         return ReadRoute(settings: settings, table: table)

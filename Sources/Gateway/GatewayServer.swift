@@ -324,17 +324,19 @@ package final class GatewayServer: @unchecked Sendable {
     private func drain(until deadline: UInt64, done: @escaping @Sendable () -> Void) {
         let remaining = DispatchGroup()
         let open = OpenCount()
+        // Past the grace, the tunnels still open close (counted, logged) before the process goes.
+        let graceOver = SystemClock.monotonicNanoseconds() >= deadline
         for loop in group.loops {
             remaining.enter()
             loop.queue.async {
-                loop.forEachConnection { $0.drain() }
+                loop.forEachConnection { $0.drain(graceOver: graceOver) }
                 open.add(loop.connectionCount)
                 loop.flushOutput()
                 remaining.leave()
             }
         }
         remaining.notify(queue: .global()) { [self] in
-            if open.value == 0 || SystemClock.monotonicNanoseconds() >= deadline {
+            if open.value == 0 || graceOver {
                 if open.value > 0 {
                     self.logger.warning("drain timed out", metadata: ["open_connections": "\(open.value)"])
                 }

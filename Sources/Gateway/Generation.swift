@@ -38,7 +38,9 @@ final class Generation: Sendable {
                 routes: config.routes, group: server.group,
                 settings: ProxySettings(
                     upstreamTimeout: config.server.upstreamTimeout, responseLimits: HTTPLimits(maxBodyBytes: 0),
-                    metrics: server.metrics
+                    metrics: server.metrics,
+                    tunnels: TunnelSettings(
+                        clockSkew: Double(config.cognito.clockSkew) / 1e9, revocations: server.revocations)
                 ),
                 resolver: HostResolver(environment: server.environment), dnsRefresh: config.server.dnsRefresh,
                 logger: logger

@@ -41,6 +41,8 @@ final class Metrics: ExchangeObserver, Sendable {
     private let authorizer = Mutex<Authorizer?>(nil)
     private let openConnections: @Sendable () -> Int
     private let heldRevocations: @Sendable () -> Int
+    /// WebSocket tunnels open now, on every loop.
+    private let openTunnels = Atomic<Int>(0)
     /// With `[cluster]`: whether Redis is connected and in step.
     private let clusterUp = Mutex<(@Sendable () -> Bool)?>(nil)
 
@@ -74,6 +76,15 @@ final class Metrics: ExchangeObserver, Sendable {
         }
     }
 
+    func tunnelOpened() {
+        openTunnels.add(1, ordering: .relaxed)
+    }
+
+    func tunnelClosed(_ reason: TunnelCloseReason) {
+        openTunnels.subtract(1, ordering: .relaxed)
+        count(.websocketTunnelsClosed, Self.labels([("reason", reason.rawValue)]))
+    }
+
     /// One event of a family (authorization failures, upstream errors, JWKS refreshes, sign-ins) with its labels.
     func count(_ family: Family, _ labels: String) {
         events.withLock { $0[family.rawValue, default: [:]][labels, default: 0] += 1 }
@@ -89,6 +100,7 @@ final class Metrics: ExchangeObserver, Sendable {
         case signouts = "signouts_total"
         case redisRoundtrips = "redis_roundtrips_total"
         case signinRateLimits = "signin_rate_limit_decisions_total"
+        case websocketTunnelsClosed = "websocket_tunnels_closed_total"
 
         var help: String {
             switch self {
@@ -104,6 +116,7 @@ final class Metrics: ExchangeObserver, Sendable {
             case .signinRateLimits:
                 return
                     "Sign-in rate-limit decisions, by who decided (redis, or local when Redis did not answer in time)."
+            case .websocketTunnelsClosed: return "WebSocket tunnels closed, by reason."
             }
         }
     }
@@ -174,6 +187,8 @@ final class Metrics: ExchangeObserver, Sendable {
         }
         family("open_connections", "gauge", "Client connections open on the public listeners.")
         sample("open_connections", "", String(openConnections()))
+        family("websocket_tunnels_open", "gauge", "WebSocket tunnels open (upgraded connections).")
+        sample("websocket_tunnels_open", "", String(openTunnels.load(ordering: .relaxed)))
         family("revocations", "gauge", "Subs revoked at the gateway (sign-outs, /revoke) whose revocation is kept.")
         sample("revocations", "", String(heldRevocations()))
         if let clusterUp = clusterUp.withLock({ $0 }) {

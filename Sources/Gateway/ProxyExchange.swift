@@ -8,7 +8,7 @@ import Logging
 /// Loop-confined (`@unchecked Sendable` only to travel back to its loop after authorization).
 /// One request on its way to an upstream and its answer on the way back, both streamed: the request body
 /// waits (bounded) until the request is authorized and the upstream connected; each side pauses the other
-/// when it cannot keep up.
+/// when it cannot keep up. A WebSocket upgrade the upstream accepts becomes a `Tunnel` on its `101`.
 final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, HandlerDeadlineObserver, @unchecked Sendable
 {
     let client: ClientConnection
@@ -30,6 +30,8 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
         case awaitingAnswer(UpstreamConnection, token: VerifiedToken?, isRetry: Bool)
         /// The answer streams to the client.
         case answering(UpstreamConnection)
+        /// The upstream switched to WebSocket: the tunnel owns both connections now.
+        case tunneling(Tunnel)
         /// Answered, refused or failed: nothing more happens.
         case finished
     }
@@ -42,6 +44,8 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
     }
 
     private var state = State.authorizing
+    /// The request asks for WebSocket on a route that allows it: it goes up with `Upgrade`, and a `101` may come.
+    private let upgrade: Bool
     private var requestBody: RequestBody
     /// Request body held until the upstream is connected, already framed for it.
     private var pendingBody: [UInt8] = []
@@ -65,13 +69,14 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
         self.settings = settings
         self.logger = logger
         self.requestBody = head.framing == .none ? .none : .receiving
+        self.upgrade = route.websocket && HopByHop.asksForWebSocket(head)
     }
 
     private var upstream: UpstreamConnection? {
         switch state {
         case .connecting(let connection, _, _), .awaitingAnswer(let connection, _, _), .answering(let connection):
             return connection
-        case .authorizing, .finished:
+        case .authorizing, .tunneling, .finished:
             return nil
         }
     }
@@ -133,7 +138,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
                 limit = Self.maxPendingBody
             }
             if pendingBody.count > limit { client.pauseReading(true) }
-        case .finished:
+        case .tunneling, .finished:
             break
         }
     }
@@ -144,7 +149,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
         switch state {
         case .awaitingAnswer(let upstream, _, _), .answering(let upstream): upstream.send(ChunkedEncoder.lastChunk)
         case .authorizing, .connecting: pendingBody += ChunkedEncoder.lastChunk
-        case .finished: break
+        case .tunneling, .finished: break
         }
     }
 
@@ -163,7 +168,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
     func upstreamConnected(_ connection: UpstreamConnection) {
         guard case .connecting(let upstream, let token, let isRetry) = state, upstream === connection else { return }
         state = .awaitingAnswer(connection, token: token, isRetry: isRetry)
-        connection.startRequest(isHead: head.isHead)
+        connection.startRequest(isHead: head.isHead, upgrade: upgrade)
         var length: UInt64?
         if case .length(let value) = head.framing { length = value }
         connection.send(
@@ -171,7 +176,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
                 for: head, route: route, token: token, peerAddress: client.peerAddress,
                 clientAddress: client.clientAddress,
                 requestID: client.currentRequestID,
-                secure: client.isSecure, bodyLength: length, chunked: head.framing == .chunked
+                secure: client.isSecure, bodyLength: length, chunked: head.framing == .chunked, upgrade: upgrade
             ))
         if !pendingBody.isEmpty {
             connection.send(pendingBody)
@@ -186,8 +191,13 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
     }
 
     func upstreamHead(_ response: ResponseHead, connection: UpstreamConnection) {
-        guard case .awaitingAnswer(let upstream, _, _) = state, upstream === connection, !response.isInformational
+        guard case .awaitingAnswer(let upstream, let token, _) = state, upstream === connection,
+            !response.isInformational
         else {
+            return
+        }
+        if response.switchesProtocols {
+            startTunnel(response, connection: connection, token: token)
             return
         }
         state = .answering(connection)
@@ -229,6 +239,41 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
         }
     }
 
+    /// The upstream accepted the upgrade (the decoder lets a `101` through only then): the `101` goes to the client
+    /// and both connections become a tunnel, bound to the token. Either both switch or both close.
+    private func startTunnel(_ response: ResponseHead, connection: UpstreamConnection, token: VerifiedToken?) {
+        client.disarmHandlerDeadline()
+        client.record.upstreamStatus = response.status
+        let tunnel = Tunnel(
+            client: client, upstream: connection,
+            policy: TunnelGuard(token: token, settings: settings.tunnels, metrics: settings.metrics))
+        let cors = self.cors
+        let switched = response.bytes.withUnsafeBytes { raw in
+            let rules = HopByHop(raw, fields: response.fields)
+            return client.switchProtocols(
+                reason: UnsafeRawBufferPointer(rebasing: raw[response.reasonRange]), tunnel: tunnel
+            ) { out in
+                for field in response.fields {
+                    guard rules.disposition(of: field.name, in: raw, going: .toClient) == .copy else { continue }
+                    if cors != nil && CORSPolicy.replacesUpstreamField(field.name, in: raw) { continue }
+                    out.field(
+                        name: UnsafeRawBufferPointer(rebasing: raw[field.name]),
+                        value: UnsafeRawBufferPointer(rebasing: raw[field.value]))
+                }
+            }
+        }
+        guard switched else {
+            // The client is gone (or an answer already started): nothing may stay half upgraded.
+            state = .finished
+            connection.close()
+            client.closeNow()
+            return
+        }
+        state = .tunneling(tunnel)
+        connection.joinTunnel(tunnel)
+        tunnel.start()
+    }
+
     func upstreamBody(_ bytes: UnsafeRawBufferPointer, connection: UpstreamConnection) {
         guard case .answering(let upstream) = state, upstream === connection else { return }
         client.sendBody(bytes)
@@ -239,8 +284,9 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
     func upstreamEnd(connection: UpstreamConnection) {
         guard case .answering(let upstream) = state, upstream === connection else { return }
         state = .finished
-        if requestBody == .receiving {
-            // The upstream answered before the request body ended: the connection is mid-request.
+        if requestBody == .receiving || upgrade {
+            // The upstream answered before the request body ended: the connection is mid-request. Or it declined an
+            // upgrade: it was asked to switch protocols, and is not trusted with another request.
             connection.close()
         } else {
             pool.giveBack(connection)
@@ -269,7 +315,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
     func handlerDeadlinePassed() {
         switch state {
         case .connecting, .awaitingAnswer: break
-        case .authorizing, .answering, .finished: return
+        case .authorizing, .answering, .tunneling, .finished: return
         }
         fail("no answer head within upstream_timeout", .upstreamTimeout)
     }
@@ -302,4 +348,5 @@ struct ProxySettings: Sendable {
     let upstreamTimeout: UInt64
     let responseLimits: HTTPLimits
     let metrics: Metrics
+    let tunnels: TunnelSettings
 }

@@ -23,7 +23,8 @@ struct UpstreamRequest {
         return joined + query
     }
 
-    /// Serializes the head. `bodyLength` nil with `chunked` false means no body. `peerAddress` is appended to the
+    /// Serializes the head. `bodyLength` nil with `chunked` false means no body; `upgrade` asks the upstream to switch
+    /// to WebSocket (the client's own `Upgrade` and `Connection` are hop-by-hop, dropped like any other). `peerAddress` is appended to the
     /// `X-Forwarded-For` chain, which stays true; `clientAddress` (the peer, or what `trusted_proxies` derived) is
     /// the `X-Real-IP`.
     static func head(
@@ -35,7 +36,8 @@ struct UpstreamRequest {
         requestID: String,
         secure: Bool,
         bodyLength: UInt64?,
-        chunked: Bool
+        chunked: Bool,
+        upgrade: Bool = false
     ) -> [UInt8] {
         var out = HeadWriter(capacity: head.bytes.count + 512)
         var clientHost: String?
@@ -83,6 +85,10 @@ struct UpstreamRequest {
             out.field("X-Auth-Groups", token.groups.joined(separator: ","))
             out.field("X-Auth-Token-Use", token.tokenUse)
             out.field("X-Auth-Claims", token.encodedPayload)
+        }
+        if upgrade {
+            out.field("Upgrade", "websocket")
+            out.field("Connection", "Upgrade")
         }
         if chunked {
             out.field("Transfer-Encoding", "chunked")

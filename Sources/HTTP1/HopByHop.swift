@@ -95,6 +95,37 @@ package struct HopByHop {
     }
 }
 
+extension HopByHop {
+    /// Whether a request asks to become a WebSocket (RFC 6455 §4.1): a `GET` in HTTP/1.1 without a body whose
+    /// `Upgrade` lists `websocket` and whose `Connection` lists `upgrade`. Only such a request, on a route with
+    /// `websocket = true`, is forwarded as an upgrade; every other `Upgrade` (`h2c` among them) is dropped as
+    /// hop-by-hop, and a body makes it an ordinary request, as Envoy treats one.
+    package static func asksForWebSocket(_ head: RequestHead) -> Bool {
+        guard head.version == .http11, head.framing == .none, head.method == "GET" else { return false }
+        return head.bytes.withUnsafeBytes { raw in
+            lists(raw, head.fields, field: "upgrade", "websocket") && lists(raw, head.fields, field: "connection", "upgrade")
+        }
+    }
+
+    /// Whether a `101` answer switches to WebSocket: its `Upgrade` lists `websocket` (RFC 6455 §4.1).
+    package static func switchesToWebSocket(_ raw: UnsafeRawBufferPointer, fields: [HeaderField]) -> Bool {
+        lists(raw, fields, field: "upgrade", "websocket")
+    }
+
+    /// Whether a list field named `field` holds the element `element`, both compared case-insensitively.
+    private static func lists(
+        _ raw: UnsafeRawBufferPointer, _ fields: [HeaderField], field: StaticString, _ element: StaticString
+    ) -> Bool {
+        var found = false
+        for candidate in fields where raw.equalsLowercase(candidate.name, field) {
+            RequestHeadParser.forEachListElement(raw, candidate.value) { name in
+                if raw.equalsLowercase(name, element) { found = true }
+            }
+        }
+        return found
+    }
+}
+
 extension UnsafeRawBufferPointer {
     /// Case-insensitive comparison of two ASCII ranges of the buffer.
     func equalsIgnoringCase(_ left: Range<Int>, _ right: Range<Int>) -> Bool {

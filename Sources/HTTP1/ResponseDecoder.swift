@@ -18,8 +18,10 @@ package struct ResponseHead: Sendable {
     /// Whether the upstream connection may carry another request after this response.
     package let keepAlive: Bool
 
-    /// 1xx: another head follows for the same request.
-    package var isInformational: Bool { status < 200 }
+    /// 1xx but 101: another head follows for the same request.
+    package var isInformational: Bool { status < 200 && status != 101 }
+    /// 101: the connection stops speaking HTTP; the decoder accepts it only when the request asked for it.
+    package var switchesProtocols: Bool { status == 101 }
     package var reason: String { String(decoding: bytes[reasonRange], as: UTF8.self) }
 
     package func firstValue(_ lowercaseName: StaticString) -> String? {
@@ -44,11 +46,15 @@ package struct ResponseDecoder: Sendable {
     private enum State: Sendable {
         case head(HeadScanner)
         case body(BodyDecoder)
+        /// A 101 came: what follows is not HTTP, and the connection hands it to its tunnel, never to `decode`.
+        case switched
     }
 
     package let limits: HTTPLimits
     private var state: State = .head(HeadScanner())
     private var requestWasHead = false
+    /// The request asked for `Upgrade: websocket`: a 101 that switches to it is then an answer, not an error.
+    private var upgradeAsked = false
     /// The storage of the last head's bytes and fields, used again for the next answer on this connection: by
     /// then the exchange has let go of the last head, so no allocation is made for either.
     private var headStorage: [UInt8] = []
@@ -58,10 +64,12 @@ package struct ResponseDecoder: Sendable {
         self.limits = limits
     }
 
-    /// Prepares for the answer to the next request; `head` says whether that request is a HEAD.
-    package mutating func expectResponse(toHead head: Bool) {
+    /// Prepares for the answer to the next request; `head` says whether that request is a HEAD, `upgrade` whether it
+    /// asked to switch to WebSocket.
+    package mutating func expectResponse(toHead head: Bool, upgrade: Bool = false) {
         state = .head(HeadScanner())
         requestWasHead = head
+        upgradeAsked = upgrade
     }
 
     package var hasEnded: Bool {
@@ -77,6 +85,8 @@ package struct ResponseDecoder: Sendable {
 
     package mutating func decode(_ buffer: UnsafeRawBufferPointer) throws(HTTPParseError) -> (Event, consumed: Int) {
         switch state {
+        case .switched:
+            return (.needMore, 0)
         case .head(var scanner):
             let outcome = try scanner.scan(
                 buffer, maxBytes: limits.maxHeadBytes, startLineLimit: limits.maxHeadBytes,
@@ -91,8 +101,11 @@ package struct ResponseDecoder: Sendable {
                 headStorage.append(contentsOf: UnsafeRawBufferPointer(rebasing: buffer[skipped..<(skipped + length)]))
                 fieldStorage.removeAll(keepingCapacity: true)
                 let head = try Self.parseHead(
-                    headStorage, fields: &fieldStorage, requestWasHead: requestWasHead, limits: limits)
-                if head.isInformational {
+                    headStorage, fields: &fieldStorage, requestWasHead: requestWasHead, upgradeAsked: upgradeAsked,
+                    limits: limits)
+                if head.switchesProtocols {
+                    state = .switched
+                } else if head.isInformational {
                     state = .head(HeadScanner())
                 } else {
                     switch head.framing {
@@ -124,20 +137,23 @@ package struct ResponseDecoder: Sendable {
         return wasEnded ? .needMore : .end
     }
 
-    static func parseHead(_ head: [UInt8], requestWasHead: Bool, limits: HTTPLimits) throws(HTTPParseError)
-        -> ResponseHead
-    {
+    static func parseHead(
+        _ head: [UInt8], requestWasHead: Bool, upgradeAsked: Bool = false, limits: HTTPLimits
+    ) throws(HTTPParseError) -> ResponseHead {
         var fields: [HeaderField] = []
-        return try parseHead(head, fields: &fields, requestWasHead: requestWasHead, limits: limits)
+        return try parseHead(
+            head, fields: &fields, requestWasHead: requestWasHead, upgradeAsked: upgradeAsked, limits: limits)
     }
 
     /// `fields` is empty storage that the head's fields are appended to.
     static func parseHead(
-        _ head: [UInt8], fields: inout [HeaderField], requestWasHead: Bool, limits: HTTPLimits
+        _ head: [UInt8], fields: inout [HeaderField], requestWasHead: Bool, upgradeAsked: Bool, limits: HTTPLimits
     ) throws(HTTPParseError) -> ResponseHead {
         let result = head.withUnsafeBytes { raw in
             Result { () throws(HTTPParseError) -> ResponseHead in
-                try parseHead(raw, bytes: head, fields: &fields, requestWasHead: requestWasHead, limits: limits)
+                try parseHead(
+                    raw, bytes: head, fields: &fields, requestWasHead: requestWasHead, upgradeAsked: upgradeAsked,
+                    limits: limits)
             }
         }
         return try result.get()
@@ -148,6 +164,7 @@ package struct ResponseDecoder: Sendable {
         bytes: [UInt8],
         fields: inout [HeaderField],
         requestWasHead: Bool,
+        upgradeAsked: Bool,
         limits: HTTPLimits
     ) throws(HTTPParseError) -> ResponseHead {
         // status-line = HTTP-version SP 3DIGIT SP [ reason-phrase ] CRLF
@@ -218,8 +235,13 @@ package struct ResponseDecoder: Sendable {
                 }
             }
         }
-        // 101 would switch protocols; authgate never asks for it, so it is not an answer it can relay.
-        if status == 101 { throw HTTPParseError(.malformedStatusLine) }
+        // A 101 is an answer only to a WebSocket upgrade authgate forwarded, and only if it switches to that
+        // (RFC 6455 §4.1: `Upgrade: websocket`); any other would leave a connection speaking who knows what.
+        if status == 101 {
+            guard upgradeAsked, version == .http11, HopByHop.switchesToWebSocket(raw, fields: fields) else {
+                throw HTTPParseError(.malformedStatusLine)
+            }
+        }
         let framing: ResponseFraming
         if requestWasHead || status < 200 || status == 204 || status == 304 {
             framing = .none
@@ -235,7 +257,7 @@ package struct ResponseDecoder: Sendable {
             }
         }
         var keepAlive = version == .http11 ? !connectionClose : (connectionKeepAlive && !connectionClose)
-        if framing == .untilClose { keepAlive = false }
+        if framing == .untilClose || status == 101 { keepAlive = false }
         return ResponseHead(
             bytes: bytes, status: status, reasonRange: reasonRange, version: version, fields: fields, framing: framing,
             keepAlive: keepAlive

@@ -36,6 +36,8 @@ package struct ServerConnectionStateMachine: Sendable {
     private enum Phase: Sendable {
         case awaitingHead
         case exchange(Exchange)
+        /// A `101` was relayed: the connection carries a tunnel's bytes, which are never decoded as HTTP.
+        case tunnel
         case closed
     }
 
@@ -69,7 +71,7 @@ package struct ServerConnectionStateMachine: Sendable {
         while true {
             let remaining = UnsafeRawBufferPointer(rebasing: buffer[consumedTotal...])
             switch phase {
-            case .closed:
+            case .closed, .tunnel:
                 return (.readMore, consumedTotal)
             case .exchange(let exchange) where exchange.bodyEnded:
                 return (.awaitResponse, consumedTotal)
@@ -164,6 +166,19 @@ package struct ServerConnectionStateMachine: Sendable {
             phase = .exchange(exchange)
         }
         return .continueReading
+    }
+
+    /// The handler is about to relay a `101` that switches the connection to a tunnel. Allowed only while the
+    /// request is read whole and nothing of an answer has gone out; true when the connection became a tunnel.
+    package mutating func switchingProtocols() -> Bool {
+        guard case .exchange(let exchange) = phase, exchange.bodyEnded, !exchange.responseStarted else { return false }
+        phase = .tunnel
+        return true
+    }
+
+    package var isTunnel: Bool {
+        if case .tunnel = phase { return true }
+        return false
     }
 
     /// The head timeout fired. Returns what to do: answer 408 for a partial head, close for an idle connection.
