@@ -103,7 +103,8 @@ extension HopByHop {
     package static func asksForWebSocket(_ head: RequestHead) -> Bool {
         guard head.version == .http11, head.framing == .none, head.method == "GET" else { return false }
         return head.bytes.withUnsafeBytes { raw in
-            lists(raw, head.fields, field: "upgrade", "websocket") && lists(raw, head.fields, field: "connection", "upgrade")
+            lists(raw, head.fields, field: "upgrade", "websocket")
+                && lists(raw, head.fields, field: "connection", "upgrade")
         }
     }
 
