@@ -1,0 +1,105 @@
+import Foundation
+import TestSupport
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// Tests/Fixtures/ws_upstream.py on a free loopback port (a WebSocket upstream with modes picked by the path's last
+/// segment), killed with the value.
+final class WebSocketUpstream {
+    let port: UInt16
+    private let process = Process()
+
+    init() throws {
+        port = try freePort()
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        process.arguments = ["python3", Repository.fixture("ws_upstream.py"), "--port", "\(port)"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+        _ = output.fileHandleForReading.availableData  // "ready"
+        try FixtureServer.waitForPort(port)
+    }
+
+    var url: String { "http://127.0.0.1:\(port)" }
+
+    deinit {
+        // The test process blocks SIGTERM, and its children with it: SIGKILL, then reap.
+        let pid = process.processIdentifier
+        kill(pid, SIGKILL)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+    }
+}
+
+/// One run of Tests/Fixtures/ws_client.py, started now; `result` waits (bounded) for its JSON line.
+final class WebSocketClientRun {
+    private let process = Process()
+    private let output = Pipe()
+
+    init(_ mode: String, url: String, token: String? = nil, options: [String] = []) throws {
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        var arguments = ["python3", Repository.fixture("ws_client.py"), mode, "--url", url]
+        if let token { arguments += ["--token", token] }
+        process.arguments = arguments + options
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        try process.run()
+    }
+
+    /// The client's JSON answer, once it exits; it is killed if it has not within `seconds`.
+    func result(seconds: Double = 60) throws -> [String: Any] {
+        let pid = process.processIdentifier
+        let deadline = Date().addingTimeInterval(seconds)
+        var status: Int32 = 0
+        while waitpid(pid, &status, WNOHANG) == 0 {
+            if Date() > deadline {
+                kill(pid, SIGKILL)
+                waitpid(pid, &status, 0)
+                throw TestFailure("ws_client.py did not finish within \(seconds) s")
+            }
+            usleep(10_000)
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+            throw TestFailure("ws_client.py printed \(String(decoding: data, as: UTF8.self))")
+        }
+        return object
+    }
+
+    deinit {
+        let pid = process.processIdentifier
+        var status: Int32 = 0
+        if waitpid(pid, &status, WNOHANG) == 0 {
+            kill(pid, SIGKILL)
+            waitpid(pid, &status, 0)
+        }
+    }
+}
+
+extension Repository {
+    static func fixture(_ name: String) -> String {
+        root.appendingPathComponent("Tests/Fixtures/\(name)").path
+    }
+}
+
+extension RawClient {
+    /// Asks `path` for a WebSocket upgrade (RFC 6455's sample key) and reads the answer: its head only when
+    /// `expectingTunnel` (a 101's bytes that follow are the tunnel's), else the whole answer.
+    func upgrade(_ path: String, token: String? = nil, expectingTunnel: Bool = true) throws -> RawResponse {
+        let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
+        try send(
+            "GET \(path) HTTP/1.1\r\nHost: a\r\n\(authorization)Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        return try readResponse(head: expectingTunnel)
+    }
+}
+
+extension RunningGateway {
+    /// Waits (bounded) until a series of /metrics reads `value`.
+    func waitForMetric(_ series: String, _ value: Double, seconds: Double = 10) throws -> Bool {
+        try waitFor(seconds: seconds) { try metric(series) == value }
+    }
+}
