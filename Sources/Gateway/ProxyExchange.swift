@@ -297,8 +297,9 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
     func upstreamFailed(_ reason: String, beforeAnswer: Bool, connection: UpstreamConnection) {
         guard upstream === connection else { return }
         // A kept-alive connection the upstream had closed: retry once, for requests safe to repeat.
+        // A request without a body (whose `requestBody` is `.ended` once its head was read) can go again whole.
         if case .awaitingAnswer(_, let token, isRetry: false) = state, beforeAnswer, connection.reused,
-            requestBody == .none, Self.idempotent.contains(head.method)
+            head.framing == .none, Self.idempotent.contains(head.method)
         {
             connect(token: token, isRetry: true)
             return
