@@ -33,6 +33,8 @@ package final class Tunnel {
         client.loop.assertOnLoop()
         policy.tunnelOpened()
         if let early = client.takeEarlyTunnelBytes() { early.withUnsafeBytes { clientBytes($0) } }
+        // A client that half-closed while the upgrade was on its way will tell no end again: it ended already.
+        if client.channel.hasInputEnded { clientEnded() }
     }
 
     // MARK: Bytes

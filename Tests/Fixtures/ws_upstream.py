@@ -53,8 +53,9 @@ def process_request(connection, request):
         return Response(101, "Switching Protocols", Headers([("Upgrade", "websocket"), ("Connection", "Upgrade")]))
     if mode == "http":
         body = json.dumps({"headers": header_fields(request)}).encode()
-        return Response(200, "OK", Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body)))]),
-                        body)
+        # websockets closes the connection after an answer of process_request: it says so.
+        return Response(200, "OK", Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body))),
+                                            ("Connection", "close")]), body)
     if mode == "stall":
         # A small receive buffer, so that what the kernel takes for this reader is small too.
         connection.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)

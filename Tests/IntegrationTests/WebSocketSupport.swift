@@ -88,11 +88,15 @@ extension Repository {
 extension RawClient {
     /// Asks `path` for a WebSocket upgrade (RFC 6455's sample key) and reads the answer: its head only when
     /// `expectingTunnel` (a 101's bytes that follow are the tunnel's), else the whole answer.
-    func upgrade(_ path: String, token: String? = nil, expectingTunnel: Bool = true) throws -> RawResponse {
+    /// `halfClose` sends the client's end right after the request.
+    func upgrade(_ path: String, token: String? = nil, expectingTunnel: Bool = true, halfClose: Bool = false) throws
+        -> RawResponse
+    {
         let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
         try send(
             "GET \(path) HTTP/1.1\r\nHost: a\r\n\(authorization)Upgrade: websocket\r\nConnection: Upgrade\r\n"
                 + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
         return try readResponse(head: expectingTunnel)
     }
 }

@@ -168,6 +168,13 @@ import Testing
         #expect(try gateway.waitForMetric(Self.closed("client_closed"), 1))
         #expect(try gateway.metric(Self.open) == 0)
 
+        // A client that sent its end with the request: the upgrade happens, and then both close.
+        let halfClosed = try RawClient(port: gateway.publicPort)
+        #expect(try halfClosed.upgrade("/ws/echo", token: token(), halfClose: true).status == 101)
+        #expect(try halfClosed.isClosedByPeer())
+        #expect(try gateway.waitForMetric(Self.closed("client_closed"), 2))
+        #expect(try gateway.metric(Self.open) == 0)
+
         // The upstream vanishes: the client's connection is closed.
         let other = try RawClient(port: gateway.publicPort)
         let switched = try other.upgrade("/ws/vanish", token: token())
