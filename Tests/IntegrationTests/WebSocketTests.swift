@@ -67,9 +67,15 @@ import Testing
         #expect(value("sec-websocket-key").count == 1)
         #expect(value("x-auth-sub") == ["sub-1234"])
         #expect(value("x-auth-username") == ["alice"])
-        // The client's close frame went up, the upstream's came back, and the upstream closed first (RFC 6455 §7.1.1).
-        #expect(try gateway.waitForMetric(Self.closed("upstream_closed"), 1))
-        #expect(try gateway.metric(Self.open) == 0)
+        // The client's close frame went up, the upstream's came back, and one of them closed TCP (the upstream
+        // first, RFC 6455 §7.1.1 says, unless the client tired of waiting for it).
+        #expect(try gateway.waitForMetric(Self.open, 0))
+        #expect(
+            try waitFor(seconds: 10) {
+                try (gateway.metric(Self.closed("upstream_closed")) ?? 0)
+                    + (gateway.metric(Self.closed("client_closed")) ?? 0)
+                    == 1
+            })
         #expect(gateway.waitForLog(#""path":"/ws/headers","route":"/ws","status":101"#))
     }
 
@@ -124,7 +130,8 @@ import Testing
         let upstream = try WebSocketUpstream()
         let jwks = try FixtureServer(jwks: TestSigner.jwks([signer]))
         let gateway = try gateway(upstream, jwks: jwks, cognito: #"clock_skew = "0s""#)
-        let expiry = Int(Date().timeIntervalSince1970) + 2
+        // Three seconds at least: the client (a Python process) has time to start and open the tunnel first.
+        let expiry = Int(Date().timeIntervalSince1970) + 4
         let token = signer.token(TestSigner.claims { $0["exp"] = expiry })
         let result = try WebSocketClientRun("wait-close", url: url(gateway, "/ws/echo"), token: token).result()
         #expect(result["echoed"] as? Bool == true)
