@@ -85,6 +85,14 @@ for kind, harness in (("request", "FuzzRequestHead"), ("response", "FuzzResponse
         write(harness, fuzz_input(0, message))
         if chunked.search(message) and b"\r\n\r\n" in message:
             write("FuzzChunkedBody", fuzz_input(0, message.split(b"\r\n\r\n", 1)[1]))
+    if kind == "response":
+        # Answers to a WebSocket upgrade (flags 0x80): a 101 with the tunnel's first frame behind it, and a refusal.
+        for message in llhttp_blocks(kind):
+            if message.startswith(b"HTTP/1.1 101"):
+                write(harness, fuzz_input(0x80, message))
+        write(harness, fuzz_input(0x80, b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                                        b"Connection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n\x81\x05hello"))
+        write(harness, fuzz_input(0x80, b"HTTP/1.1 403 Forbidden\r\nContent-Length: 3\r\n\r\nno\n"))
 
 wycheproof = os.path.join(testdata, "wycheproof")
 for name in ("json_web_signature_test.json", "json_web_key_test.json"):
@@ -155,7 +163,8 @@ words = {
                         "Transfer-Encoding: chunked", "Connection: close", "Connection: keep-alive",
                         "Expect: 100-continue", "http://", "OPTIONS * ", "HEAD "],
     "FuzzResponse": ["\r\n", "\r\n\r\n", "HTTP/1.1 ", "HTTP/1.0 ", "100 ", "200 ", "204 ", "304 ",
-                     "Content-Length: ", "Transfer-Encoding: chunked", "Connection: close"],
+                     "Content-Length: ", "Transfer-Encoding: chunked", "Connection: close",
+                     "101 ", "Upgrade: websocket", "Connection: Upgrade"],
     "FuzzAddress": ["::", "::ffff:", ".", ":", "[", "]:", "255", "65535", "%"],
     "FuzzRedisReply": ["\r\n", "*", "$", ":", "+", "-", "$-1\r\n", "*-1\r\n", "2147483647", "-2", "message",
                        "subscribe", "authgate:revocations", "1733100000:1733186400:"],

@@ -2,7 +2,9 @@
 // length, chunked and close-delimited body decoders), driven as UpstreamConnection drives it. The input is
 // `FuzzInput`: flags, a split point, then the bytes an upstream sends. Bit n of the flags (n = 0...7, then
 // again) says whether the n-th answer is to a HEAD request; after each answer the decoder is reset for the next
-// one, as for a reused connection, and the end of the input is the upstream closing.
+// one, as for a reused connection, and the end of the input is the upstream closing. With bit 7 set and bit 0
+// clear, the first request asks for a WebSocket upgrade: a 101 is then its answer, and whatever follows is the
+// tunnel's, which the decoder must never take.
 
 import FuzzSupport
 import HTTP1
@@ -25,6 +27,8 @@ enum Entry: Equatable {
     case refused
     case endedByClose
     case cutShort
+    /// A 101 switched the connection: the rest is the tunnel's.
+    case switched(bytesAfter: Int)
 }
 
 struct UpstreamRun {
@@ -46,9 +50,11 @@ struct UpstreamRun {
     }
 
     private var requestIsHead: Bool { flags & (1 << UInt8(answers % 8)) != 0 }
+    private var requestIsUpgrade: Bool { answers == 0 && flags & 0x81 == 0x80 }
+    private var switched = false
 
     private mutating func expectNextAnswer() {
-        decoder.expectResponse(toHead: requestIsHead)
+        decoder.expectResponse(toHead: requestIsHead, upgrade: requestIsUpgrade)
         precondition(decoder.isAwaitingFirstByte && !decoder.hasEnded, "a fresh decoder that is not fresh")
         finalHead = nil
         bodyBytes = 0
@@ -58,11 +64,20 @@ struct UpstreamRun {
         let budget = 3 * stream.count + reads.count + 8
         var pending: [UInt8] = []
         for read in reads where !failed {
+            if switched {
+                // The connection hands these to its tunnel; the decoder must not take a byte of them.
+                let probe = stream[read].withUnsafeBytes { raw in
+                    Result { () throws(HTTPParseError) in try decoder.decode(raw) }
+                }
+                guard case .success((.needMore, 0)) = probe else { preconditionFailure("bytes decoded after a 101") }
+                appendTunnel(read.count)
+                continue
+            }
             pending += stream[read]
             let consumed = pending.withUnsafeBytes { process($0, budget: budget) }
             pending.removeFirst(consumed)
         }
-        if !failed { upstreamClosed() }
+        if !failed && !switched { upstreamClosed() }
         return transcript
     }
 
@@ -96,6 +111,11 @@ struct UpstreamRun {
                 precondition(consumed > 0 && finalHead == nil, "a head from no bytes, or after the final head")
                 check(head)
                 transcript.append(.head(head.bytes))
+                if head.switchesProtocols {
+                    switched = true
+                    appendTunnel(rest.count - consumed)
+                    return buffer.count
+                }
                 if !head.isInformational { finalHead = head }
             case .body(let range):
                 precondition(consumed > 0 && !range.isEmpty && range.isWithin(consumed), "body range out of bounds")
@@ -137,6 +157,15 @@ struct UpstreamRun {
         }
     }
 
+    /// Bytes after a 101, counted: how they were split into reads does not change the total.
+    private mutating func appendTunnel(_ count: Int) {
+        if case .switched(let earlier) = transcript.last {
+            transcript[transcript.count - 1] = .switched(bytesAfter: earlier + count)
+        } else {
+            transcript.append(.switched(bytesAfter: count))
+        }
+    }
+
     private mutating func appendBody(_ bytes: [UInt8]) {
         if case .body(let earlier) = transcript.last {
             transcript[transcript.count - 1] = .body(earlier + bytes)
@@ -149,7 +178,14 @@ struct UpstreamRun {
     private func check(_ head: ResponseHead) {
         let bytes = head.bytes
         precondition(bytes.count <= Self.limits.maxHeadBytes && bytes.suffix(4) == [13, 10, 13, 10], "head bounds")
-        precondition((100...999).contains(head.status) && head.status != 101, "status out of range")
+        precondition((100...999).contains(head.status), "status out of range")
+        if head.status == 101 {
+            precondition(requestIsUpgrade, "a 101 to a request that did not ask for one")
+            let upgrades = head.fields.filter { HTTPBytes.equalsIgnoringCase(name(head, $0), "upgrade") }
+            precondition(
+                head.version == .http11 && !upgrades.isEmpty && head.framing == .none && !head.keepAlive,
+                "a 101 that does not switch to WebSocket")
+        }
         precondition(head.reasonRange.isWithin(bytes.count), "reason range")
         precondition(bytes[head.reasonRange].allSatisfy(HTTPBytes.isFieldValue), "reason holds a forbidden byte")
         precondition(head.fields.count <= Self.limits.maxHeaderFields, "too many fields")

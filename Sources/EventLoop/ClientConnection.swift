@@ -7,7 +7,7 @@ import Time
 /// One accepted client connection, confined to its loop. It carries out what its two machines decide: the
 /// HTTP exchange (`ServerConnectionStateMachine`) and the connection's life around it (`ClientLifecycle`).
 /// Its socket channel does the I/O; the connection keeps deadlines and the bytes of requests not yet decoded.
-/// After a relayed `101` its bytes go to and from its `Tunnel` instead (ClientConnection+Tunnel.swift).
+/// After a relayed `101` its bytes go to and from its `Tunnel` instead (the `101` itself: ClientConnection+Answers).
 package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     package let loop: EventLoop
     /// The connection's remote end as text ("192.0.2.1", "2001:db8::1", "unix"): what `X-Forwarded-For` gets.
