@@ -7,13 +7,15 @@
               (creates --release) and checks the upstream's SHA-256 of everything
   flood       reads nothing until the upstream wrote --report (what it could send meanwhile), then reads it all
   wait-close  one echo, then waits for authgate to close the connection; prints how long after the start
---pid names authgate's process: its resident memory is reported where the modes hold data back."""
+--pid names authgate's process: its resident memory is reported where the modes hold data back. A wss:// URL is
+spoken over TLS, trusting --cafile."""
 import argparse
 import asyncio
 import hashlib
 import json
 import os
 import socket
+import ssl
 import time
 import urllib.parse
 
@@ -30,6 +32,7 @@ parser.add_argument("--release", default="")
 parser.add_argument("--report", default="")
 parser.add_argument("--pid", type=int, default=0)
 parser.add_argument("--timeout", type=float, default=20)
+parser.add_argument("--cafile", default="")
 arguments = parser.parse_args()
 
 MIB = 1024 * 1024
@@ -58,6 +61,9 @@ def small_socket():
 
 def open_connection(**options):
     headers = {"Authorization": "Bearer " + arguments.token} if arguments.token else {}
+    if arguments.url.startswith("wss:"):
+        options["ssl"] = ssl.create_default_context(cafile=arguments.cafile)
+        options["server_hostname"] = urllib.parse.urlsplit(arguments.url).hostname
     return connect(arguments.url, additional_headers=headers, compression=None, max_size=64 * MIB,
                    ping_interval=None, open_timeout=10, close_timeout=2, sock=small_socket(), **options)
 

@@ -12,7 +12,7 @@ segment of the request path picks what it does:
   refuse    answers an upgrade with 403: a non-101 answer
   raw101    answers any request, upgrade or not, with a 101 (authgate must refuse one it did not ask for)
   http      answers a plain request with 200 and its header fields as JSON (what reached the upstream)
-Prints "ready" once listening."""
+Every request's path is appended to --requests-log, a line each. Prints "ready" once listening."""
 import argparse
 import asyncio
 import hashlib
@@ -30,6 +30,7 @@ from websockets.http11 import Response
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
+parser.add_argument("--requests-log", required=True)
 arguments = parser.parse_args()
 
 LIMIT = 64 * 1024 * 1024
@@ -46,6 +47,8 @@ def header_fields(request):
 
 
 def process_request(connection, request):
+    with open(arguments.requests_log, "a") as log:
+        log.write(request.path + "\n")
     mode, _ = mode_and_query(request.path)
     if mode == "refuse":
         return connection.respond(403, "refused\n")

@@ -10,11 +10,15 @@ import TestSupport
 final class WebSocketUpstream {
     let port: UInt16
     private let process = Process()
+    private let requestsLog: URL
 
     init() throws {
         port = try freePort()
+        requestsLog = FileManager.default.temporaryDirectory.appendingPathComponent("ws-requests-\(UUID().uuidString)")
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        process.arguments = ["python3", Repository.fixture("ws_upstream.py"), "--port", "\(port)"]
+        process.arguments = [
+            "python3", Repository.fixture("ws_upstream.py"), "--port", "\(port)", "--requests-log", requestsLog.path,
+        ]
         let output = Pipe()
         process.standardOutput = output
         process.standardError = FileHandle.nullDevice
@@ -25,12 +29,18 @@ final class WebSocketUpstream {
 
     var url: String { "http://127.0.0.1:\(port)" }
 
+    /// The paths of the requests that reached it, in order.
+    var requests: [String] {
+        ((try? String(contentsOf: requestsLog, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
+    }
+
     deinit {
         // The test process blocks SIGTERM, and its children with it: SIGKILL, then reap.
         let pid = process.processIdentifier
         kill(pid, SIGKILL)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
+        try? FileManager.default.removeItem(at: requestsLog)
     }
 }
 

@@ -58,8 +58,10 @@ import Testing
 
         let refused = try WebSocketClientRun("headers", url: url(gateway, "/ws/headers")).result()
         #expect(refused["refused"] as? Int == 401, "no token, no tunnel")
+        #expect(upstream.requests.isEmpty, "a refused upgrade reaches no upstream")
         let seen = try WebSocketClientRun("headers", url: url(gateway, "/ws/headers"), token: token()).result()
         let fields = try #require(seen["headers"] as? [[String]])
+        #expect(upstream.requests == ["/ws/headers"])
         func value(_ name: String) -> [String] { fields.filter { $0[0].lowercased() == name }.map { $0[1] } }
         #expect(value("upgrade") == ["websocket"])
         #expect(value("connection") == ["Upgrade"])
@@ -238,6 +240,29 @@ import Testing
         #expect(onPlainRoute.status == 502, "the Upgrade was dropped, so the 101 was not asked for")
         #expect(try gateway.metric(#"authgate_upstream_errors_total{route="/ws",kind="failed"}"#) == 1)
         #expect(try gateway.metric(Self.open) == 0)
+    }
+
+    @Test func aTunnelRunsOverATLSListenerToo() throws {
+        let upstream = try WebSocketUpstream()
+        let jwks = try FixtureServer(jwks: TestSigner.jwks([signer]))
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("ws-tls-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let (cert, key) = try makeCertificate(in: directory)
+        let gateway = try gateway(
+            upstream, jwks: jwks, server: "[server.tls]\ncert_file = \"\(cert)\"\nkey_file = \"\(key)\"")
+        let base = "wss://localhost:\(gateway.publicPort)"
+        let seen = try WebSocketClientRun(
+            "headers", url: base + "/ws/headers", token: token(), options: ["--cafile", cert]
+        )
+        .result()
+        let fields = try #require(seen["headers"] as? [[String]])
+        #expect(fields.contains(["X-Forwarded-Proto", "https"]))
+        let echoed = try WebSocketClientRun(
+            "echo", url: base + "/ws/echo", token: token(), options: ["--cafile", cert, "--size", "\(4 * 1024 * 1024)"]
+        ).result()
+        let checked = try #require(echoed["checked"] as? [[String: Any]])
+        #expect(checked.count == 12 && checked.allSatisfy { $0["ok"] as? Bool == true })
     }
 
     @Test func anIdleTunnelClosesAfterIdleTimeout() throws {
