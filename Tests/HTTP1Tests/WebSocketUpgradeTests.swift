@@ -33,6 +33,7 @@ private func decode(_ text: String, upgrade: Bool) -> Result<ResponseHead, HTTPP
             ("GET / HTTP/1.0\nHost: a\n\(upgrade)\n", false),
             ("POST / HTTP/1.1\nHost: a\n\(upgrade)\n", false),
             ("get / HTTP/1.1\nHost: a\n\(upgrade)\n", false),
+            ("GET / HTTP/1.1\nHost: a\n\(upgrade)Content-Length: 0\n\n", true),
             ("GET / HTTP/1.1\nHost: a\n\(upgrade)Content-Length: 2\n\n", false),
             ("GET / HTTP/1.1\nHost: a\n\(upgrade)Transfer-Encoding: chunked\n\n", false),
         ])
