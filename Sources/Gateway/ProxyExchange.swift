@@ -220,14 +220,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
                 status: response.status, reason: UnsafeRawBufferPointer(rebasing: raw[response.reasonRange]),
                 framing: framing
             ) { out in
-                for field in response.fields {
-                    guard rules.disposition(of: field.name, in: raw, going: .toClient) == .copy else { continue }
-                    if cors != nil && CORSPolicy.replacesUpstreamField(field.name, in: raw) { continue }
-                    out.field(
-                        name: UnsafeRawBufferPointer(rebasing: raw[field.name]),
-                        value: UnsafeRawBufferPointer(rebasing: raw[field.value]))
-                }
-                if cors != nil { out.varyField(merging: raw, fields: response.fields, adding: "Origin") }
+                Self.writeUpstreamFields(of: response, raw, rules: rules, cors: cors != nil, to: &out)
                 guard case .none = response.framing else { return }
                 // A HEAD answer tells the length of what GET would send; 204 and 304 carry none.
                 if isHead, let length = response.firstValue("content-length") {
@@ -248,18 +241,13 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
             client: client, upstream: connection,
             policy: TunnelGuard(token: token, settings: settings.tunnels, metrics: settings.metrics))
         let cors = self.cors
+        if let cors { client.extraAnswerFields = cors.accessControl }
         let switched = response.bytes.withUnsafeBytes { raw in
             let rules = HopByHop(raw, fields: response.fields)
             return client.switchProtocols(
                 reason: UnsafeRawBufferPointer(rebasing: raw[response.reasonRange]), tunnel: tunnel
             ) { out in
-                for field in response.fields {
-                    guard rules.disposition(of: field.name, in: raw, going: .toClient) == .copy else { continue }
-                    if cors != nil && CORSPolicy.replacesUpstreamField(field.name, in: raw) { continue }
-                    out.field(
-                        name: UnsafeRawBufferPointer(rebasing: raw[field.name]),
-                        value: UnsafeRawBufferPointer(rebasing: raw[field.value]))
-                }
+                Self.writeUpstreamFields(of: response, raw, rules: rules, cors: cors != nil, to: &out)
             }
         }
         guard switched else {
@@ -272,6 +260,21 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
         state = .tunneling(tunnel)
         connection.joinTunnel(tunnel)
         tunnel.start()
+    }
+
+    /// The upstream's fields as the client gets them, in every answer (a `101` too): hop-by-hop ones dropped; with
+    /// the CORS policy, its Access-Control-* fields instead of the upstream's and Origin merged into Vary.
+    private static func writeUpstreamFields(
+        of response: ResponseHead, _ raw: UnsafeRawBufferPointer, rules: HopByHop, cors: Bool, to out: inout HeadWriter
+    ) {
+        for field in response.fields {
+            guard rules.disposition(of: field.name, in: raw, going: .toClient) == .copy else { continue }
+            if cors && CORSPolicy.replacesUpstreamField(field.name, in: raw) { continue }
+            out.field(
+                name: UnsafeRawBufferPointer(rebasing: raw[field.name]),
+                value: UnsafeRawBufferPointer(rebasing: raw[field.value]))
+        }
+        if cors { out.varyField(merging: raw, fields: response.fields, adding: "Origin") }
     }
 
     func upstreamBody(_ bytes: UnsafeRawBufferPointer, connection: UpstreamConnection) {
