@@ -120,7 +120,10 @@ import Testing
             ).result()
         }
         let heldBackAt = try #require((result["held_back_at"] ?? result["sent_before_reading"]) as? Int)
-        #expect(heldBackAt < size / 2, "the writer was held back after \(heldBackAt) bytes")
+        // What the kernels may hold at most here: the test's own sockets have 64KiB buffers, authgate's grow to
+        // tcp_rmem's and tcp_wmem's maximum (32MiB and 4MiB on this machine's defaults) on its two sockets, so
+        // about 40MiB; authgate itself holds at most one read. Seen: 7 to 12MiB.
+        #expect(heldBackAt < size * 3 / 4, "the writer was held back after \(heldBackAt) bytes")
         let before = try #require(result["rss_before_kib"] as? Int)
         let stalled = try #require(result["rss_stalled_kib"] as? Int)
         #expect(stalled - before < 16 * 1024, "authgate grew by \(stalled - before) KiB while the reader stalled")
