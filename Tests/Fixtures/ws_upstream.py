@@ -59,9 +59,10 @@ def process_request(connection, request):
         # websockets closes the connection after an answer of process_request: it says so.
         return Response(200, "OK", Headers([("Content-Type", "application/json"), ("Content-Length", str(len(body))),
                                             ("Connection", "close")]), body)
-    if mode == "stall":
-        # A small receive buffer, so that what the kernel takes for this reader is small too.
-        connection.transport.get_extra_info("socket").setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+    if mode in ("stall", "flood"):
+        # Small buffers, so that what this end's kernel takes is small too: what is held back is held by authgate's.
+        sock = connection.transport.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF if mode == "stall" else socket.SO_SNDBUF, 65536)
     return None
 
 
