@@ -16,9 +16,10 @@ struct ClusterHarness {
         jwks = try FixtureServer(jwks: TestSigner.jwks([signer]))
     }
 
+    /// `moreRoutes`: `[[route]]` tables after the harness's own.
     func gateway(
         redisURL: String, prefix: String = "it:", passwordFile: String? = nil, rateLimit: String = "10/m",
-        logLevel: String = "info", environment: [String: String] = [:]
+        logLevel: String = "info", environment: [String: String] = [:], moreRoutes: String = ""
     ) throws -> RunningGateway {
         try RunningGateway(
             extra: """
@@ -34,6 +35,7 @@ struct ClusterHarness {
                 \(passwordFile.map { "password_file = \"\($0)\"" } ?? "")
 
                 \(routes(upstream: jwks.url))
+                \(moreRoutes)
                 """,
             cognito: cognitoBlock(jwksURL: "\(jwks.url)/jwks.json"),
             environment: SignInClient.awsEnvironment.merging(environment) { $1 })

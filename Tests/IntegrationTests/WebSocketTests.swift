@@ -167,6 +167,26 @@ import Testing
                 as? Int == 401, "a new upgrade with the revoked token is refused")
     }
 
+    @Test func aRevocationOnAnotherInstanceClosesTheTunnel() throws {
+        let harness = try ClusterHarness()
+        let redis = try RedisServer()
+        let upstream = try WebSocketUpstream()
+        let redisURL = "redis://127.0.0.1:\(redis.port)"
+        let a = try harness.gateway(
+            redisURL: redisURL,
+            moreRoutes: "[[route]]\nprefix = \"/ws\"\nupstream = \"\(upstream.url)\"\nwebsocket = true")
+        let b = try harness.gateway(redisURL: redisURL)
+        #expect(try a.waitForCluster("ok", seconds: 5) && b.waitForCluster("ok", seconds: 5))
+        let client = try WebSocketClientRun(
+            "wait-close", url: url(a, "/ws/echo"), token: harness.token(sub: "sub-ws"), options: ["--timeout", "20"])
+        #expect(try a.waitForMetric(Self.open, 1))
+        #expect(try b.revoke("sub-ws") == 200)
+        let result = try client.result()
+        #expect(result["echoed"] as? Bool == true)
+        #expect(result["closed"] as? Bool == true)
+        #expect(try a.waitForMetric(Self.closed("revoked"), 1))
+    }
+
     @Test func whenEitherSideGoesTheOtherIsClosedToo() throws {
         let upstream = try WebSocketUpstream()
         let jwks = try FixtureServer(jwks: TestSigner.jwks([signer]))
