@@ -50,7 +50,7 @@ package enum ConfigSummary {
             if !route.groups.isEmpty { line += " groups=\(route.groups.joined(separator: ","))" }
             if !route.scopes.isEmpty { line += " scopes=\(route.scopes.joined(separator: ","))" }
             if cors.isEnabled && !route.cors { line += " cors=false" }
-            if route.websocket { line += " websocket" }
+            if route.websocket { line += " websocket=true" }
             lines.append(line)
         }
         return lines

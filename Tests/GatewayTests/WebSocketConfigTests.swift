@@ -22,7 +22,7 @@ import Testing
         #expect(try ConfigLoader.parse(Self.config(""), environment: [:]).routes[0].websocket == false)
         let on = try ConfigLoader.parse(Self.config("websocket = true"), environment: [:])
         #expect(on.routes[0].websocket == true)
-        #expect(ConfigSummary.lines(on).contains { $0.hasSuffix(" websocket") })
+        #expect(ConfigSummary.lines(on).contains { $0.hasSuffix(" websocket=true") })
     }
 
     @Test(arguments: [#"websocket = "yes""#, "websockets = true"])
