@@ -384,7 +384,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
 
     // MARK: Tunnel
 
-    /// The `101` is on its way: from now on the connection's bytes are `tunnel`'s, checked four times a second.
+    /// The `101` is on its way: from now on the connection's bytes are `tunnel`'s, checked at each sweep of the loop.
     func becomeTunnel(_ tunnel: Tunnel) {
         self.tunnel = tunnel
         lifecycle.becameTunnel()

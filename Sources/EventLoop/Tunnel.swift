@@ -2,8 +2,8 @@ import Time
 
 /// What the gateway decides about an open tunnel, and hears of its life. Called on the tunnel's loop.
 package protocol TunnelPolicy: AnyObject {
-    /// Asked at every check (four times a second): why the tunnel must close now (its token expired or was
-    /// revoked), or nil. Cheap: one clock reading and, while nothing is revoked, one atomic load.
+    /// Asked at every check (each sweep of the loop, at least twice a second): why the tunnel must close now (its
+    /// token expired or was revoked), or nil. Cheap: one clock reading and, while nothing is revoked, one atomic load.
     func verdict() -> TunnelCloseReason?
     func tunnelOpened()
     func tunnelClosed(_ reason: TunnelCloseReason)
