@@ -117,7 +117,10 @@ let package = Package(
             swiftSettings: strictSettings),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "Endpoints", "HTTP1", "AWS", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Gateway", "Endpoints", "HTTP1", "AWS", "JWT", "Cryptography", "Encoding",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

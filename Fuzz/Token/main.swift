@@ -75,7 +75,7 @@ private func check(_ verified: VerifiedToken, payloadPart: ArraySlice<UInt8>, cl
     precondition(verified.keyID == Harness.keyID, "verified by another key")
     precondition(Base64URL.decode(payloadPart) == verified.payload, "verified another payload")
     precondition(verified.encodedPayload.utf8.elementsEqual(payloadPart), "X-Auth-Claims is not the payload")
-    precondition(claims["iss"] == .string(Harness.verifier.rules.issuer), "another issuer")
+    precondition(claims["iss"] == .string(Harness.verifier.pools[0].issuer), "another issuer")
     precondition(claims["sub"] == .string(verified.subject), "another subject")
     precondition(claims["token_use"] == .string(verified.tokenUse), "another token_use")
     precondition(["id", "access"].contains(verified.tokenUse), "token_use neither id nor access")
