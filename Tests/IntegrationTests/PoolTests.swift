@@ -241,4 +241,33 @@ private func readiness(_ gateway: RunningGateway) throws -> RawResponse {
         #expect(try waiting.readResponse().status == 401)
         #expect(gateway.waitForLog("waiting-for-keys"))
     }
+
+    /// A reload removes a pool (/readyz no longer waits for it) and adds one back (its keys are fetched before
+    /// the new configuration answers, so its tokens are never refused with 503 in between).
+    @Test func aReloadAddsAndRemovesPools() throws {
+        let firstSigner = TestSigner(keyID: "first")
+        let secondSigner = TestSigner(keyID: "second")
+        let first = try FixtureServer(jwks: TestSigner.jwks([firstSigner]))
+        let unreachable = "http://127.0.0.1:\(try freePort())/jwks.json"
+        let gateway = try RunningGateway(
+            extra: routes(upstream: first.url),
+            cognito: cognitoBlock(jwksURL: first.url + "/jwks.json") + secondPool(jwksURL: unreachable))
+        let deadline = Date().addingTimeInterval(10)
+        while try !readiness(gateway).bodyText.contains("fetch failed") && Date() < deadline { usleep(50_000) }
+        #expect(try readiness(gateway).status == 503)
+
+        try gateway.rewriteConfig { $0.replacingOccurrences(of: secondPool(jwksURL: unreachable), with: "") }
+        gateway.signal(SIGHUP)
+        #expect(gateway.waitForLog("reloaded"))
+        #expect(try waitUntilReady(gateway), "the removed pool is not waited for")
+        #expect(try gateway.status("/api", token: secondSigner.token(secondPoolClaims())) == 401, "unknown issuer now")
+
+        let second = try FixtureServer(jwks: TestSigner.jwks([secondSigner]))
+        try gateway.rewriteConfig { $0 + secondPool(jwksURL: second.url + "/jwks.json") }
+        gateway.signal(SIGHUP)
+        #expect(gateway.waitForLog("reloaded", count: 2))
+        #expect(try gateway.status("/api", token: secondSigner.token(secondPoolClaims())) == 200)
+        #expect(try gateway.status("/api", token: firstSigner.token(TestSigner.claims())) == 200)
+        #expect(try readiness(gateway).status == 200)
+    }
 }
