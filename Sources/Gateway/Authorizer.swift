@@ -134,6 +134,7 @@ final class Authorizer: Sendable {
             switch result {
             case .success(let verified): return .decided(accept(verified, purpose: purpose, now: now))
             case .failure(.unknownKeyID), .failure(.noSigningKeys):
+                // A kid is looked up only in a picked pool's keys: `picked` is set whenever these are thrown.
                 guard let pool = picked else { return .decided(.failure(.unknownKeyID)) }
                 // No key of that pool was ever loaded: its JWKS is unreachable since start (503), and a request
                 // does not wait on it.

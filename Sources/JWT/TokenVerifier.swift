@@ -116,8 +116,8 @@ package struct VerifiedToken: Sendable, Equatable {
     }
 }
 
-/// Checks a token exactly as Cognito's authorizer and aws-jwt-verify do: RS256 only, a known kid, the
-/// signature, then issuer, token_use, audience or client_id, exp, nbf and iat (CognitoClaims.swift).
+/// Checks a token exactly as Cognito's authorizer and aws-jwt-verify do: RS256 only, the issuer, a known kid,
+/// the signature, then token_use, audience or client_id, exp, nbf and iat (CognitoClaims.swift).
 ///
 /// With several pools the token's `iss` picks one (as Envoy's jwt_authn picks a provider and aws-jwt-verify a
 /// user pool), found in the one scan of the payload: only that pool's keys verify the signature and only its
