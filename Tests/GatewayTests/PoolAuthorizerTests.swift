@@ -43,10 +43,24 @@ struct TestPool {
     }
 }
 
-private func route(pools: [String]) -> RouteSettings {
-    RouteSettings(
-        prefix: "/api", upstream: .unix(path: "/run/x.sock"), caFile: "", auth: .required, groups: [], scopes: [],
-        pools: pools, stripPrefix: false, forwardAuthorization: true, preserveHost: false, cors: true)
+/// A route as the configuration makes it (every other key at its default), listing `pools`; the pools it may
+/// name are the suite's two.
+private func route(pools: [String]) throws -> RouteSettings {
+    let config = try ConfigLoader.parse(
+        """
+        [cognito]
+        region = "us-east-1"
+        user_pool_id = "us-east-1_First1"
+        client_ids = ["clientFirst1"]
+        [[cognito.pool]]
+        user_pool_id = "us-east-1_Second2"
+        client_ids = ["clientSecond2"]
+        [[route]]
+        prefix = "/api"
+        upstream = "unix:/run/x.sock"
+        pools = [\(pools.map { "\"\($0)\"" }.joined(separator: ", "))]
+        """, environment: [:])
+    return config.routes[0]
 }
 
 private func head(_ token: String) throws -> RequestHead {
@@ -88,8 +102,8 @@ private func allowedPool(_ outcome: AuthorizationOutcome?) -> Int? {
     func aRouteListingOnePoolRefusesTheOthersTokensCachedOrNot(cacheSize: Int) throws {
         let authorizer = authorizer(cacheSize: cacheSize)
         defer { for pool in authorizer.pools { pool.jwks.stop() } }
-        let open = route(pools: [])
-        let onlyFirst = route(pools: [first.userPoolID])
+        let open = try route(pools: [])
+        let onlyFirst = try route(pools: [first.userPoolID])
         let firstToken = first.token()
         let secondToken = second.token()
         #expect(allowedPool(try outcome(authorizer, firstToken, route: open)) == 0)
@@ -101,21 +115,22 @@ private func allowedPool(_ outcome: AuthorizationOutcome?) -> Int? {
         // A token first seen on the restricted route is refused too, and stays good where it is accepted.
         let fresh = second.token(sub: "sub-2")
         #expect(rejection(try outcome(authorizer, fresh, route: onlyFirst)) == .poolNotAccepted)
-        #expect(allowedPool(try outcome(authorizer, fresh, route: route(pools: [second.userPoolID]))) == 1)
+        #expect(allowedPool(try outcome(authorizer, fresh, route: try route(pools: [second.userPoolID]))) == 1)
     }
 
     @Test func aTokenOfOnePoolSignedWithTheOthersKeyIsRefused() throws {
         let authorizer = authorizer()
         defer { for pool in authorizer.pools { pool.jwks.stop() } }
         #expect(
-            rejection(try outcome(authorizer, first.token(signedBy: second), route: route(pools: []))) == .badSignature)
+            rejection(try outcome(authorizer, first.token(signedBy: second), route: try route(pools: [])))
+                == .badSignature)
     }
 
     @Test func anUnknownIssuerIsRefused() throws {
         let authorizer = authorizer()
         defer { for pool in authorizer.pools { pool.jwks.stop() } }
         let stranger = TestPool(userPoolID: "us-east-1_Stranger3")
-        #expect(rejection(try outcome(authorizer, stranger.token(), route: route(pools: []))) == .wrongIssuer)
+        #expect(rejection(try outcome(authorizer, stranger.token(), route: try route(pools: []))) == .wrongIssuer)
     }
 
     @Test func everyPoolsFirstLoadIsWaitedFor() {
