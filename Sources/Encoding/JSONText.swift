@@ -30,23 +30,23 @@ package enum JSONText {
 
 extension JSONText {
     /// Appends `text` as a JSON string to `out`, escaping as `quoted` does, without making a String.
-    package static func appendQuoted(_ text: String, to out: inout [UInt8]) {
+    package static func appendQuoted(_ text: String, to out: ByteWriter) {
         out.append(UInt8(ascii: "\""))
         var text = text
         text.withUTF8 { bytes in
             guard bytes.contains(where: needsEscape) else {
-                out.append(contentsOf: bytes)
+                out.append(UnsafeRawBufferPointer(bytes))
                 return
             }
             for byte in bytes {
                 switch byte {
-                case UInt8(ascii: "\""): out.append(contentsOf: [0x5C, 0x22])
-                case UInt8(ascii: "\\"): out.append(contentsOf: [0x5C, 0x5C])
-                case 0x0A: out.append(contentsOf: [0x5C, UInt8(ascii: "n")])
-                case 0x0D: out.append(contentsOf: [0x5C, UInt8(ascii: "r")])
-                case 0x09: out.append(contentsOf: [0x5C, UInt8(ascii: "t")])
+                case UInt8(ascii: "\""): out.append("\\\"" as StaticString)
+                case UInt8(ascii: "\\"): out.append("\\\\" as StaticString)
+                case 0x0A: out.append("\\n" as StaticString)
+                case 0x0D: out.append("\\r" as StaticString)
+                case 0x09: out.append("\\t" as StaticString)
                 case _ where byte < 0x20 || byte == 0x7F:
-                    out.append(contentsOf: Array("\\u00".utf8))
+                    out.append("\\u00" as StaticString)
                     out.append(Hex.lowercaseDigit(byte >> 4))
                     out.append(Hex.lowercaseDigit(byte & 0xF))
                 default:

@@ -115,6 +115,10 @@ package final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
     package var hasPendingOutput: Bool { channel?.hasPendingOutput ?? false }
 
     package func send(_ bytes: [UInt8]) {
+        bytes.withUnsafeBytes { send($0) }
+    }
+
+    package func send(_ bytes: UnsafeRawBufferPointer) {
         guard !isClosed else { return }
         channel?.write(bytes)
     }
