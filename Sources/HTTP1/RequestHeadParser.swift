@@ -134,8 +134,10 @@ enum RequestHeadParser {
 
     static func parseField(
         _ raw: UnsafeRawBufferPointer,
-        at position: inout Int
+        at start: inout Int
     ) throws(HTTPParseError) -> HeaderField {
+        // A local position, written back once: the inout one was stored to memory on every byte.
+        var position = start
         let nameStart = position
         while ByteClass.isToken(raw[position]) { position += 1 }
         let nameEnd = position
@@ -162,7 +164,7 @@ enum RequestHeadParser {
             valueEnd -= 1
         }
         guard raw[position + 1] == ByteClass.lf else { throw HTTPParseError(.bareCarriageReturn) }
-        position += 2
+        start = position + 2
         return HeaderField(name: nameStart..<nameEnd, value: valueStart..<valueEnd)
     }
 
