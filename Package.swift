@@ -5,6 +5,7 @@ let strictSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
     .enableUpcomingFeature("InternalImportsByDefault"),
+    .unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release)),
 ]
 
 /// Test hooks (a signal that stalls an event loop, for the systemd watchdog test) exist in debug builds only:
@@ -43,7 +44,7 @@ let package = Package(
         // Pure Swift: the one parser of URLs and socket addresses, and their typed values. No C, no I/O.
         .target(name: "Endpoints", swiftSettings: strictSettings),
         // The one clock: monotonic and wall-clock readings, the Date header and log timestamp text. Glibc only.
-        .target(name: "Time", swiftSettings: strictSettings),
+        .target(name: "Time", dependencies: ["Encoding"], swiftSettings: strictSettings),
         // The only importer of COpenSSL's crypto: RSA keys, RS256 verification, SHA-256, HMAC-SHA256.
         .target(name: "Cryptography", dependencies: ["COpenSSL"], swiftSettings: strictSettings),
         // The only importer of CCurl: the control-plane client (JWKS, Cognito), curl multi on Dispatch.
@@ -58,7 +59,7 @@ let package = Package(
             swiftSettings: strictSettings),
         // Dispatch event loops with their epoll sets, the socket channel, client and upstream connections, pools.
         .target(
-            name: "EventLoop", dependencies: ["HTTP1", "CSystem", "Cryptography", "Endpoints", "Time"],
+            name: "EventLoop", dependencies: ["Encoding", "HTTP1", "CSystem", "Cryptography", "Endpoints", "Time"],
             swiftSettings: strictSettings),
         // The Redis client of `[cluster]`: its own connections (TCP, unix, TLS) on a queue of their own, hiredis's reader.
         .target(
@@ -117,7 +118,10 @@ let package = Package(
             swiftSettings: strictSettings),
         .testTarget(
             name: "GatewayTests",
-            dependencies: ["Gateway", "Endpoints", "HTTP1", "AWS", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "Gateway", "Endpoints", "HTTP1", "AWS", "JWT", "Cryptography", "Encoding",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strictSettings
         ),
         .testTarget(

@@ -124,12 +124,16 @@ for name in ("json_web_signature_test.json", "json_web_key_test.json"):
 # given alone, the harness's JSON form, whose mutations change the claims themselves.
 now = 1_700_000_000
 issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Fuzz"
+second_issuer = "https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Fuzz2"
 claims = [
     {"iss": issuer, "token_use": "id", "aud": "fuzzclient", "sub": "11111111-2222-3333-4444-555555555555",
      "cognito:username": "alice", "cognito:groups": ["admins", "staff"], "exp": now + 3600, "iat": now - 10},
     {"iss": issuer, "token_use": "access", "client_id": "fuzzclient", "sub": "bob", "username": "bob",
      "scope": "openid orders/read", "exp": now + 60, "iat": now - 10, "nbf": now - 10},
     {"iss": issuer, "token_use": "id", "aud": ["other", "fuzzclient"], "sub": "carol", "exp": now + 1},
+    # The harness's second pool (access tokens only), and the first pool's client in its token.
+    {"iss": second_issuer, "token_use": "access", "client_id": "fuzzclient2", "sub": "dave", "exp": now + 60},
+    {"iss": second_issuer, "token_use": "access", "client_id": "fuzzclient", "sub": "erin", "exp": now + 60},
 ]
 header = json.dumps({"alg": "RS256", "kid": "fuzz"}, separators=(",", ":")).encode()
 for claim in claims:

@@ -17,10 +17,15 @@ private enum Harness {
     static let keys = try! JWKSet(keys: [keyID: RSAPublicKey(modulus: key.modulus, exponent: key.exponent)])
     static let encodedHeader = Base64URL.encode(#"{"alg":"RS256","kid":"fuzz"}"#.utf8)
     static let now = 1_700_000_000.0
-    static let verifier = TokenVerifier(
-        rules: TokenRules(
+    // Two pools: the iss picks one, whose client ids and token_use must then hold of what it accepts.
+    static let verifier = TokenVerifier(pools: [
+        TokenRules(
             issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Fuzz", clientIDs: ["fuzzclient"],
-            tokenUse: .any, clockSkew: 60))
+            tokenUse: .any, clockSkew: 60),
+        TokenRules(
+            issuer: "https://issuer-cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Fuzz2", clientIDs: ["fuzzclient2"],
+            tokenUse: .access, clockSkew: 60),
+    ])
 }
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -75,17 +80,20 @@ private func check(_ verified: VerifiedToken, payloadPart: ArraySlice<UInt8>, cl
     precondition(verified.keyID == Harness.keyID, "verified by another key")
     precondition(Base64URL.decode(payloadPart) == verified.payload, "verified another payload")
     precondition(verified.encodedPayload.utf8.elementsEqual(payloadPart), "X-Auth-Claims is not the payload")
-    precondition(claims["iss"] == .string(Harness.verifier.rules.issuer), "another issuer")
+    let rules = Harness.verifier.pools[verified.pool]
+    precondition(claims["iss"] == .string(rules.issuer), "another issuer than its pool's")
     precondition(claims["sub"] == .string(verified.subject), "another subject")
     precondition(claims["token_use"] == .string(verified.tokenUse), "another token_use")
     precondition(["id", "access"].contains(verified.tokenUse), "token_use neither id nor access")
     precondition(claims["exp"] == .number(verified.expiresAt), "another expiry")
     precondition(verified.expiresAt + 60 > Harness.now, "expired but verified")
+    precondition(rules.tokenUse != .access || verified.tokenUse == "access", "a token_use its pool refuses")
+    let clients = rules.clientIDs.map { JSONValue.string($0) }
     if verified.tokenUse == "id" {
         let audiences = claims["aud"]?.array ?? [claims["aud"] ?? .null]
-        precondition(audiences.contains(.string("fuzzclient")), "an ID token for another client")
+        precondition(audiences.contains(where: clients.contains), "an ID token for another pool's client")
     } else {
-        precondition(claims["client_id"] == .string("fuzzclient"), "an access token for another client")
+        precondition(clients.contains(claims["client_id"] ?? .null), "an access token for another pool's client")
     }
     let headerValues = [verified.subject] + (verified.username.map { [$0] } ?? []) + verified.groups + verified.scopes
     for value in headerValues {

@@ -1,14 +1,15 @@
 /// Hexadecimal digits both ways: chunk sizes, percent-encoding, request ids, SigV4 digests.
-package enum Hex {
+/// Public (see `ByteWriter`) only so that the digits inline into other modules.
+public enum Hex {
     /// The digit of a value from 0 to 15, by arithmetic: a global table costs a lazy-initialization check on
     /// every use, and these run per byte of chunk sizes, request ids and JSON escapes.
-    @inline(__always)
-    package static func lowercaseDigit(_ value: UInt8) -> UInt8 {
+    @inlinable @inline(__always)
+    public static func lowercaseDigit(_ value: UInt8) -> UInt8 {
         value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") - 10 + value
     }
 
-    @inline(__always)
-    package static func uppercaseDigit(_ value: UInt8) -> UInt8 {
+    @inlinable @inline(__always)
+    public static func uppercaseDigit(_ value: UInt8) -> UInt8 {
         value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "A") - 10 + value
     }
 

@@ -42,9 +42,8 @@ extension ClientConnection {
         // A 204 has no body and no Content-Length (RFC 9110 §8.6).
         if status.code != 204 { head.field("Content-Length", decimal: UInt64(length)) }
         writeCommonFields(&head, keepAlive: keepAlive)
-        var bytes = head.bytes
-        if let body { bytes.append(contentsOf: body) }
-        return bytes
+        if let body { head.appendBody(body) }
+        return head.finish()
     }
 
     /// The fields every answer carries, last: Date, X-Request-Id and what the connection does next.
@@ -89,7 +88,9 @@ extension ClientConnection {
             if currentVersion != .http11 { wantsKeepAlive = false }
         }
         let staysOpen = http.responseWillStart(keepAlive: wantsKeepAlive && !lifecycle.draining)
-        var head = HeadWriter()
+        let writer = loop.takeWriter()
+        defer { loop.giveBack(writer) }
+        var head = HeadWriter(into: writer)
         head.statusLine(status, reason: reason)
         fields(&head)
         head.fieldLines(extraAnswerFields)
@@ -97,11 +98,11 @@ extension ClientConnection {
         if chunked { head.field("Transfer-Encoding", "chunked") }
         writeCommonFields(&head, keepAlive: staysOpen)
         record.status = status
-        record.bytesSent = head.bytes.count
+        record.bytesSent = head.count
         lifecycle.responseStarted(chunked: chunked)
         // Held for the body bytes that usually arrive in the same read: one write for both.
         guard !lifecycle.isClosed else { return }
-        channel.writeSoon(head.bytes)
+        head.withBytes { channel.writeSoon($0) }
     }
 
     /// Relays a `101` that switches to WebSocket and hands the connection to `tunnel`: its bytes are no longer HTTP.
@@ -114,7 +115,9 @@ extension ClientConnection {
         guard !lifecycle.isClosed, lifecycle.exchange?.response == .notStarted, http.switchingProtocols() else {
             return false
         }
-        var head = HeadWriter()
+        let writer = loop.takeWriter()
+        defer { loop.giveBack(writer) }
+        var head = HeadWriter(into: writer)
         head.statusLine(101, reason: reason)
         fields(&head)
         head.fieldLines(extraAnswerFields)
@@ -124,9 +127,9 @@ extension ClientConnection {
         head.field("X-Request-Id", currentRequestID)
         head.end()
         record.status = 101
-        record.bytesSent = head.bytes.count
+        record.bytesSent = head.count
         becomeTunnel(tunnel)
-        channel.write(head.bytes)
+        head.withBytes { channel.write($0) }
         return true
     }
 

@@ -1,4 +1,5 @@
 package import Dispatch
+package import Encoding
 import Time
 
 #if canImport(Glibc)
@@ -18,7 +19,7 @@ package final class EventLoop: @unchecked Sendable {
     var clock = SystemClock()
     private var connections: [ObjectIdentifier: ClientConnection] = [:]
     private var sweepTimer: (any DispatchSourceTimer)?
-    private var output: [UInt8] = []
+    private let output = ByteWriter(capacity: 4096)
     private var outputFlushScheduled = false
     let readiness = ReadinessSet()
     private var wakeSource: (any DispatchSourceRead)?
@@ -36,6 +37,8 @@ package final class EventLoop: @unchecked Sendable {
     private var spareBuffers: [[UInt8]] = []
     private static let spareBufferLimit = 64
     private static let spareBufferMaxCapacity = 64 * 1024
+    /// Writers lent for one head at a time; a few suffice, since a head is written and sent in one go.
+    private var spareWriters: [ByteWriter] = []
     private var delivering = false
     /// Rounds of ready events one wake-up delivers before other work on the queue (timers) gets its turn.
     private static let roundsPerWakeUp = 16
@@ -142,6 +145,17 @@ package final class EventLoop: @unchecked Sendable {
         buffer = []
     }
 
+    /// A writer for a head that is sent as soon as it is written, then given back: no allocation per head.
+    package func takeWriter() -> ByteWriter {
+        spareWriters.popLast() ?? ByteWriter(capacity: 4096)
+    }
+
+    package func giveBack(_ writer: ByteWriter) {
+        guard spareWriters.count < 8 else { return }
+        writer.removeAll(keepingAtMost: Self.spareBufferMaxCapacity)
+        spareWriters.append(writer)
+    }
+
     func register(_ connection: ClientConnection) {
         connections[ObjectIdentifier(connection)] = connection
     }
@@ -176,12 +190,12 @@ package final class EventLoop: @unchecked Sendable {
 
     /// Appends a line to the loop's stdout buffer; it is written once the current burst of events is done.
     package func writeOutputLine(_ line: String) {
-        writeOutputLine { $0.append(contentsOf: line.utf8) }
+        writeOutputLine { $0.append(line) }
     }
 
     /// Appends a line that `write` puts into the buffer as bytes, with the same flushing as `writeOutputLine`.
-    package func writeOutputLine(_ write: (inout [UInt8]) -> Void) {
-        write(&output)
+    package func writeOutputLine(_ write: (ByteWriter) -> Void) {
+        write(output)
         output.append(10)
         if output.count >= 32 * 1024 {
             flushOutput()
@@ -193,8 +207,8 @@ package final class EventLoop: @unchecked Sendable {
 
     package func flushOutput() {
         outputFlushScheduled = false
-        guard !output.isEmpty else { return }
-        output.withUnsafeBytes { raw in
+        guard output.count > 0 else { return }
+        output.withBytes { raw in
             var offset = 0
             while offset < raw.count {
                 let written = Glibc.write(1, raw.baseAddress! + offset, raw.count - offset)
@@ -204,12 +218,12 @@ package final class EventLoop: @unchecked Sendable {
                 offset += written
             }
         }
-        output.removeAll(keepingCapacity: output.count <= 256 * 1024)
+        output.removeAll(keepingAtMost: 256 * 1024)
     }
 
     package func httpDate() -> String { clock.httpDate() }
     package func iso8601Now() -> String { clock.iso8601() }
-    package func appendISO8601Now(to out: inout [UInt8]) { clock.appendISO8601(to: &out) }
+    package func appendISO8601Now(to out: ByteWriter) { clock.appendISO8601(to: out) }
 }
 
 /// The loops of the process, one per core by default.

@@ -117,11 +117,10 @@ package final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
     package var hasPendingOutput: Bool { channel?.hasPendingOutput ?? false }
 
     package func send(_ bytes: [UInt8]) {
-        guard !isClosed else { return }
-        channel?.write(bytes)
+        bytes.withUnsafeBytes { send($0) }
     }
 
-    func send(_ bytes: UnsafeRawBufferPointer) {
+    package func send(_ bytes: UnsafeRawBufferPointer) {
         guard !isClosed else { return }
         channel?.write(bytes)
     }

@@ -12,78 +12,78 @@ final class AccessLog: ExchangeObserver {
     }
 
     func exchangeFinished(_ record: AccessRecord, loop: EventLoop) {
-        loop.writeOutputLine { out in write(record, time: { loop.appendISO8601Now(to: &$0) }, to: &out) }
+        loop.writeOutputLine { out in write(record, time: { loop.appendISO8601Now(to: $0) }, to: out) }
     }
 
     /// `time` appends the line's timestamp where it belongs.
-    func write(_ record: AccessRecord, time: (inout [UInt8]) -> Void, to out: inout [UInt8]) {
+    func write(_ record: AccessRecord, time: (ByteWriter) -> Void, to out: ByteWriter) {
         switch format {
         case .json:
-            out.append(contentsOf: "{\"time\":\"".utf8)
-            time(&out)
-            out.append(contentsOf: "\",\"type\":\"access\",\"request_id\":".utf8)
-            JSONText.appendQuoted(record.requestID, to: &out)
-            out.append(contentsOf: ",\"client\":".utf8)
-            JSONText.appendQuoted(record.client, to: &out)
-            out.append(contentsOf: ",\"method\":".utf8)
-            JSONText.appendQuoted(record.method, to: &out)
-            out.append(contentsOf: ",\"path\":".utf8)
-            JSONText.appendQuoted(record.path, to: &out)
-            out.append(contentsOf: ",\"route\":".utf8)
-            JSONText.appendQuoted(record.route, to: &out)
-            out.append(contentsOf: ",\"status\":".utf8)
-            Digits.appendDecimal(record.status, to: &out)
-            out.append(contentsOf: ",\"bytes_sent\":".utf8)
-            Digits.appendDecimal(record.bytesSent, to: &out)
-            out.append(contentsOf: ",\"duration_ms\":".utf8)
-            appendMilliseconds(record.durationNanoseconds, to: &out)
-            out.append(contentsOf: ",\"upstream_status\":".utf8)
+            out.append("{\"time\":\"" as StaticString)
+            time(out)
+            out.append("\",\"type\":\"access\",\"request_id\":" as StaticString)
+            JSONText.appendQuoted(record.requestID, to: out)
+            out.append(",\"client\":" as StaticString)
+            JSONText.appendQuoted(record.client, to: out)
+            out.append(",\"method\":" as StaticString)
+            JSONText.appendQuoted(record.method, to: out)
+            out.append(",\"path\":" as StaticString)
+            JSONText.appendQuoted(record.path, to: out)
+            out.append(",\"route\":" as StaticString)
+            JSONText.appendQuoted(record.route, to: out)
+            out.append(",\"status\":" as StaticString)
+            Digits.appendDecimal(record.status, to: out)
+            out.append(",\"bytes_sent\":" as StaticString)
+            Digits.appendDecimal(record.bytesSent, to: out)
+            out.append(",\"duration_ms\":" as StaticString)
+            appendMilliseconds(record.durationNanoseconds, to: out)
+            out.append(",\"upstream_status\":" as StaticString)
             if let status = record.upstreamStatus {
-                Digits.appendDecimal(status, to: &out)
+                Digits.appendDecimal(status, to: out)
             } else {
-                append("null", &out)
+                append("null", out)
             }
-            out.append(contentsOf: ",\"sub\":".utf8)
-            if let subject = record.subject { JSONText.appendQuoted(subject, to: &out) } else { append("null", &out) }
-            out.append(contentsOf: ",\"auth\":".utf8)
-            JSONText.appendQuoted(record.authorization, to: &out)
+            out.append(",\"sub\":" as StaticString)
+            if let subject = record.subject { JSONText.appendQuoted(subject, to: out) } else { append("null", out) }
+            out.append(",\"auth\":" as StaticString)
+            JSONText.appendQuoted(record.authorization, to: out)
             out.append(UInt8(ascii: "}"))
         case .text:
-            time(&out)
-            append(" access request_id=", &out)
-            append(record.requestID, &out)
-            append(" client=", &out)
-            append(record.client, &out)
-            append(" method=", &out)
-            append(record.method, &out)
-            append(" path=", &out)
-            JSONText.appendQuoted(record.path, to: &out)
-            append(" route=", &out)
-            JSONText.appendQuoted(record.route, to: &out)
-            append(" status=", &out)
-            Digits.appendDecimal(record.status, to: &out)
-            append(" bytes_sent=", &out)
-            Digits.appendDecimal(record.bytesSent, to: &out)
-            append(" duration_ms=", &out)
-            appendMilliseconds(record.durationNanoseconds, to: &out)
-            append(" upstream_status=", &out)
-            if let status = record.upstreamStatus { Digits.appendDecimal(status, to: &out) } else { append("-", &out) }
+            time(out)
+            append(" access request_id=", out)
+            append(record.requestID, out)
+            append(" client=", out)
+            append(record.client, out)
+            append(" method=", out)
+            append(record.method, out)
+            append(" path=", out)
+            JSONText.appendQuoted(record.path, to: out)
+            append(" route=", out)
+            JSONText.appendQuoted(record.route, to: out)
+            append(" status=", out)
+            Digits.appendDecimal(record.status, to: out)
+            append(" bytes_sent=", out)
+            Digits.appendDecimal(record.bytesSent, to: out)
+            append(" duration_ms=", out)
+            appendMilliseconds(record.durationNanoseconds, to: out)
+            append(" upstream_status=", out)
+            if let status = record.upstreamStatus { Digits.appendDecimal(status, to: out) } else { append("-", out) }
             // sub comes from a token: quoted, so that its spaces cannot forge fields of the line.
-            append(" sub=", &out)
-            if let subject = record.subject { JSONText.appendQuoted(subject, to: &out) } else { append("-", &out) }
-            append(" auth=", &out)
-            JSONText.appendQuoted(record.authorization, to: &out)
+            append(" sub=", out)
+            if let subject = record.subject { JSONText.appendQuoted(subject, to: out) } else { append("-", out) }
+            append(" auth=", out)
+            JSONText.appendQuoted(record.authorization, to: out)
         }
     }
 
-    private func append(_ text: String, _ out: inout [UInt8]) {
-        out.append(contentsOf: text.utf8)
+    private func append(_ text: String, _ out: ByteWriter) {
+        out.append(text)
     }
 
     /// Milliseconds to the microsecond, written as a JSON number the way a Double prints: "1.5", "0.042", "3.0".
-    private func appendMilliseconds(_ nanoseconds: UInt64, to out: inout [UInt8]) {
+    private func appendMilliseconds(_ nanoseconds: UInt64, to out: ByteWriter) {
         let microseconds = (nanoseconds + 500) / 1000
-        Digits.appendDecimal(Int(microseconds / 1000), to: &out)
+        Digits.appendDecimal(Int(microseconds / 1000), to: out)
         out.append(UInt8(ascii: "."))
         var fraction = Int(microseconds % 1000)
         guard fraction != 0 else {
@@ -96,6 +96,6 @@ final class AccessLog: ExchangeObserver {
             digits -= 1
         }
         // Leading zeros of the fraction: 42 µs over three digits is "042".
-        Digits.appendDecimal(UInt64(fraction), width: digits, to: &out)
+        Digits.appendDecimal(UInt64(fraction), width: digits, to: out)
     }
 }

@@ -2,6 +2,7 @@ import Dispatch
 import Encoding
 import HTTP1
 import JWT
+import Synchronization
 import Time
 
 #if canImport(Glibc)
@@ -16,25 +17,37 @@ enum AuthorizationOutcome: Sendable {
     case forbidden(VerifiedToken, reason: String)
 }
 
-/// Checks bearer tokens: the verified-token cache first, then the signature and claims against the JWKS,
-/// with one coalesced JWKS re-fetch when a token names an unknown kid; then the gateway's revocations, for cached
-/// and new tokens alike.
+/// One user pool as the authorizer holds it: its id (what a route's `pools` names) and its own JWKS cache.
+struct PoolKeys: Sendable {
+    let userPoolID: String
+    let jwks: JWKSCache
+}
+
+/// Checks bearer tokens: the verified-token cache first, then the signature and claims against the JWKS of the
+/// pool the token's `iss` picks, with one coalesced re-fetch of that pool's JWKS when a token names an unknown kid;
+/// then the route's `pools` and the gateway's revocations, for cached and new tokens alike.
 final class Authorizer: Sendable {
     let verifier: TokenVerifier
     /// /signout's rules: the same but for token_use, since it takes access tokens whatever token_use says.
     let accessTokenVerifier: TokenVerifier
-    let jwks: JWKSCache
+    /// In the verifier's order: a verified token's `pool` indexes it.
+    let pools: [PoolKeys]
     let cache: VerifiedTokenCache
     let revocations: Revocations
 
-    init(verifier: TokenVerifier, jwks: JWKSCache, cache: VerifiedTokenCache, revocations: Revocations) {
+    init(verifier: TokenVerifier, pools: [PoolKeys], cache: VerifiedTokenCache, revocations: Revocations) {
+        precondition(verifier.pools.count == pools.count, "one JWKS cache per pool of the verifier")
         self.verifier = verifier
-        var accessRules = verifier.rules
-        accessRules.tokenUse = .access
-        accessTokenVerifier = TokenVerifier(rules: accessRules)
-        self.jwks = jwks
+        accessTokenVerifier = verifier.acceptingAccessTokensOnly()
+        self.pools = pools
         self.cache = cache
         self.revocations = revocations
+    }
+
+    /// Calls `then` once every pool's keys were first loaded (see `JWKSCache.whenFirstLoaded`).
+    func whenEveryPoolLoaded(_ then: @escaping @Sendable () -> Void) {
+        let remaining = Countdown(pools.count, then)
+        for pool in pools { pool.jwks.whenFirstLoaded { remaining.tick() } }
     }
 
     /// What `authorize` could decide at once.
@@ -48,6 +61,8 @@ final class Authorizer: Sendable {
     struct PendingToken: Sendable {
         fileprivate let token: [UInt8]
         fileprivate let key: VerifiedTokenCache.Key
+        /// The pool its `iss` picked, whose keys are fetched again.
+        fileprivate let pool: Int
     }
 
     /// Decides for `head` on `route` at once, as almost every request is decided: from the token cache or
@@ -55,7 +70,8 @@ final class Authorizer: Sendable {
     func authorize(_ head: RequestHead, route: RouteSettings) -> Decision {
         switch firstStep(head, purpose: .route) {
         case .decided(let result): return .decided(decide(result, route: route))
-        case .refetch(let token, let key): return .awaitingKeys(PendingToken(token: token, key: key))
+        case .refetch(let token, let key, let pool):
+            return .awaitingKeys(PendingToken(token: token, key: key, pool: pool))
         }
     }
 
@@ -65,7 +81,9 @@ final class Authorizer: Sendable {
         after pending: PendingToken, route: RouteSettings,
         completion: @escaping @Sendable (AuthorizationOutcome) -> Void
     ) {
-        refetch(pending.token, key: pending.key, purpose: .route) { [self] in completion(decide($0, route: route)) }
+        refetch(pending.token, key: pending.key, pool: pending.pool, purpose: .route) { [self] in
+            completion(decide($0, route: route))
+        }
     }
 
     /// The token of a `POST /signout`: an access token valid by every rule but token_use, and not revoked.
@@ -75,7 +93,8 @@ final class Authorizer: Sendable {
     ) {
         switch firstStep(head, purpose: .signOut) {
         case .decided(let result): completion(result)
-        case .refetch(let token, let key): refetch(token, key: key, purpose: .signOut, completion: completion)
+        case .refetch(let token, let key, let pool):
+            refetch(token, key: key, pool: pool, purpose: .signOut, completion: completion)
         }
     }
 
@@ -90,7 +109,7 @@ final class Authorizer: Sendable {
     /// What the cache and the keys at hand decide, or the token to check again once the JWKS is fetched.
     private enum FirstStep {
         case decided(Result<VerifiedToken, TokenRejection>)
-        case refetch([UInt8], VerifiedTokenCache.Key)
+        case refetch([UInt8], VerifiedTokenCache.Key, pool: Int)
     }
 
     private func firstStep(_ head: RequestHead, purpose: Purpose) -> FirstStep {
@@ -106,23 +125,40 @@ final class Authorizer: Sendable {
             let token = UnsafeRawBufferPointer(rebasing: raw[tokenRange])
             let key = VerifiedTokenCache.Key(token: token)
             if let cached = cache.lookup(key, now: now) { return .decided(accept(cached, purpose: purpose, now: now)) }
-            guard jwks.everLoaded else { return .decided(.failure(.noSigningKeys)) }
-            switch verify(token, keys: jwks.keys, now: now, key: key, purpose: purpose) {
+            // The pool the token's iss picked, if it got that far: one lock for its keys, none for the others'.
+            var picked: Int?
+            let result = verify(token, now: now, key: key, purpose: purpose) { pool in
+                picked = pool
+                return pools[pool].jwks.keys
+            }
+            switch result {
             case .success(let verified): return .decided(accept(verified, purpose: purpose, now: now))
-            case .failure(.unknownKeyID), .failure(.noSigningKeys): return .refetch(Array(token), key)
+            case .failure(.unknownKeyID), .failure(.noSigningKeys):
+                // A kid is looked up only in a picked pool's keys: `picked` is set whenever these are thrown.
+                guard let pool = picked else { return .decided(.failure(.unknownKeyID)) }
+                // No key of that pool was ever loaded: its JWKS is unreachable since start (503), and a request
+                // does not wait on it.
+                guard pools[pool].jwks.everLoaded else { return .decided(.failure(.noSigningKeys)) }
+                return .refetch(Array(token), key, pool: pool)
             case .failure(let rejection): return .decided(.failure(rejection))
             }
         }
     }
 
     private func refetch(
-        _ token: [UInt8], key: VerifiedTokenCache.Key, purpose: Purpose,
+        _ token: [UInt8], key: VerifiedTokenCache.Key, pool: Int, purpose: Purpose,
         completion: @escaping @Sendable (Result<VerifiedToken, TokenRejection>) -> Void
     ) {
         let keyID = UnverifiedToken.header(token)?["kid"]?.string ?? ""
+        let jwks = pools[pool].jwks
         jwks.refetch(forUnknownKeyID: keyID) { [self] keys in
             let now = SystemClock.wallClockSeconds()
-            let result = token.withUnsafeBytes { self.verify($0, keys: keys, now: now, key: key, purpose: purpose) }
+            let result = token.withUnsafeBytes { raw in
+                // The same iss picks the same pool: the keys just fetched are its.
+                self.verify(raw, now: now, key: key, purpose: purpose) { picked in
+                    picked == pool ? keys : self.pools[picked].jwks.keys
+                }
+            }
             switch result {
             case .success(let verified): completion(self.accept(verified, purpose: purpose, now: now))
             case .failure(.noSigningKeys): completion(.failure(.unknownKeyID))
@@ -132,10 +168,13 @@ final class Authorizer: Sendable {
     }
 
     private func verify(
-        _ token: UnsafeRawBufferPointer, keys: JWKSet, now: Double, key: VerifiedTokenCache.Key, purpose: Purpose
+        _ token: UnsafeRawBufferPointer, now: Double, key: VerifiedTokenCache.Key, purpose: Purpose,
+        keys: (_ pool: Int) -> JWKSet
     ) -> Result<VerifiedToken, TokenRejection> {
         let verifier = purpose == .route ? self.verifier : accessTokenVerifier
-        let result = Result { () throws(TokenRejection) in try verifier.verify(token, keys: keys, now: now) }
+        let result = Result { () throws(TokenRejection) in
+            try verifier.verify(token, now: now) { pool throws(TokenRejection) in keys(pool) }
+        }
         if purpose == .route, case .success(let verified) = result { cache.insert(key, verified) }
         return result
     }
@@ -155,6 +194,10 @@ final class Authorizer: Sendable {
         switch result {
         case .success(let verified): token = verified
         case .failure(let rejection): return .rejected(rejection)
+        }
+        // The verifier's pool ids are few and short: one comparison or two, on routes that list pools only.
+        if !route.pools.isEmpty && !route.pools.contains(pools[token.pool].userPoolID) {
+            return .rejected(.poolNotAccepted)
         }
         if token.satisfies(groups: route.groups, scopes: route.scopes) { return .allowed(token) }
         let reason =
@@ -189,5 +232,25 @@ final class Authorizer: Sendable {
             }
             return .success(start..<end)
         }
+    }
+}
+
+/// Runs an action once `tick` was called `count` times (at once for none).
+private final class Countdown: Sendable {
+    private let remaining: Mutex<Int>
+    private let action: @Sendable () -> Void
+
+    init(_ count: Int, _ action: @escaping @Sendable () -> Void) {
+        remaining = Mutex(count)
+        self.action = action
+        if count == 0 { action() }
+    }
+
+    func tick() {
+        let done = remaining.withLock { remaining in
+            remaining -= 1
+            return remaining == 0
+        }
+        if done { action() }
     }
 }

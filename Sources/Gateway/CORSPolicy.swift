@@ -124,7 +124,7 @@ extension CORSPolicy.Grant {
         func lines(_ fields: [(String, String)]) -> [UInt8] {
             var writer = HeadWriter(capacity: 256)
             for (name, value) in fields { writer.field(name: name, value: value) }
-            return writer.bytes
+            return writer.finish()
         }
         let allowOriginField = [("Access-Control-Allow-Origin", allowOrigin)]
         let credentials = settings.allowCredentials ? [("Access-Control-Allow-Credentials", "true")] : []

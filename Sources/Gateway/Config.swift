@@ -81,6 +81,30 @@ package struct CognitoSettings: Sendable, Equatable {
     package var tokenCacheSize: Int
     /// How long a gateway-side revocation (a sign-out, an operator's /revoke) is kept.
     package var revocationTTL: Nanoseconds
+    /// `[[cognito.pool]]`: more user pools whose tokens are accepted, in the file's order.
+    package var pools: [UserPoolSettings] = []
+
+    /// Every pool whose tokens are accepted: this table's own first, then `pools`. A token's pool is its index here.
+    package var allPools: [UserPoolSettings] {
+        [
+            UserPoolSettings(
+                userPoolID: userPoolID, region: region, clientIDs: clientIDs, endpointURL: endpointURL, issuer: issuer,
+                jwksURL: jwksURL, tokenUse: tokenUse)
+        ] + pools
+    }
+}
+
+/// One user pool's identity and token rules; the timing settings (`clock_skew`, `jwks_refresh`…) are [cognito]'s.
+package struct UserPoolSettings: Sendable, Equatable {
+    package var userPoolID: String
+    package var region: String
+    package var clientIDs: [String]
+    /// Where its GlobalSignOut goes, and its default JWKS; without a trailing "/".
+    package var endpointURL: HTTPURL
+    /// Text, not a parsed URL: a token's `iss` must equal it exactly, as written.
+    package var issuer: String
+    package var jwksURL: HTTPURL
+    package var tokenUse: TokenUse
 }
 
 package enum AuthFlow: String, Sendable, CaseIterable {
@@ -162,6 +186,8 @@ package struct RouteSettings: Sendable {
     package var auth: RouteAuth
     package var groups: [String]
     package var scopes: [String]
+    /// user_pool_ids whose tokens this route accepts; empty: every configured pool's.
+    package var pools: [String] = []
     package var stripPrefix: Bool
     package var forwardAuthorization: Bool
     package var preserveHost: Bool

@@ -75,13 +75,17 @@ struct KeyLines {
     init(_ text: String) {
         var section = ""
         var routeIndex = -1
+        /// How many [[name]] headers were seen so far, for "cognito.pool[1]" as for "route[1]".
+        var arrayIndex: [String: Int] = [:]
         for (offset, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = rawLine.trimmingCharacters(in: .whitespaces)
             let number = offset + 1
             if line.hasPrefix("[[") {
                 let name = line.dropFirst(2).prefix { $0 != "]" }.trimmingCharacters(in: .whitespaces)
                 if name == "route" { routeIndex += 1 }
-                section = name == "route" ? "route[\(routeIndex)]" : name
+                let index = arrayIndex[name, default: -1] + 1
+                arrayIndex[name] = index
+                section = "\(name)[\(index)]"
                 lines[section] = lines[section] ?? number
             } else if line.hasPrefix("[") {
                 let name = line.dropFirst().prefix { $0 != "]" }.trimmingCharacters(in: .whitespaces)
@@ -128,6 +132,12 @@ final class TableReader {
     }
 
     func has(_ key: String) -> Bool { table[key] != nil }
+
+    /// A key that may not stand here, refused with `message` rather than as unknown.
+    func refuse(_ key: String, _ message: String) {
+        used.insert(key)
+        fail(key, message)
+    }
 
     func string(_ key: String, default fallback: String) -> String {
         guard let raw = value(key) else { return fallback }
@@ -243,7 +253,7 @@ final class TableReader {
     func tables(_ key: String) -> [TableReader] {
         guard let raw = value(key) else { return [] }
         guard let array = raw.array else {
-            fail(key, "expected an array of tables ([[\(key)]]), found \(raw.type)")
+            fail(key, "expected an array of tables ([[\(keyPath(key))]]), found \(raw.type)")
             return []
         }
         var result: [TableReader] = []

@@ -23,6 +23,7 @@ struct Schema {
         let cluster = readCluster(root.table("cluster"))
         root.rejectUnknownKeys()
         checkRoutes(routes)
+        checkRoutePools(routes, cognito: cognito)
         return GatewayConfig(
             server: server, admin: admin, log: log, cognito: cognito, signin: signin, cors: cors,
             routes: routes.map(\.settings), cluster: cluster
@@ -134,21 +135,61 @@ struct Schema {
             table.fail("region", "\"\(region)\" is not an AWS region name such as \"us-east-1\"")
         }
 
+        let poolID = readUserPoolID(table, region: region)
+        let pool = readPoolRules(table, userPoolID: poolID, region: region)
+
+        let secretFile = table.string("client_secret_file", default: "")
+        if !secretFile.isEmpty && !FileManager.default.isReadableFile(atPath: secretFile) {
+            table.fail("client_secret_file", "cannot read \(secretFile)")
+        }
+
+        let clockSkew = table.duration("clock_skew", default: "60s")
+        if clockSkew > 600 * Self.secondNs { table.fail("clock_skew", "must be at most 10m") }
+        let refresh = table.duration("jwks_refresh", default: "1h", minimum: 10 * Self.secondNs)
+        let refetch = table.duration("jwks_min_refetch_interval", default: "10s", minimum: 1 * Self.secondNs)
+        let cacheSize = table.int("token_cache_size", default: 10000, range: 0...10_000_000)
+        // Cognito's shortest token lifetime: any shorter, every revocation lapses while the tokens it refuses live.
+        let revocationTTL = table.duration("revocation_ttl", default: "24h", minimum: 5 * 60 * Self.secondNs)
+        let pools = table.tables("pool").map(readExtraPool)
+        table.rejectUnknownKeys()
+        checkPoolsDistinct(primary: pool, table: table, pools: pools)
+        return CognitoSettings(
+            region: region, userPoolID: poolID, clientIDs: pool.clientIDs, clientSecretFile: secretFile,
+            endpointURL: pool.endpointURL, issuer: pool.issuer, jwksURL: pool.jwksURL, tokenUse: pool.tokenUse,
+            clockSkew: clockSkew, jwksRefresh: refresh, jwksMinRefetchInterval: refetch, tokenCacheSize: cacheSize,
+            revocationTTL: revocationTTL, pools: pools.map(\.settings)
+        )
+    }
+
+    /// The `user_pool_id` of [cognito] or of a [[cognito.pool]]: "REGION_ID", where REGION, when `region` is
+    /// known, must be it.
+    private func readUserPoolID(_ table: TableReader, region: String) -> String {
         let poolID = table.string("user_pool_id", default: "")
         if poolID.isEmpty {
             table.fail("user_pool_id", "is required")
-        } else if let underscore = poolID.firstIndex(of: "_") {
-            let poolRegion = String(poolID[..<underscore])
-            let suffix = poolID[poolID.index(after: underscore)...]
-            if suffix.isEmpty || !suffix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) {
-                table.fail("user_pool_id", "\"\(poolID)\" is not a user pool id such as \"us-east-1_AbCdEf123\"")
-            } else if !region.isEmpty && poolRegion != region {
-                table.fail("user_pool_id", "belongs to region \(poolRegion), but cognito.region is \(region)")
+        } else if let poolRegion = Self.regionPart(ofUserPoolID: poolID) {
+            if !region.isEmpty && poolRegion != region {
+                table.fail(
+                    "user_pool_id", "belongs to region \(poolRegion), but \(table.keyPath("region")) is \(region)")
             }
         } else {
             table.fail("user_pool_id", "\"\(poolID)\" is not a user pool id such as \"us-east-1_AbCdEf123\"")
         }
+        return poolID
+    }
 
+    /// What comes before the "_" of a well-formed user pool id, or nil when it is not one.
+    static func regionPart(ofUserPoolID poolID: String) -> String? {
+        guard let underscore = poolID.firstIndex(of: "_") else { return nil }
+        let suffix = poolID[poolID.index(after: underscore)...]
+        guard !suffix.isEmpty, suffix.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else { return nil }
+        return String(poolID[..<underscore])
+    }
+
+    /// The keys every pool has, [cognito] and each [[cognito.pool]] alike: its app clients, endpoint, issuer,
+    /// JWKS and token_use. Nothing is inherited from another pool; the endpoint variables of the AWS SDKs apply
+    /// to every pool, as they do to every client an SDK makes.
+    private func readPoolRules(_ table: TableReader, userPoolID poolID: String, region: String) -> UserPoolSettings {
         let clientIDs = table.strings("client_ids", default: [])
         if clientIDs.isEmpty {
             table.fail("client_ids", "is required: list the app clients whose tokens are accepted")
@@ -157,11 +198,6 @@ struct Schema {
             table.fail("client_ids", "\"\(id)\" is not an app client id (letters and digits)")
         }
         if Set(clientIDs).count != clientIDs.count { table.fail("client_ids", "lists a client twice") }
-
-        let secretFile = table.string("client_secret_file", default: "")
-        if !secretFile.isEmpty && !FileManager.default.isReadableFile(atPath: secretFile) {
-            table.fail("client_secret_file", "cannot read \(secretFile)")
-        }
 
         var endpointText = table.string("endpoint_url", default: "")
         var endpointKey = "endpoint_url"
@@ -200,22 +236,64 @@ struct Schema {
         {
             jwksURL = url
         }
-
         let tokenUse = table.choice("token_use", default: TokenUse.id)
-        let clockSkew = table.duration("clock_skew", default: "60s")
-        if clockSkew > 600 * Self.secondNs { table.fail("clock_skew", "must be at most 10m") }
-        let refresh = table.duration("jwks_refresh", default: "1h", minimum: 10 * Self.secondNs)
-        let refetch = table.duration("jwks_min_refetch_interval", default: "10s", minimum: 1 * Self.secondNs)
-        let cacheSize = table.int("token_cache_size", default: 10000, range: 0...10_000_000)
-        // Cognito's shortest token lifetime: any shorter, every revocation lapses while the tokens it refuses live.
-        let revocationTTL = table.duration("revocation_ttl", default: "24h", minimum: 5 * 60 * Self.secondNs)
+        return UserPoolSettings(
+            userPoolID: poolID, region: region, clientIDs: clientIDs, endpointURL: endpoint, issuer: issuer,
+            jwksURL: jwksURL, tokenUse: tokenUse)
+    }
+
+    private struct ReadPool {
+        let settings: UserPoolSettings
+        let table: TableReader
+    }
+
+    /// Keys of [cognito] that hold for every pool: named in a [[cognito.pool]], they are refused with where they go.
+    private static let globalCognitoKeys = [
+        "client_secret_file", "clock_skew", "revocation_ttl", "jwks_refresh", "jwks_min_refetch_interval",
+        "token_cache_size",
+    ]
+
+    /// One [[cognito.pool]]: its region is its user_pool_id's unless given.
+    private func readExtraPool(_ table: TableReader) -> ReadPool {
+        var region = table.string("region", default: "")
+        if !region.isEmpty && !Self.isRegion(region) {
+            table.fail("region", "\"\(region)\" is not an AWS region name such as \"us-east-1\"")
+        }
+        let poolID = readUserPoolID(table, region: region)
+        if region.isEmpty, let prefix = Self.regionPart(ofUserPoolID: poolID) {
+            if Self.isRegion(prefix) {
+                region = prefix
+            } else {
+                table.fail("region", "is required: the user_pool_id \"\(poolID)\" does not start with a region")
+            }
+        }
+        let settings = readPoolRules(table, userPoolID: poolID, region: region)
+        for key in Self.globalCognitoKeys where table.has(key) {
+            table.refuse(key, "applies to every pool: set it in [cognito]")
+        }
         table.rejectUnknownKeys()
-        return CognitoSettings(
-            region: region, userPoolID: poolID, clientIDs: clientIDs, clientSecretFile: secretFile,
-            endpointURL: endpoint, issuer: issuer, jwksURL: jwksURL, tokenUse: tokenUse, clockSkew: clockSkew,
-            jwksRefresh: refresh, jwksMinRefetchInterval: refetch, tokenCacheSize: cacheSize,
-            revocationTTL: revocationTTL
-        )
+        return ReadPool(settings: settings, table: table)
+    }
+
+    /// No two pools share a user_pool_id or an issuer: the issuer picks a token's pool, so it must name one.
+    private func checkPoolsDistinct(primary: UserPoolSettings, table: TableReader, pools: [ReadPool]) {
+        var poolIDs = [primary.userPoolID: table.keyPath("user_pool_id")]
+        var issuers = [primary.issuer: table.keyPath("issuer")]
+        for pool in pools {
+            let id = pool.settings.userPoolID
+            if let first = poolIDs[id], !id.isEmpty {
+                // Its default issuer is the same too: one problem is enough.
+                pool.table.fail("user_pool_id", "\"\(id)\" is already configured by \(first)")
+                continue
+            }
+            poolIDs[id] = pool.table.keyPath("user_pool_id")
+            let issuer = pool.settings.issuer
+            if let first = issuers[issuer] {
+                pool.table.fail("issuer", "\"\(issuer)\" is already the issuer of \(first): it must pick one pool")
+            } else {
+                issuers[issuer] = pool.table.keyPath("issuer")
+            }
+        }
     }
 
     private func readSignin(_ table: TableReader?, cognito: CognitoSettings) -> SigninSettings {
@@ -316,8 +394,14 @@ struct Schema {
             table.fail("auth", "is \"none\", so groups and scopes could never be checked; remove them or require auth")
         }
         for scope in scopes where scope.contains(" ") { table.fail("scopes", "\"\(scope)\" contains a space") }
+        let pools = table.strings("pools", default: [])
+        if auth == .none && !pools.isEmpty {
+            table.fail("pools", "cannot apply: auth is \"none\"; remove pools or require auth")
+        }
+        if Set(pools).count != pools.count { table.fail("pools", "lists a pool twice") }
         let settings = RouteSettings(
             prefix: prefix, upstream: upstream, caFile: caFile, auth: auth, groups: groups, scopes: scopes,
+            pools: pools,
             stripPrefix: table.bool("strip_prefix", default: false),
             forwardAuthorization: table.bool("forward_authorization", default: true),
             preserveHost: table.bool("preserve_host", default: false),
@@ -333,6 +417,17 @@ struct Schema {
         for route in routes where !route.settings.prefix.isEmpty {
             if !seen.insert(route.settings.prefix).inserted {
                 route.table.fail("prefix", "\"\(route.settings.prefix)\" is used by an earlier route")
+            }
+        }
+    }
+
+    /// A route's `pools` names configured pools only: a typo would otherwise refuse every token on the route.
+    private func checkRoutePools(_ routes: [ReadRoute], cognito: CognitoSettings) {
+        let known = Set(cognito.allPools.map(\.userPoolID))
+        for route in routes {
+            for pool in route.settings.pools where !known.contains(pool) {
+                route.table.fail(
+                    "pools", "\"\(pool)\" is not a configured user pool (cognito.user_pool_id or a [[cognito.pool]])")
             }
         }
     }

@@ -27,6 +27,11 @@ package enum ConfigSummary {
         )
         lines.append("issuer: \(cognito.issuer)")
         lines.append("jwks: \(cognito.jwksURL)")
+        for pool in cognito.pools {
+            lines.append(
+                "pool: \(pool.userPoolID) in \(pool.region), clients \(pool.clientIDs.joined(separator: ", ")), "
+                    + "token_use \(pool.tokenUse.rawValue), issuer \(pool.issuer), jwks \(pool.jwksURL)")
+        }
         let signin = config.signin
         let refresh = signin.refreshPath.map { ", refresh \($0)" } ?? ""
         lines.append(
@@ -49,6 +54,7 @@ package enum ConfigSummary {
             var line = "route \(route.prefix) -> \(route.upstream) auth=\(route.auth.rawValue)"
             if !route.groups.isEmpty { line += " groups=\(route.groups.joined(separator: ","))" }
             if !route.scopes.isEmpty { line += " scopes=\(route.scopes.joined(separator: ","))" }
+            if !route.pools.isEmpty { line += " pools=\(route.pools.joined(separator: ","))" }
             if cors.isEnabled && !route.cors { line += " cors=false" }
             if route.websocket { line += " websocket=true" }
             lines.append(line)

@@ -69,7 +69,11 @@ package final class GatewayServer: @unchecked Sendable {
     package func start() throws(GatewayStartError) {
         let config = initialConfig
         readiness.block("listeners", reason: "listeners are not bound yet")
-        readiness.block("signing_keys", reason: "the JWKS has not been fetched yet")
+        for pool in config.cognito.allPools {
+            readiness.block(
+                JWKSFetcher.readinessCondition(userPoolID: pool.userPoolID), reason: "the JWKS has not been fetched yet"
+            )
+        }
         let openFiles = raiseOpenFileLimit()
         if let settings = config.cluster {
             cluster = try ClusterWiring.make(
@@ -237,7 +241,7 @@ package final class GatewayServer: @unchecked Sendable {
         reloadFinished()
     }
 
-    /// A new user pool's keys are fetched before its generation answers, so that tokens are not refused with
+    /// New user pools' keys are fetched before their generation answers, so that tokens are not refused with
     /// 503 in between; after `keyWaitLimit` it takes over with whatever it holds. `then` runs once, on
     /// `reloads`, which is never blocked meanwhile.
     private func whenKeysHeld(by next: Generation, replacing current: Generation, then: @escaping () -> Void) {
@@ -248,7 +252,7 @@ package final class GatewayServer: @unchecked Sendable {
         next.startFetchingKeys()
         let once = RunOnce(then)
         once.runAfter(Self.keyWaitLimit, on: reloads)
-        next.authorizer.jwks.whenFirstLoaded { [reloads] in reloads.async { once.run() } }
+        next.authorizer.whenEveryPoolLoaded { [reloads] in reloads.async { once.run() } }
     }
 
     /// On `reloads`: the next generation answers from now on; the one it replaces is retired.
@@ -262,6 +266,11 @@ package final class GatewayServer: @unchecked Sendable {
             listener.context = publicContext(next)
         }
         current.retire(keepingAuthorization: next.authorizer === current.authorizer)
+        // A pool the reload removed is no longer waited for.
+        let kept = Set(next.config.cognito.allPools.map(\.userPoolID))
+        for pool in current.config.cognito.allPools where !kept.contains(pool.userPoolID) {
+            readiness.clear(JWKSFetcher.readinessCondition(userPoolID: pool.userPoolID))
+        }
     }
 
     /// On `reloads`: starts the next reload that waited, if any.

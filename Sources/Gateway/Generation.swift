@@ -1,5 +1,6 @@
 import AWS
 import Cryptography
+import Endpoints
 import EventLoop
 import HTTP1
 import HTTPClient
@@ -61,38 +62,47 @@ final class Generation: Sendable {
         )
     }
 
+    /// One JWKS cache per pool, each with its own refresh, re-fetch and metrics label; one token cache for all
+    /// (its entries know their pool).
     private static func makeAuthorizer(_ cognito: CognitoSettings, server: GatewayServer) -> Authorizer {
         let tokenCache = VerifiedTokenCache(capacity: cognito.tokenCacheSize)
         let readiness = server.readiness
         let logger = server.logger
         let metrics = server.metrics
-        let jwks = JWKSCache(
-            settings: JWKSCache.Settings(
-                refreshSeconds: Double(cognito.jwksRefresh) / 1e9,
-                minRefetchSeconds: Double(cognito.jwksMinRefetchInterval) / 1e9
-            ),
-            fetch: JWKSFetcher(client: server.controlPlane, url: cognito.jwksURL).fetch,
-            observer: { event in
-                JWKSFetcher.report(
-                    event, url: cognito.jwksURL, logger: logger, readiness: readiness, cache: tokenCache,
-                    metrics: metrics
-                )
-            }
+        let settings = JWKSCache.Settings(
+            refreshSeconds: Double(cognito.jwksRefresh) / 1e9,
+            minRefetchSeconds: Double(cognito.jwksMinRefetchInterval) / 1e9
         )
+        let pools = cognito.allPools.enumerated().map { index, pool in
+            let source = JWKSFetcher.Source(pool: index, userPoolID: pool.userPoolID, url: pool.jwksURL)
+            let jwks = JWKSCache(
+                settings: settings, fetch: JWKSFetcher(client: server.controlPlane, url: pool.jwksURL).fetch,
+                observer: { event in
+                    JWKSFetcher.report(
+                        event, source: source, logger: logger, readiness: readiness, cache: tokenCache, metrics: metrics
+                    )
+                }
+            )
+            return PoolKeys(userPoolID: pool.userPoolID, jwks: jwks)
+        }
+        let clockSkew = Double(cognito.clockSkew) / 1e9
         return Authorizer(
-            verifier: TokenVerifier(rules: TokenRules(cognito)), jwks: jwks, cache: tokenCache,
-            revocations: server.revocations)
+            verifier: TokenVerifier(pools: cognito.allPools.map { TokenRules($0, clockSkew: clockSkew) }),
+            pools: pools, cache: tokenCache, revocations: server.revocations)
     }
 
     /// The sign-out path, unless `signout_path = ""`: GlobalSignOut is unsigned, so it needs no AWS credentials.
+    /// A token is signed out at its own pool's endpoint (one client per pool, in the authorizer's order).
     private static func makeSignOut(_ config: GatewayConfig, authorizer: Authorizer, server: GatewayServer)
         -> SignOutService?
     {
         let path = config.signin.signOutPath
         guard !path.isEmpty else { return nil }
-        let cognito = cognitoClient(config, credentials: nil, server: server)
+        let clients = config.cognito.allPools.map { pool in
+            cognitoClient(config, endpoint: pool.endpointURL, region: pool.region, credentials: nil, server: server)
+        }
         return SignOutService(
-            path: path, authorizer: authorizer, cognito: cognito, revocations: server.revocations,
+            path: path, authorizer: authorizer, cognito: clients, revocations: server.revocations,
             logger: server.logger, metrics: server.metrics)
     }
 
@@ -114,7 +124,9 @@ final class Generation: Sendable {
             needsSigning ? CredentialProvider(environment: server.environment, client: server.controlPlane) : nil
         let logger = server.logger
         let metrics = server.metrics
-        let cognito = cognitoClient(config, credentials: credentials, server: server)
+        let cognito = cognitoClient(
+            config, endpoint: config.cognito.endpointURL, region: config.cognito.region, credentials: credentials,
+            server: server)
         logger.info(
             "signin enabled",
             metadata: [
@@ -131,12 +143,13 @@ final class Generation: Sendable {
 
     /// The Cognito client of the sign-in and sign-out paths: every retry logged and counted.
     private static func cognitoClient(
-        _ config: GatewayConfig, credentials: CredentialProvider?, server: GatewayServer
+        _ config: GatewayConfig, endpoint: HTTPURL, region: String, credentials: CredentialProvider?,
+        server: GatewayServer
     ) -> CognitoClient {
         let logger = server.logger
         let metrics = server.metrics
         return CognitoClient(
-            endpoint: config.cognito.endpointURL, region: config.cognito.region, http: server.controlPlane,
+            endpoint: endpoint, region: region, http: server.controlPlane,
             credentials: credentials,
             retryPolicy: signInRetryPolicy(upstreamTimeout: config.server.upstreamTimeout),
             onRetry: { retry in
@@ -157,15 +170,15 @@ final class Generation: Sendable {
         RetryPolicy(attemptTimeout: min(RetryPolicy.standard.attemptTimeout, upstreamTimeout / 3))
     }
 
-    /// Fetches the signing keys, unless this generation took over a running cache.
+    /// Fetches every pool's signing keys, unless this generation took over running caches.
     func startFetchingKeys() {
-        if !authorizer.jwks.isStarted { authorizer.jwks.start() }
+        for pool in authorizer.pools where !pool.jwks.isStarted { pool.jwks.start() }
     }
 
-    /// This generation was replaced: its pools keep no idle connection, its JWKS cache stops refreshing
+    /// This generation was replaced: its upstream pools keep no idle connection, its JWKS caches stop refreshing
     /// (unless the next generation kept it). In-flight exchanges finish on what they hold.
     func retire(keepingAuthorization: Bool) {
-        if !keepingAuthorization { authorizer.jwks.stop() }
+        if !keepingAuthorization { for pool in authorizer.pools { pool.jwks.stop() } }
         proxy.retire()
     }
 }

@@ -298,6 +298,7 @@ extension TokenRejection {
         case .issuedInFuture: return "issued_in_future"
         case .noSigningKeys: return "no_signing_keys"
         case .revoked: return "revoked"
+        case .poolNotAccepted: return "pool_not_accepted"
         }
     }
 }

@@ -29,35 +29,56 @@ struct JWKSFetcher: Sendable {
         }
     }
 
+    /// Which pool's JWKS an event is about: its index in the authorizer, its id for logs, metrics and readiness.
+    struct Source: Sendable {
+        let pool: Int
+        let userPoolID: String
+        let url: HTTPURL
+    }
+
+    /// The readiness condition of one pool's keys: /readyz waits for every pool's.
+    static func readinessCondition(userPoolID: String) -> String {
+        "signing_keys:\(userPoolID)"
+    }
+
     static func report(
         _ event: JWKSCache.Event,
-        url: HTTPURL,
+        source: Source,
         logger: Logger,
         readiness: Readiness,
         cache: VerifiedTokenCache,
         metrics: Metrics
     ) {
+        let condition = readinessCondition(userPoolID: source.userPoolID)
+        let url = source.url
+        let pool = source.userPoolID
         switch event {
         case .loaded(let keyIDs, let skipped):
-            metrics.count(.jwksRefreshes, Metrics.labels([("result", "success")]))
+            metrics.count(.jwksRefreshes, Metrics.labels([("pool", pool), ("result", "success")]))
             for reason in skipped {
-                logger.warning("jwks key skipped", metadata: ["url": "\(url)", "reason": "\(reason)"])
+                logger.warning(
+                    "jwks key skipped", metadata: ["pool": "\(pool)", "url": "\(url)", "reason": "\(reason)"])
             }
-            logger.info("jwks loaded", metadata: ["url": "\(url)", "kids": "\(keyIDs.joined(separator: ","))"])
-            cache.retainOnly(keyIDs: Set(keyIDs))
+            logger.info(
+                "jwks loaded",
+                metadata: ["pool": "\(pool)", "url": "\(url)", "kids": "\(keyIDs.joined(separator: ","))"])
+            cache.retainOnly(pool: source.pool, keyIDs: Set(keyIDs))
             if keyIDs.isEmpty {
-                readiness.block("signing_keys", reason: "the JWKS holds no usable RS256 signing key")
+                readiness.block(condition, reason: "the JWKS holds no usable RS256 signing key")
             } else {
-                readiness.clear("signing_keys")
+                readiness.clear(condition)
             }
         case .failed(let reason, let retry, let held):
-            metrics.count(.jwksRefreshes, Metrics.labels([("result", "failure")]))
+            metrics.count(.jwksRefreshes, Metrics.labels([("pool", pool), ("result", "failure")]))
             logger.warning(
                 "jwks fetch failed",
-                metadata: ["url": "\(url)", "reason": "\(reason)", "retry_in_s": "\(retry)", "keys_held": "\(held)"]
+                metadata: [
+                    "pool": "\(pool)", "url": "\(url)", "reason": "\(reason)", "retry_in_s": "\(retry)",
+                    "keys_held": "\(held)",
+                ]
             )
             if held == 0 {
-                readiness.block("signing_keys", reason: "no signing keys loaded: last JWKS fetch failed: \(reason)")
+                readiness.block(condition, reason: "no signing keys loaded: last JWKS fetch failed: \(reason)")
             }
         }
     }

@@ -107,7 +107,7 @@ final class Metrics: ExchangeObserver, Sendable {
             case .authorizationFailures: return "Requests refused by the authorizer, by reason."
             case .upstreamErrors:
                 return "Upstream exchanges that failed, by route prefix and kind (failed: 502, timeout: 504)."
-            case .jwksRefreshes: return "JWKS fetches, by result."
+            case .jwksRefreshes: return "JWKS fetches, by user pool and result."
             case .signins: return "POST /signin attempts, by result."
             case .refreshes: return "POST /refresh attempts, by result."
             case .cognitoRetries: return "Cognito calls tried again after a transient failure, by operation."
@@ -196,12 +196,18 @@ final class Metrics: ExchangeObserver, Sendable {
             sample("redis_connected", "", clusterUp() ? "1" : "0")
         }
         if let authorizer = authorizer.withLock({ $0 }) {
-            family("jwks_keys", "gauge", "Signing keys held.")
-            sample("jwks_keys", "", String(authorizer.jwks.keys.keys.count))
+            family("jwks_keys", "gauge", "Signing keys held, by user pool.")
+            for pool in authorizer.pools {
+                sample("jwks_keys", Self.labels([("pool", pool.userPoolID)]), String(pool.jwks.keys.keys.count))
+            }
             family(
                 "jwks_last_success_timestamp_seconds", "gauge",
-                "Unix time of the last successful JWKS fetch (0: never).")
-            sample("jwks_last_success_timestamp_seconds", "", Self.number(authorizer.jwks.lastSuccess ?? 0))
+                "Unix time of the last successful JWKS fetch, by user pool (0: never).")
+            for pool in authorizer.pools {
+                sample(
+                    "jwks_last_success_timestamp_seconds", Self.labels([("pool", pool.userPoolID)]),
+                    Self.number(pool.jwks.lastSuccess ?? 0))
+            }
             let cache = authorizer.cache.hitsAndMisses
             family("token_cache_hits_total", "counter", "Tokens found in the verified-token cache.")
             sample("token_cache_hits_total", "", String(cache.hits))

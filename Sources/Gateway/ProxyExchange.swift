@@ -1,5 +1,6 @@
 import Cryptography
 import Dispatch
+import Encoding
 import EventLoop
 import HTTP1
 import JWT
@@ -171,13 +172,16 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
         connection.startRequest(isHead: head.isHead, upgrade: upgrade)
         var length: UInt64?
         if case .length(let value) = head.framing { length = value }
-        connection.send(
-            UpstreamRequest.head(
-                for: head, route: route, token: token, peerAddress: client.peerAddress,
-                clientAddress: client.clientAddress,
-                requestID: client.currentRequestID,
-                secure: client.isSecure, bodyLength: length, chunked: head.framing == .chunked, upgrade: upgrade
-            ))
+        let writer = client.loop.takeWriter()
+        UpstreamRequest.head(
+            for: head, route: route, token: token, peerAddress: client.peerAddress,
+            clientAddress: client.clientAddress,
+            requestID: client.currentRequestID,
+            secure: client.isSecure, bodyLength: length, chunked: head.framing == .chunked, upgrade: upgrade,
+            into: writer
+        )
+        writer.withBytes { connection.send($0) }
+        client.loop.giveBack(writer)
         if !pendingBody.isEmpty {
             connection.send(pendingBody)
             pendingBody = []

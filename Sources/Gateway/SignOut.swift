@@ -7,19 +7,22 @@ import Time
 
 /// `POST /signout` (SPEC.md): the bearer access token, checked as any route's token (but for token_use), goes
 /// to Cognito's GlobalSignOut, which ends the user's refresh tokens; then the gateway refuses every token of its
-/// `sub` issued in this second or before, for `revocation_ttl`. Its answers are in Refusals.swift.
+/// `sub` issued in this second or before, for `revocation_ttl`. Its answers are in Refusals.swift. A token of any
+/// configured pool is accepted and signed out at its own pool's endpoint (GlobalSignOut takes the pool from the
+/// token, in the pool's region).
 ///
 /// Each token signs out at most once in practice: once revoked, it is refused here before Cognito is called.
 final class SignOutService: Sendable {
     let path: String
     let authorizer: Authorizer
-    let cognito: CognitoClient
+    /// One client per pool, in the authorizer's order: a verified token's `pool` picks it.
+    let cognito: [CognitoClient]
     let revocations: Revocations
     let logger: Logger
     let metrics: Metrics
 
     init(
-        path: String, authorizer: Authorizer, cognito: CognitoClient, revocations: Revocations, logger: Logger,
+        path: String, authorizer: Authorizer, cognito: [CognitoClient], revocations: Revocations, logger: Logger,
         metrics: Metrics
     ) {
         self.path = path
@@ -58,7 +61,7 @@ final class SignOutService: Sendable {
     private func signOut(
         _ token: VerifiedToken, accessToken: String, finish: @escaping @Sendable (SignOutOutcome) -> Void
     ) {
-        cognito.globalSignOut(accessToken: accessToken) { [self] result in
+        cognito[token.pool].globalSignOut(accessToken: accessToken) { [self] result in
             let outcome = Self.outcome(of: result, logger: logger)
             switch outcome {
             case .signedOut, .refusedByCognito:

@@ -1,31 +1,31 @@
+import Encoding
 import HTTP1
 import JWT
 
 /// The request head authgate sends upstream: its own framing, the path that was authorized, and the header
 /// rules of SPEC.md "To the upstream". Everything from the client is re-serialized, never copied raw.
 struct UpstreamRequest {
-    /// The path and query the upstream receives, after `strip_prefix` and the upstream's base path.
-    static func target(for head: RequestHead, route: RouteSettings) -> String {
-        let path = head.path
-        let target = head.target
-        let query = target.utf8.count > path.utf8.count ? String(target.dropFirst(path.count)) : ""
-        var rest = path
-        if route.stripPrefix && route.prefix != "/" {
-            rest = String(path.dropFirst(route.prefix.count))
-        }
+    /// `METHOD TARGET HTTP/1.1` with the target the upstream receives: the upstream's base path joined to the
+    /// path (after `strip_prefix`), then the query, written from the request's own bytes.
+    private static func writeRequestLine(
+        for head: RequestHead, route: RouteSettings, raw: UnsafeRawBufferPointer, into out: inout HeadWriter
+    ) {
+        let target = head.targetRange
+        let queryStart = raw[target].firstIndex(of: UInt8(ascii: "?")) ?? target.upperBound
+        var pathStart = target.lowerBound
+        // The route matched this prefix on these bytes, so it is there to strip.
+        if route.stripPrefix && route.prefix != "/" { pathStart += route.prefix.utf8.count }
         let base = route.upstream.basePath
-        let joined: String
-        if rest.isEmpty {
-            joined = base.isEmpty ? "/" : base
-        } else {
-            joined = base + rest
-        }
-        return joined + query
+        out.requestLine(
+            method: UnsafeRawBufferPointer(rebasing: raw[head.methodRange]),
+            base: pathStart == queryStart && base.isEmpty ? "/" : base,
+            path: UnsafeRawBufferPointer(rebasing: raw[pathStart..<queryStart]),
+            query: UnsafeRawBufferPointer(rebasing: raw[queryStart..<target.upperBound]))
     }
 
-    /// Serializes the head. `bodyLength` nil with `chunked` false means no body; `upgrade` asks the upstream to switch
-    /// to WebSocket (the client's own `Upgrade` and `Connection` are hop-by-hop, dropped like any other). `peerAddress` is appended to the
-    /// `X-Forwarded-For` chain, which stays true; `clientAddress` (the peer, or what `trusted_proxies` derived) is
+    /// Serializes the head into `writer`. `bodyLength` nil with `chunked` false means no body; `upgrade` asks the
+    /// upstream to switch to WebSocket (the client's own `Upgrade` and `Connection` are hop-by-hop, dropped like any
+    /// other). `peerAddress` is appended to the `X-Forwarded-For` chain, which stays true; `clientAddress` (the peer, or what `trusted_proxies` derived) is
     /// the `X-Real-IP`.
     static func head(
         for head: RequestHead,
@@ -37,17 +37,15 @@ struct UpstreamRequest {
         secure: Bool,
         bodyLength: UInt64?,
         chunked: Bool,
-        upgrade: Bool = false
-    ) -> [UInt8] {
-        var out = HeadWriter(capacity: head.bytes.count + 512)
-        var clientHost: String?
+        upgrade: Bool = false,
+        into writer: ByteWriter
+    ) {
+        var out = HeadWriter(into: writer)
         head.bytes.withUnsafeBytes { raw in
-            out.requestLine(
-                method: UnsafeRawBufferPointer(rebasing: raw[head.methodRange]), target: target(for: head, route: route)
-            )
-            clientHost = head.authorityRange.map(head.string)
+            writeRequestLine(for: head, route: route, raw: raw, into: &out)
+            let clientHost = head.authorityRange.map { UnsafeRawBufferPointer(rebasing: raw[$0]) }
             if route.preserveHost, let clientHost, !clientHost.isEmpty {
-                out.field("Host", clientHost)
+                out.field("Host", bytes: clientHost)
             } else {
                 out.field("Host", route.upstream.hostField)
             }
@@ -73,11 +71,11 @@ struct UpstreamRequest {
             }
             out.appendValue(peerAddress)
             out.endField()
+            // The peer, or the client a trusted proxy named: authgate's own, the client's was dropped above.
+            out.field("X-Real-IP", clientAddress)
+            out.field("X-Forwarded-Proto", secure ? "https" : "http" as StaticString)
+            if let clientHost, !clientHost.isEmpty { out.field("X-Forwarded-Host", bytes: clientHost) }
         }
-        // The peer, or the client a trusted proxy named: authgate's own, the client's was dropped above.
-        out.field("X-Real-IP", clientAddress)
-        out.field("X-Forwarded-Proto", secure ? "https" : "http")
-        if let clientHost, !clientHost.isEmpty { out.field("X-Forwarded-Host", clientHost) }
         out.field("X-Request-Id", requestID)
         if route.auth == .required, let token {
             out.field("X-Auth-Sub", token.subject)
@@ -96,6 +94,5 @@ struct UpstreamRequest {
             out.field("Content-Length", decimal: bodyLength)
         }
         out.end()
-        return out.bytes
     }
 }

@@ -63,6 +63,19 @@ enum WordScan {
     static func firstIndex(of byte: UInt8, in buffer: UnsafeRawBufferPointer, from start: Int) -> Int? {
         var position = start
         let pattern = ones &* UInt64(byte)
+        // Two words an iteration: a line of a head is often a kilobyte token.
+        while position + 16 <= buffer.count {
+            let first = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+            let second = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: position + 8, as: UInt64.self))
+            let foundFirst = zeroBytes(first ^ pattern)
+            let foundSecond = zeroBytes(second ^ pattern)
+            if foundFirst | foundSecond != 0 {
+                return foundFirst != 0
+                    ? position + foundFirst.trailingZeroBitCount / 8
+                    : position + 8 + foundSecond.trailingZeroBitCount / 8
+            }
+            position += 16
+        }
         while position + 8 <= buffer.count {
             let word = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: position, as: UInt64.self))
             let found = zeroBytes(word ^ pattern)
@@ -76,15 +89,31 @@ enum WordScan {
         return nil
     }
 
-    /// Whether all eight bytes at `position` are field-value bytes other than HTAB: none below SP, none DEL.
-    /// A word that fails is looked at byte by byte.
+    /// Where the run of field-value bytes other than HTAB (none below SP, none DEL) that starts at `position`
+    /// stops, to the word: the first word holding another byte is left for the caller to look at byte by byte.
     @inline(__always)
-    static func isPlainFieldValue(_ buffer: UnsafeRawBufferPointer, at position: Int) -> Bool {
-        let word = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+    static func endOfPlainFieldValue(_ buffer: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var position = start
+        while position + 16 <= buffer.count {
+            let first = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+            let second = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: position + 8, as: UInt64.self))
+            guard notPlain(first) | notPlain(second) == 0 else { break }
+            position += 16
+        }
+        while position + 8 <= buffer.count {
+            let word = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: position, as: UInt64.self))
+            guard notPlain(word) == 0 else { break }
+            position += 8
+        }
+        return position
+    }
+
+    /// High bits of the bytes of `word` below SP or equal to DEL, with false flags only above a true one.
+    @inline(__always)
+    private static func notPlain(_ word: UInt64) -> UInt64 {
         // Bytes below 0x20: subtracting 0x20 borrows into the high bit of exactly those whose own high bit is clear.
         let control = (word &- ones &* 0x20) & ~word & highBits
-        let delete = zeroBytes(word ^ (ones &* 0x7F))
-        return control | delete == 0
+        return control | zeroBytes(word ^ (ones &* 0x7F))
     }
 }
 

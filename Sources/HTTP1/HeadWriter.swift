@@ -1,66 +1,96 @@
-import Encoding
+package import Encoding
 
 /// The one serializer of message heads, request and response alike: start line, fields, blank line, written
 /// straight into a byte buffer. Names and values come from authgate's own code or from fields the strict parsers
 /// validated, never raw from a client.
 package struct HeadWriter {
-    package private(set) var bytes: [UInt8]
+    /// Where the head is written: a writer of its own, or one a loop lends (`EventLoop.takeWriter`).
+    package let out: ByteWriter
 
     package init(capacity: Int = 512) {
-        bytes = []
-        bytes.reserveCapacity(capacity)
+        out = ByteWriter(capacity: capacity)
     }
+
+    package init(into writer: ByteWriter) {
+        out = writer
+    }
+
+    /// How many bytes were written.
+    package var count: Int { out.count }
+
+    /// The head as written.
+    package func finish() -> [UInt8] { out.finish() }
+
+    /// The head as written, without a copy: to hand it to a socket as it is.
+    package func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result { out.withBytes(body) }
 
     /// `HTTP/1.1 200 OK`: authgate always answers as HTTP/1.1 (RFC 9110 §6.2).
     package mutating func statusLine(_ code: Int, reason: String) {
-        bytes.append(contentsOf: "HTTP/1.1 ".utf8)
-        appendDecimal(code)
-        bytes.append(0x20)
-        bytes.append(contentsOf: reason.utf8)
+        out.append("HTTP/1.1 " as StaticString)
+        Digits.appendDecimal(code, to: out)
+        out.append(0x20)
+        out.append(reason)
         endLine()
     }
 
     package mutating func statusLine(_ code: Int, reason: UnsafeRawBufferPointer) {
-        bytes.append(contentsOf: "HTTP/1.1 ".utf8)
-        appendDecimal(code)
-        bytes.append(0x20)
-        bytes.append(contentsOf: reason)
+        out.append("HTTP/1.1 " as StaticString)
+        Digits.appendDecimal(code, to: out)
+        out.append(0x20)
+        out.append(reason)
         endLine()
     }
 
-    /// `METHOD TARGET HTTP/1.1`.
-    package mutating func requestLine(method: UnsafeRawBufferPointer, target: String) {
-        bytes.append(contentsOf: method)
-        bytes.append(0x20)
-        bytes.append(contentsOf: target.utf8)
-        bytes.append(contentsOf: " HTTP/1.1\r\n".utf8)
+    /// `METHOD TARGET HTTP/1.1`, the target written in its three parts: a base path, a path, a query.
+    package mutating func requestLine(
+        method: UnsafeRawBufferPointer, base: String, path: UnsafeRawBufferPointer, query: UnsafeRawBufferPointer
+    ) {
+        out.append(method)
+        out.append(0x20)
+        out.append(base)
+        out.append(path)
+        out.append(query)
+        out.append(" HTTP/1.1\r\n" as StaticString)
     }
 
     package mutating func field(_ name: StaticString, _ value: String) {
         appendName(name)
-        bytes.append(contentsOf: value.utf8)
+        out.append(value)
+        endLine()
+    }
+
+    package mutating func field(_ name: StaticString, _ value: StaticString) {
+        appendName(name)
+        out.append(value)
+        endLine()
+    }
+
+    /// A field whose value authgate holds as bytes (a token's claims, a cached date).
+    package mutating func field(_ name: StaticString, bytes value: UnsafeRawBufferPointer) {
+        appendName(name)
+        out.append(value)
         endLine()
     }
 
     package mutating func field(_ name: StaticString, decimal value: UInt64) {
         appendName(name)
-        appendDecimal(value)
+        Digits.appendDecimal(value, to: out)
         endLine()
     }
 
     /// A field authgate made, whose name is not a literal (configured or computed).
     package mutating func field(name: String, value: String) {
-        bytes.append(contentsOf: name.utf8)
-        bytes.append(contentsOf: ": ".utf8)
-        bytes.append(contentsOf: value.utf8)
+        out.append(name)
+        out.append(": " as StaticString)
+        out.append(value)
         endLine()
     }
 
     /// A validated field copied as bytes: a token-sized value is not worth a String on every request.
     package mutating func field(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
-        bytes.append(contentsOf: name)
-        bytes.append(contentsOf: ": ".utf8)
-        bytes.append(contentsOf: value)
+        out.append(name)
+        out.append(": " as StaticString)
+        out.append(value)
         endLine()
     }
 
@@ -71,11 +101,15 @@ package struct HeadWriter {
     }
 
     package mutating func appendValue(_ part: UnsafeRawBufferPointer) {
-        bytes.append(contentsOf: part)
+        out.append(part)
     }
 
     package mutating func appendValue(_ part: String) {
-        bytes.append(contentsOf: part.utf8)
+        out.append(part)
+    }
+
+    package mutating func appendValue(_ part: StaticString) {
+        out.append(part)
     }
 
     package mutating func endField() {
@@ -85,7 +119,7 @@ package struct HeadWriter {
     /// Field lines serialized ahead of time, each ending in CRLF (a policy's fixed fields, made once per
     /// configuration): appended as they are.
     package mutating func fieldLines(_ lines: [UInt8]) {
-        bytes.append(contentsOf: lines)
+        out.append(lines)
     }
 
     /// One `Vary` field for an answer authgate makes depend on one more request field (CORS: `Origin`): every
@@ -105,20 +139,25 @@ package struct HeadWriter {
                 if isStar || raw.equalsIgnoringCase(element, added) { covered = true }
             }
         }
-        bytes.append(contentsOf: "Vary: ".utf8)
+        out.append("Vary: " as StaticString)
         var written = 0
         for field in fields where raw.equalsLowercase(field.name, "vary") {
             RequestHeadParser.forEachListElement(raw, field.value) { element in
-                if written > 0 { bytes.append(contentsOf: ", ".utf8) }
-                bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: raw[element]))
+                if written > 0 { out.append(", " as StaticString) }
+                out.append(UnsafeRawBufferPointer(rebasing: raw[element]))
                 written += 1
             }
         }
         if !covered {
-            if count > 0 { bytes.append(contentsOf: ", ".utf8) }
-            bytes.append(contentsOf: added)
+            if count > 0 { out.append(", " as StaticString) }
+            out.append(added)
         }
         endLine()
+    }
+
+    /// A whole answer's body, after the blank line.
+    package mutating func appendBody(_ body: [UInt8]) {
+        out.append(body)
     }
 
     /// The blank line that ends the head.
@@ -127,19 +166,12 @@ package struct HeadWriter {
     }
 
     private mutating func appendName(_ name: StaticString) {
-        bytes.append(contentsOf: UnsafeRawBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-        bytes.append(0x3A)
-        bytes.append(0x20)
+        out.append(name)
+        out.append(": " as StaticString)
     }
 
-    private mutating func appendDecimal<Number: BinaryInteger>(_ value: Number) {
-        Digits.appendDecimal(UInt64(value), to: &bytes)
-    }
-
-    /// CRLF byte by byte: an array literal here would be built on every line.
     private mutating func endLine() {
-        bytes.append(13)
-        bytes.append(10)
+        out.append("\r\n" as StaticString)
     }
 }
 
@@ -147,21 +179,14 @@ package struct HeadWriter {
 /// re-chunked to upstreams.
 package enum ChunkedEncoder {
     /// `SIZE\r\nBYTES\r\n`; nothing for an empty slice, which would end the body.
-    package static func appendChunk(_ chunk: UnsafeRawBufferPointer, to out: inout [UInt8]) {
-        guard !chunk.isEmpty else { return }
-        Digits.appendLowercaseHex(UInt64(chunk.count), to: &out)
-        out.append(13)
-        out.append(10)
-        out.append(contentsOf: chunk)
-        out.append(13)
-        out.append(10)
-    }
-
     package static func chunk(_ bytes: UnsafeRawBufferPointer) -> [UInt8] {
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count + 20)
-        appendChunk(bytes, to: &out)
-        return out
+        guard !bytes.isEmpty else { return [] }
+        var out = ByteWriter(capacity: bytes.count + 20)
+        Digits.appendLowercaseHex(UInt64(bytes.count), to: out)
+        out.append("\r\n" as StaticString)
+        out.append(bytes)
+        out.append("\r\n" as StaticString)
+        return out.finish()
     }
 
     /// The zero-size chunk with no trailers.

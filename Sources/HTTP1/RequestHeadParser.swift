@@ -134,8 +134,10 @@ enum RequestHeadParser {
 
     static func parseField(
         _ raw: UnsafeRawBufferPointer,
-        at position: inout Int
+        at start: inout Int
     ) throws(HTTPParseError) -> HeaderField {
+        // A local position, written back once: the inout one was stored to memory on every byte.
+        var position = start
         let nameStart = position
         while ByteClass.isToken(raw[position]) { position += 1 }
         let nameEnd = position
@@ -146,24 +148,23 @@ enum RequestHeadParser {
         position += 1
         while raw[position] == ByteClass.sp || raw[position] == ByteClass.htab { position += 1 }
         let valueStart = position
-        var valueEnd = position
-        while raw[position] != ByteClass.cr {
-            // Eight plain bytes at once (no HTAB among them); the value's end moves to their last non-space.
-            if position + 8 <= raw.count, WordScan.isPlainFieldValue(raw, at: position) {
-                let wordStart = position
-                position += 8
-                var end = position
-                while end > wordStart && raw[end - 1] == ByteClass.sp { end -= 1 }
-                if end > wordStart { valueEnd = end }
-                continue
-            }
+        // Sixteen, then eight plain bytes at a time (a kilobyte token is most of a head); a word with a control
+        // byte, which the CR that ends the value is, is looked at byte by byte. The head is complete, so a CR
+        // comes before its end.
+        while true {
+            position = WordScan.endOfPlainFieldValue(raw, from: position)
             let byte = raw[position]
+            if byte == ByteClass.cr { break }
             guard ByteClass.isFieldValue(byte) else { throw HTTPParseError(.invalidHeaderValue) }
             position += 1
-            if byte != ByteClass.sp && byte != ByteClass.htab { valueEnd = position }
+        }
+        // Trailing whitespace is not part of the value (RFC 9112 §5).
+        var valueEnd = position
+        while valueEnd > valueStart, raw[valueEnd - 1] == ByteClass.sp || raw[valueEnd - 1] == ByteClass.htab {
+            valueEnd -= 1
         }
         guard raw[position + 1] == ByteClass.lf else { throw HTTPParseError(.bareCarriageReturn) }
-        position += 2
+        start = position + 2
         return HeaderField(name: nameStart..<nameEnd, value: valueStart..<valueEnd)
     }
 

@@ -62,7 +62,7 @@ struct AllowedValues: Sendable {
 }
 
 /// The spans of the claims one scan of the payload found.
-private struct FoundClaims {
+struct FoundClaims {
     let spans: UnsafeMutableBufferPointer<JSONSpan?>
     let payload: UnsafeRawBufferPointer
 
@@ -107,9 +107,18 @@ private struct FoundClaims {
 }
 
 extension TokenVerifier {
-    /// The claim checks of a token whose signature `verify` has just checked (the benchmark times them apart).
-    /// The payload is scanned once, on its bytes; strings are made only for what leaves in `VerifiedToken`.
+    /// The claim checks of a token whose signature is not checked here (the benchmark times them apart): the
+    /// payload's `iss` picks the pool, whose rules then apply.
     package func claims(of signed: SignedToken, keyID: String, now: Double) throws(TokenRejection) -> VerifiedToken {
+        try withClaims(of: signed) { claims throws(TokenRejection) in
+            try verified(claims, pool: pool(of: claims), keyID: keyID, signed: signed, now: now)
+        }
+    }
+
+    /// Scans the payload once, on its bytes, and hands the claims it found to `body`.
+    func withClaims<Result>(
+        of signed: SignedToken, _ body: (FoundClaims) throws(TokenRejection) -> Result
+    ) throws(TokenRejection) -> Result {
         let payload = signed.payload
         return try withUnsafeTemporaryAllocation(of: JSONSpan?.self, capacity: Claim.allCases.count) {
             spans throws(TokenRejection) in
@@ -123,22 +132,37 @@ extension TokenVerifier {
                 throw .malformed("payload is not valid JSON")
             }
             guard isObject else { throw .malformed("payload is not a JSON object") }
-            let verified = try check(FoundClaims(spans: spans, payload: payload), now: now)
-            return VerifiedToken(
-                keyID: keyID, subject: verified.subject, username: verified.username, groups: verified.groups,
-                scopes: verified.scopes, tokenUse: verified.isIDToken ? "id" : "access", expiresAt: verified.expiry,
-                issuedAt: verified.issuedAt, encodedPayload: String(decoding: signed.encodedPayload, as: UTF8.self))
+            return try body(FoundClaims(spans: spans, payload: payload))
         }
     }
 
-    private func check(_ claims: FoundClaims, now: Double) throws(TokenRejection) -> (
-        subject: String, username: String?, groups: [String], scopes: [String], isIDToken: Bool, expiry: Double,
-        issuedAt: Double?
-    ) {
+    /// The pool whose issuer the `iss` claim equals, byte for byte.
+    func pool(of claims: FoundClaims) throws(TokenRejection) -> Int {
+        guard let issuer = claims[.issuer], issuer.kind == .string,
+            let pool = matchers.firstIndex(where: { $0.issuer.contains(issuer, in: claims.payload) })
+        else { throw .wrongIssuer }
+        return pool
+    }
+
+    /// The checks of `pool`'s rules but the issuer, which picked it; strings are made only for what leaves in
+    /// `VerifiedToken`.
+    func verified(_ claims: FoundClaims, pool: Int, keyID: String, signed: SignedToken, now: Double)
+        throws(TokenRejection) -> VerifiedToken
+    {
+        let verified = try check(claims, rules: pools[pool], clientIDs: matchers[pool].clientIDs, now: now)
+        return VerifiedToken(
+            pool: pool, keyID: keyID, subject: verified.subject, username: verified.username, groups: verified.groups,
+            scopes: verified.scopes, tokenUse: verified.isIDToken ? "id" : "access", expiresAt: verified.expiry,
+            issuedAt: verified.issuedAt, encodedPayload: String(decoding: signed.encodedPayload, as: UTF8.self))
+    }
+
+    private func check(_ claims: FoundClaims, rules: TokenRules, clientIDs: AllowedValues, now: Double)
+        throws(TokenRejection) -> (
+            subject: String, username: String?, groups: [String], scopes: [String], isIDToken: Bool, expiry: Double,
+            issuedAt: Double?
+        )
+    {
         let payload = claims.payload
-        guard let issuer = claims[.issuer], issuer.kind == .string, issuers.contains(issuer, in: payload) else {
-            throw .wrongIssuer
-        }
         guard let tokenUse = claims[.tokenUse] else { throw .wrongTokenUse }
         let isIDToken = claims.isString(tokenUse, equalTo: "id")
         let isAccessToken = claims.isString(tokenUse, equalTo: "access")

@@ -91,20 +91,33 @@ package struct SignedToken {
 
     /// The key the header names, once the header says RS256 and requires no extension.
     package func signingKey(in keys: JWKSet) throws(TokenRejection) -> (keyID: String, key: RSAPublicKey) {
+        let name = try keyIDOfRS256()
+        return (name, try keys.signingKey(named: name))
+    }
+
+    /// The kid, once the header says RS256 and requires no extension: what a token must say before any key or
+    /// claim is looked at.
+    package func keyIDOfRS256() throws(TokenRejection) -> String {
         // No critical extension is understood, so none may be required of us (RFC 7515 §4.1.11).
         guard !hasCriticalExtensions else { throw .malformed("crit header") }
         guard let algorithm, algorithm.kind == .string,
             StrictJSONScanner.withStringBytes(algorithm, in: header, { $0.elementsEqual("RS256".utf8) })
         else { throw .unsupportedAlgorithm }
         guard let keyID, keyID.kind == .string, !keyID.range.isEmpty else { throw .malformed("no kid") }
-        let name = StrictJSONScanner.string(keyID, in: header)
-        guard let key = keys.keys[name] else { throw keys.keys.isEmpty ? .noSigningKeys : .unknownKeyID }
-        return (name, key)
+        return StrictJSONScanner.string(keyID, in: header)
     }
 
     /// RSASSA-PKCS1-v1_5 with SHA-256 over the signing input, with a signature as long as the key.
     package func signatureVerifies(with key: RSAPublicKey) -> Bool {
         signature.count == (key.bits + 7) / 8 && key.verifyRS256(message: signingInput, signature: signature)
+    }
+}
+
+extension JWKSet {
+    /// The key named `keyID`, or why there is none.
+    package func signingKey(named keyID: String) throws(TokenRejection) -> RSAPublicKey {
+        guard let key = keys[keyID] else { throw keys.isEmpty ? .noSigningKeys : .unknownKeyID }
+        return key
     }
 }
 

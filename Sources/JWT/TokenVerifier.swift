@@ -1,7 +1,7 @@
 import Cryptography
 import Encoding
 
-/// Which tokens the user pool's authorizer accepts (SPEC.md "Token validation").
+/// Which tokens one user pool's authorizer accepts (SPEC.md "Token validation").
 package struct TokenRules: Sendable {
     package enum Use: String, Sendable {
         case id, access, any
@@ -28,6 +28,7 @@ package enum TokenRejection: Error, Sendable, Equatable, CustomStringConvertible
     case unsupportedAlgorithm
     case unknownKeyID
     case badSignature
+    /// The `iss` names none of the configured pools.
     case wrongIssuer
     case wrongTokenUse
     case wrongAudience
@@ -38,6 +39,8 @@ package enum TokenRejection: Error, Sendable, Equatable, CustomStringConvertible
     case noSigningKeys
     /// Valid, but its `sub` was signed out or revoked at the gateway after the token was issued.
     case revoked
+    /// Valid, but issued by a pool the route's `pools` does not list.
+    case poolNotAccepted
 
     package var description: String {
         switch self {
@@ -46,7 +49,7 @@ package enum TokenRejection: Error, Sendable, Equatable, CustomStringConvertible
         case .unsupportedAlgorithm: return "alg is not RS256"
         case .unknownKeyID: return "unknown kid"
         case .badSignature: return "bad signature"
-        case .wrongIssuer: return "wrong issuer"
+        case .wrongIssuer: return "unknown issuer"
         case .wrongTokenUse: return "token_use not allowed"
         case .wrongAudience: return "audience or client_id not allowed"
         case .expired: return "expired"
@@ -54,12 +57,16 @@ package enum TokenRejection: Error, Sendable, Equatable, CustomStringConvertible
         case .issuedInFuture: return "issued in the future (iat)"
         case .noSigningKeys: return "no signing keys loaded"
         case .revoked: return "revoked"
+        case .poolNotAccepted: return "pool not accepted on this route"
         }
     }
 }
 
 /// A token whose signature and claims passed: what the routes and the identity headers need.
 package struct VerifiedToken: Sendable, Equatable {
+    /// The pool that accepted it: its index in the verifier's `pools` (0 is `[cognito]`). A cached token keeps it,
+    /// so that a route's `pools` is checked on every request.
+    package let pool: Int
     package let keyID: String
     package let subject: String
     package let username: String?
@@ -78,18 +85,19 @@ package struct VerifiedToken: Sendable, Equatable {
     package var payload: [UInt8] { Base64URL.decode(encodedPayload.utf8) ?? [] }
 
     package init(
-        keyID: String, subject: String, username: String?, groups: [String], scopes: [String], tokenUse: String,
-        expiresAt: Double, issuedAt: Double? = nil, payload: [UInt8]
+        pool: Int = 0, keyID: String, subject: String, username: String?, groups: [String], scopes: [String],
+        tokenUse: String, expiresAt: Double, issuedAt: Double? = nil, payload: [UInt8]
     ) {
         self.init(
-            keyID: keyID, subject: subject, username: username, groups: groups, scopes: scopes, tokenUse: tokenUse,
-            expiresAt: expiresAt, issuedAt: issuedAt, encodedPayload: Base64URL.encode(payload))
+            pool: pool, keyID: keyID, subject: subject, username: username, groups: groups, scopes: scopes,
+            tokenUse: tokenUse, expiresAt: expiresAt, issuedAt: issuedAt, encodedPayload: Base64URL.encode(payload))
     }
 
     init(
-        keyID: String, subject: String, username: String?, groups: [String], scopes: [String], tokenUse: String,
-        expiresAt: Double, issuedAt: Double?, encodedPayload: String
+        pool: Int, keyID: String, subject: String, username: String?, groups: [String], scopes: [String],
+        tokenUse: String, expiresAt: Double, issuedAt: Double?, encodedPayload: String
     ) {
+        self.pool = pool
         self.keyID = keyID
         self.subject = subject
         self.username = username
@@ -108,22 +116,49 @@ package struct VerifiedToken: Sendable, Equatable {
     }
 }
 
-/// Checks a token exactly as Cognito's authorizer and aws-jwt-verify do: RS256 only, a known kid, the
-/// signature, then issuer, token_use, audience or client_id, exp, nbf and iat (CognitoClaims.swift).
+/// Checks a token exactly as Cognito's authorizer and aws-jwt-verify do: RS256 only, the issuer, a known kid,
+/// the signature, then token_use, audience or client_id, exp, nbf and iat (CognitoClaims.swift).
+///
+/// With several pools the token's `iss` picks one (as Envoy's jwt_authn picks a provider and aws-jwt-verify a
+/// user pool), found in the one scan of the payload: only that pool's keys verify the signature and only its
+/// client ids and token_use apply. An `iss` of no pool is refused before any key is looked up.
 package struct TokenVerifier: Sendable {
-    package let rules: TokenRules
-    let issuers: AllowedValues
-    let clientIDs: AllowedValues
+    /// The pools whose tokens are accepted, `[cognito]` first; no two share an issuer (the configuration
+    /// refuses that).
+    package let pools: [TokenRules]
+    /// Each pool's issuer and client ids as bytes, in the order of `pools`.
+    let matchers: [PoolMatcher]
 
+    struct PoolMatcher: Sendable {
+        let issuer: AllowedValues
+        let clientIDs: AllowedValues
+    }
+
+    /// One pool.
     package init(rules: TokenRules) {
-        self.rules = rules
-        issuers = AllowedValues([rules.issuer])
-        clientIDs = AllowedValues(rules.clientIDs)
+        self.init(pools: [rules])
+    }
+
+    package init(pools: [TokenRules]) {
+        precondition(!pools.isEmpty, "a verifier needs at least one pool")
+        self.pools = pools
+        matchers = pools.map { PoolMatcher(issuer: AllowedValues([$0.issuer]), clientIDs: AllowedValues($0.clientIDs)) }
+    }
+
+    /// The same pools, taking access tokens only (/signout: GlobalSignOut accepts nothing else).
+    package func acceptingAccessTokensOnly() -> TokenVerifier {
+        TokenVerifier(
+            pools: pools.map { rules in
+                var rules = rules
+                rules.tokenUse = .access
+                return rules
+            })
     }
 
     /// The latest NumericDate accepted (9999-12-31): anything later is a malformed claim, not a long life.
     static let latestDate = 253_402_300_799.0
 
+    /// `keys` verifies the tokens of every pool (the usual single pool).
     package func verify(_ token: [UInt8], keys: JWKSet, now: Double) throws(TokenRejection) -> VerifiedToken {
         try withBytes(token) { raw throws(TokenRejection) in try verify(raw, keys: keys, now: now) }
     }
@@ -132,10 +167,23 @@ package struct TokenVerifier: Sendable {
     package func verify(_ token: UnsafeRawBufferPointer, keys: JWKSet, now: Double) throws(TokenRejection)
         -> VerifiedToken
     {
+        try verify(token, now: now) { _ throws(TokenRejection) in keys }
+    }
+
+    /// `keys(pool)` gives the keys of the pool the token's `iss` picked (an index into `pools`); it is called
+    /// once, after the header and the payload were read and before the signature is checked, and not at all
+    /// for a token whose `iss` names no pool.
+    package func verify(
+        _ token: UnsafeRawBufferPointer, now: Double, keys: (_ pool: Int) throws(TokenRejection) -> JWKSet
+    ) throws(TokenRejection) -> VerifiedToken {
         try SignedToken.withParts(token) { signed throws(TokenRejection) in
-            let (keyID, key) = try signed.signingKey(in: keys)
-            guard signed.signatureVerifies(with: key) else { throw .badSignature }
-            return try claims(of: signed, keyID: keyID, now: now)
+            let keyID = try signed.keyIDOfRS256()
+            return try withClaims(of: signed) { claims throws(TokenRejection) in
+                let pool = try self.pool(of: claims)
+                let key = try keys(pool).signingKey(named: keyID)
+                guard signed.signatureVerifies(with: key) else { throw .badSignature }
+                return try verified(claims, pool: pool, keyID: keyID, signed: signed, now: now)
+            }
         }
     }
 }

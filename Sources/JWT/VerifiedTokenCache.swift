@@ -2,7 +2,8 @@ import Cryptography
 import Synchronization
 
 /// Tokens already verified, keyed by the SHA-256 of the token (the token itself is never kept), least
-/// recently used evicted first. An entry never outlives its token's `exp`, and goes when its kid leaves the JWKS.
+/// recently used evicted first. An entry never outlives its token's `exp`, and goes when its kid leaves its pool's
+/// JWKS.
 /// The route's groups and scopes are still checked on every request: only the signature and claims are cached.
 package final class VerifiedTokenCache: Sendable {
     package struct Key: Hashable, Sendable {
@@ -122,11 +123,14 @@ package final class VerifiedTokenCache: Sendable {
         }
     }
 
-    /// Drops every entry whose signing key is no longer in `keys`.
-    package func retainOnly(keyIDs: Set<String>) {
+    /// Drops every entry of `pool` whose signing key is no longer among `keyIDs`, that pool's JWKS. Another
+    /// pool's keys may have the same kids: they are not touched.
+    package func retainOnly(pool: Int = 0, keyIDs: Set<String>) {
         storage.withLock { storage in
-            for slot in Array(storage.index.values) where !keyIDs.contains(storage.nodes[slot].token.keyID) {
-                storage.remove(slot)
+            for slot in Array(storage.index.values) {
+                if storage.nodes[slot].token.pool == pool && !keyIDs.contains(storage.nodes[slot].token.keyID) {
+                    storage.remove(slot)
+                }
             }
         }
     }

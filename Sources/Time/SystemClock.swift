@@ -1,3 +1,5 @@
+package import Encoding
+
 #if canImport(Glibc)
     import Glibc
 #endif
@@ -63,24 +65,22 @@ package struct SystemClock: Sendable {
 
     /// RFC 3339 UTC with milliseconds, e.g. "2026-11-26T15:44:40.123Z" (the fraction is cut, not rounded).
     package mutating func iso8601(wallClockNanoseconds now: Int64 = SystemClock.wallClockNanoseconds()) -> String {
-        var text: [UInt8] = []
-        appendISO8601(to: &text, wallClockNanoseconds: now)
-        return String(decoding: text, as: UTF8.self)
+        let text = ByteWriter(capacity: 32)
+        appendISO8601(to: text, wallClockNanoseconds: now)
+        return String(decoding: text.finish(), as: UTF8.self)
     }
 
     /// The same text appended as bytes: the access line is written this way on every request, and a String of
     /// 24 bytes would be allocated for each.
     package mutating func appendISO8601(
-        to out: inout [UInt8], wallClockNanoseconds now: Int64 = SystemClock.wallClockNanoseconds()
+        to out: ByteWriter, wallClockNanoseconds now: Int64 = SystemClock.wallClockNanoseconds()
     ) {
         let second = now >= 0 ? now / 1_000_000_000 : (now - 999_999_999) / 1_000_000_000
         refresh(Int(second))
         let millis = Int((now - second * 1_000_000_000) / 1_000_000)
-        out.append(contentsOf: cachedISOPrefix.utf8)
+        out.append(cachedISOPrefix)
         out.append(UInt8(ascii: "."))
-        out.append(UInt8(ascii: "0") + UInt8(millis / 100))
-        out.append(UInt8(ascii: "0") + UInt8(millis / 10 % 10))
-        out.append(UInt8(ascii: "0") + UInt8(millis % 10))
+        Digits.appendDecimal(UInt64(millis), width: 3, to: out)
         out.append(UInt8(ascii: "Z"))
     }
 

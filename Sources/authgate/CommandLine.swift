@@ -100,10 +100,12 @@ struct VerifyToken: ParsableCommand {
             text = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
         }
         let outcome = TokenCheck.verify(token: text, config: config)
-        for reason in outcome.skippedKeys {
-            FileHandle.standardError.write(Data("warning: JWKS key skipped: \(reason)\n".utf8))
+        for warning in outcome.warnings {
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }
         if let claims = outcome.claims {
+            // stdout stays the claims' JSON alone; which pool accepted the token goes to stderr.
+            FileHandle.standardError.write(Data("accepted by pool \(outcome.pool ?? "?")\n".utf8))
             print(String(decoding: claims, as: UTF8.self))
             return
         }

@@ -1,3 +1,4 @@
+import Encoding
 import EventLoop
 import Foundation
 import Testing
@@ -23,10 +24,9 @@ import Testing
     }
 
     private func line(_ format: LogFormat, _ record: AccessRecord) -> String {
-        var out: [UInt8] = []
-        AccessLog(format: format).write(
-            record, time: { $0.append(contentsOf: "2026-12-01T00:00:00.000Z".utf8) }, to: &out)
-        return String(decoding: out, as: UTF8.self)
+        let out = ByteWriter()
+        AccessLog(format: format).write(record, time: { $0.append("2026-12-01T00:00:00.000Z") }, to: out)
+        return String(decoding: out.finish(), as: UTF8.self)
     }
 
     @Test func jsonLineIsValidJSONWithEveryField() throws {

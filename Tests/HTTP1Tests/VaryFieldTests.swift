@@ -9,7 +9,7 @@ import Testing
         let head = try #require(decodeResponses(Array(answer.utf8)).heads.first)
         var writer = HeadWriter()
         head.bytes.withUnsafeBytes { writer.varyField(merging: $0, fields: head.fields, adding: "Origin") }
-        return String(decoding: writer.bytes, as: UTF8.self)
+        return String(decoding: writer.finish(), as: UTF8.self)
     }
 
     @Test(arguments: [

@@ -25,14 +25,26 @@ import Testing
         }
     }
 
+    /// Where the byte rule says the plain run stops, rounded down to the scan's word (it reads whole words).
+    private func plainRunEnd(_ raw: UnsafeRawBufferPointer, from start: Int) -> Int {
+        var position = start
+        while position + 8 <= raw.count,
+            raw[position..<position + 8].allSatisfy({ ByteClass.isFieldValue($0) && $0 != ByteClass.htab })
+        {
+            position += 8
+        }
+        return position
+    }
+
     @Test func plainFieldValueAgreesWithTheByteRule() {
         for value in 0...255 {
-            for offset in 0..<8 {
-                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 8)
+            for offset in 0..<24 {
+                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 24)
                 bytes[offset] = UInt8(value)
-                let byteRule = bytes.allSatisfy { ByteClass.isFieldValue($0) && $0 != ByteClass.htab }
                 bytes.withUnsafeBytes { raw in
-                    #expect(WordScan.isPlainFieldValue(raw, at: 0) == byteRule, "byte \(value) at \(offset)")
+                    #expect(
+                        WordScan.endOfPlainFieldValue(raw, from: 0) == plainRunEnd(raw, from: 0),
+                        "byte \(value) at \(offset)")
                 }
             }
         }
@@ -50,9 +62,8 @@ import Testing
             bytes.withUnsafeBytes { raw in
                 let expected = raw.firstIndex(of: 10)
                 #expect(WordScan.firstIndex(of: 10, in: raw, from: 0) == expected)
-                if length >= 8 {
-                    let byteRule = raw[0..<8].allSatisfy { ByteClass.isFieldValue($0) && $0 != ByteClass.htab }
-                    #expect(WordScan.isPlainFieldValue(raw, at: 0) == byteRule)
+                for start in 0...length {
+                    #expect(WordScan.endOfPlainFieldValue(raw, from: start) == plainRunEnd(raw, from: start))
                 }
             }
         }

@@ -77,6 +77,8 @@ private func claims(_ change: (inout [String: Any]) -> Void) -> [String: Any] {
         func fixed(_ token: String) -> @Sendable () -> String { { token } }
         let noneHeader = Base64URL.encode(Array(#"{"alg":"none","kid":"test-key-1"}"#.utf8))
         let hsHeader = Base64URL.encode(Array(#"{"alg":"HS256","kid":"test-key-1"}"#.utf8))
+        // The pool's own issuer: the iss picks the keys, and those find the signature is not over this payload.
+        let tamperedPayload = Base64URL.encode(Array(#"{"iss":"\#(TokenFactory.issuer)","sub":"mallory"}"#.utf8))
         return [
             Case(name: "empty", token: fixed(""), rejection: .missing),
             Case(
@@ -123,7 +125,7 @@ private func claims(_ change: (inout [String: Any]) -> Void) -> [String: Any] {
                 rejection: .badSignature),
             Case(
                 name: "tampered payload",
-                token: fixed("\(parts[0]).\(Base64URL.encode(Array(#"{"sub":"mallory"}"#.utf8))).\(parts[2])"),
+                token: fixed("\(parts[0]).\(tamperedPayload).\(parts[2])"),
                 rejection: .badSignature),
             Case(
                 name: "truncated signature",
