@@ -17,10 +17,18 @@ enum AuthorizationOutcome: Sendable {
     case forbidden(VerifiedToken, reason: String)
 }
 
-/// One user pool as the authorizer holds it: its id (what a route's `pools` names) and its own JWKS cache.
+/// One user pool as the authorizer holds it: its id (what a route's `pools` names), its own JWKS cache, and whether
+/// that cache's keys can judge tokens (what /readyz says of the pool).
 struct PoolKeys: Sendable {
     let userPoolID: String
     let jwks: JWKSCache
+    let status: KeyStatus
+
+    init(userPoolID: String, jwks: JWKSCache, status: KeyStatus = KeyStatus()) {
+        self.userPoolID = userPoolID
+        self.jwks = jwks
+        self.status = status
+    }
 }
 
 /// Checks bearer tokens: the verified-token cache first, then the signature and claims against the JWKS of the

@@ -64,7 +64,6 @@ final class Generation: Sendable {
     /// (its entries know their pool).
     private static func makeAuthorizer(_ cognito: CognitoSettings, server: GatewayServer) -> Authorizer {
         let tokenCache = VerifiedTokenCache(capacity: cognito.tokenCacheSize)
-        let readiness = server.readiness
         let logger = server.logger
         let metrics = server.metrics
         let settings = JWKSCache.Settings(
@@ -73,15 +72,15 @@ final class Generation: Sendable {
         )
         let pools = cognito.allPools.enumerated().map { index, pool in
             let source = JWKSFetcher.Source(pool: index, userPoolID: pool.userPoolID, url: pool.jwksURL)
+            let status = KeyStatus()
             let jwks = JWKSCache(
                 settings: settings, fetch: JWKSFetcher(client: server.controlPlane, url: pool.jwksURL).fetch,
                 observer: { event in
                     JWKSFetcher.report(
-                        event, source: source, logger: logger, readiness: readiness, cache: tokenCache, metrics: metrics
-                    )
+                        event, source: source, logger: logger, status: status, cache: tokenCache, metrics: metrics)
                 }
             )
-            return PoolKeys(userPoolID: pool.userPoolID, jwks: jwks)
+            return PoolKeys(userPoolID: pool.userPoolID, jwks: jwks, status: status)
         }
         let clockSkew = Double(cognito.clockSkew) / 1e9
         return Authorizer(

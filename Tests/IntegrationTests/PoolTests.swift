@@ -242,6 +242,34 @@ private func readiness(_ gateway: RunningGateway) throws -> RawResponse {
         #expect(gateway.waitForLog("waiting-for-keys"))
     }
 
+    /// A reload adds a pool whose JWKS answers only after the reload stopped waiting for it (`keyWaitLimit`,
+    /// 5 s): from the moment the new configuration answers, /readyz says that pool's keys are missing, as its
+    /// tokens get 503, until they arrive.
+    @Test func aPoolAddedByAReloadIsNotReadyUntilItsKeysArrive() throws {
+        let firstSigner = TestSigner(keyID: "first")
+        let secondSigner = TestSigner(keyID: "second")
+        let first = try FixtureServer(jwks: TestSigner.jwks([firstSigner]))
+        // Eight seconds: past the reload's wait, within a JWKS fetch's ten-second timeout.
+        let second = try FixtureServer(jwks: "SLOW:8\n" + TestSigner.jwks([secondSigner]))
+        let gateway = try RunningGateway(
+            extra: routes(upstream: first.url), cognito: cognitoBlock(jwksURL: first.url + "/jwks.json"))
+        #expect(try waitUntilReady(gateway))
+
+        try gateway.rewriteConfig { $0 + secondPool(jwksURL: second.url + "/jwks.json") }
+        gateway.signal(SIGHUP)
+        #expect(gateway.waitForLog("reloaded"))
+        let waiting = try readiness(gateway)
+        #expect(waiting.status == 503, "\(waiting.bodyText)")
+        #expect(waiting.bodyText.contains(#""signing_keys:\#(secondPoolID)":"the JWKS has not been fetched yet""#))
+        #expect(try second.jwksRequests() == 1, "its first fetch is still under way")
+        #expect(try gateway.status("/api", token: secondSigner.token(secondPoolClaims())) == 503)
+        #expect(try gateway.status("/api", token: firstSigner.token(TestSigner.claims())) == 200)
+
+        #expect(try waitUntilReady(gateway, seconds: 15), "ready once the second pool's keys arrive")
+        #expect(try second.jwksRequests() == 1)
+        #expect(try gateway.status("/api", token: secondSigner.token(secondPoolClaims())) == 200)
+    }
+
     /// A reload removes a pool (/readyz no longer waits for it) and adds one back (its keys are fetched before
     /// the new configuration answers, so its tokens are never refused with 503 in between).
     @Test func aReloadAddsAndRemovesPools() throws {
