@@ -89,14 +89,16 @@ final class Generation: Sendable {
     }
 
     /// The sign-out path, unless `signout_path = ""`: GlobalSignOut is unsigned, so it needs no AWS credentials.
-    /// A token is signed out at its own pool's endpoint (one client per pool, in the authorizer's order).
+    /// A token is signed out at its own pool's endpoint (one client per pool).
     private static func makeSignOut(_ config: GatewayConfig, authorizer: Authorizer, server: GatewayServer)
         -> SignOutService?
     {
         let path = config.signin.signOutPath
         guard !path.isEmpty else { return nil }
-        let clients = config.cognito.allPools.map { pool in
-            cognitoClient(config, endpoint: pool.endpointURL, region: pool.region, credentials: nil, server: server)
+        var clients: [String: CognitoClient] = [:]
+        for pool in config.cognito.allPools {
+            clients[pool.userPoolID] = cognitoClient(
+                config, endpoint: pool.endpointURL, region: pool.region, credentials: nil, server: server)
         }
         return SignOutService(
             path: path, authorizer: authorizer, cognito: clients, revocations: server.revocations,

@@ -54,8 +54,11 @@ private func readiness(_ gateway: RunningGateway) throws -> RawResponse {
 @Suite(.serialized) struct PoolTests {
     /// Real tokens of two moto pools. moto signs every pool's tokens with one key ("dummy"), so the case of
     /// a token signed with the other pool's key is `aTokenIsCheckedWithItsOwnPoolsKeysOnly`'s, on keys of our own.
+    /// The second pool's endpoint is a scripted Cognito (its keys are still moto's), so that a sign-out shows
+    /// which pool's endpoint it went to.
     @Test func motoTokensOfTwoPoolsOpenTheRoutesOfTheirPool() throws {
         let moto = try MotoServer()
+        let secondEndpoint = try ScriptedCognito()
         let upstream = try FixtureServer()
         let first = try moto.createPool(user: "alice")
         let second = try moto.createPool(user: "bob")
@@ -69,7 +72,8 @@ private func readiness(_ gateway: RunningGateway) throws -> RawResponse {
                 [[cognito.pool]]
                 user_pool_id = "\(second.userPoolID)"
                 client_ids = ["\(second.clientID)"]
-                endpoint_url = "\(moto.endpoint)"
+                endpoint_url = "\(secondEndpoint.endpoint)"
+                jwks_url = "\(moto.endpoint)/\(second.userPoolID)/.well-known/jwks.json"
                 token_use = "any"
                 """,
             environment: SignInClient.awsEnvironment
@@ -99,14 +103,23 @@ private func readiness(_ gateway: RunningGateway) throws -> RawResponse {
             #expect(refused.stderr.contains("https://cognito-idp.us-east-1.amazonaws.com/\(pool.userPoolID)"))
         }
 
-        // The second pool's access token signs out at that pool: its user's tokens are refused from then on,
-        // the first pool's are not.
-        let signOut = try RawClient(port: gateway.publicPort).exchange(
-            "POST /signout HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(try #require(second.accessToken))\r\n"
-                + "Content-Length: 0\r\n\r\n")
-        #expect(signOut.status == 200, "\(signOut.bodyText)")
+        // The second pool's access token signs out at that pool's endpoint: its user's tokens are refused from
+        // then on, the first pool's are not.
+        func signOut(_ accessToken: String) throws -> RawResponse {
+            try RawClient(port: gateway.publicPort).exchange(
+                "POST /signout HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(accessToken)\r\nContent-Length: 0\r\n\r\n"
+            )
+        }
+        let secondSignOut = try signOut(try #require(second.accessToken))
+        #expect(secondSignOut.status == 200, "\(secondSignOut.bodyText)")
+        #expect(try secondEndpoint.operations() == ["GlobalSignOut"], "the second pool's endpoint got it")
         #expect(try gateway.status("/both", token: secondToken) == 401)
         #expect(try gateway.status("/both", token: firstToken) == 200)
+        // The first pool's goes to its own endpoint, moto.
+        let firstSignOut = try signOut(try #require(first.accessToken))
+        #expect(firstSignOut.status == 200, "\(firstSignOut.bodyText)")
+        #expect(try secondEndpoint.operations() == ["GlobalSignOut"], "nothing more went to the second pool's")
+        #expect(try gateway.status("/both", token: firstToken) == 401)
     }
 
     @Test func aTokenIsCheckedWithItsOwnPoolsKeysOnly() throws {
