@@ -203,10 +203,9 @@ final class Authorizer: Sendable {
         case .success(let verified): token = verified
         case .failure(let rejection): return .rejected(rejection)
         }
-        // The verifier's pool ids are few and short: one comparison or two, on routes that list pools only.
-        if !route.pools.isEmpty && !route.pools.contains(pools[token.pool].userPoolID) {
-            return .rejected(.poolNotAccepted)
-        }
+        // On routes that list pools only: an integer or two, resolved from the names with the configuration. A
+        // route listing pools none of which resolved accepts none.
+        if !route.pools.isEmpty && !route.poolIndices.contains(token.pool) { return .rejected(.poolNotAccepted) }
         if token.satisfies(groups: route.groups, scopes: route.scopes) { return .allowed(token) }
         let reason =
             route.groups.isEmpty || token.satisfies(groups: route.groups, scopes: [])

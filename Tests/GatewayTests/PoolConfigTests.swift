@@ -102,6 +102,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [S
                 upstream = "http://127.0.0.1:9000"
                 """)
         #expect(config.routes.map(\.pools) == [["us-west-2_Other7"], []])
+        #expect(config.routes.map(\.poolIndices) == [[1], []], "the names resolved to the pools' indices")
         #expect(ConfigSummary.lines(config).contains { $0.hasPrefix("pool: us-west-2_Other7 in us-west-2") })
         #expect(
             ConfigSummary.lines(config).contains {
