@@ -1,8 +1,8 @@
 // Token decoding: the unverified reader (the kid the gateway looks up, the sub sign-in reads), the signature check
 // against a key the fuzzer cannot sign with, and the claim rules reached by signing the input's own header and
-// payload with the harness's key, as a good token would be. The input is a compact JWS, or, when it starts with
-// "{", a payload's JSON, which the harness puts behind the header {"alg":"RS256","kid":"fuzz"}: so the fuzzer
-// changes claims, not only their base64url. scripts/fuzz_seeds.py makes Cognito-shaped seeds for the names below.
+// payload with the harness's key of the pool its iss names (each of the two pools has its own), as a good token
+// would be. The input is a compact JWS, or, when it starts with "{", a payload's JSON, which the harness puts
+// behind the header {"alg":"RS256","kid":"fuzz"}: so the fuzzer changes claims, not only their base64url. scripts/fuzz_seeds.py makes Cognito-shaped seeds for the names below.
 
 import Cryptography
 import Encoding
@@ -15,6 +15,11 @@ private enum Harness {
     // harness's main cost.
     static let key = RSAPrivateKey(generatingBits: 512)
     static let keys = try! JWKSet(keys: [keyID: RSAPublicKey(modulus: key.modulus, exponent: key.exponent)])
+    /// The second pool's key, under the same kid: a token is verified by its own pool's key only.
+    static let secondKey = RSAPrivateKey(generatingBits: 512)
+    static let secondKeys = try! JWKSet(keys: [
+        keyID: RSAPublicKey(modulus: secondKey.modulus, exponent: secondKey.exponent)
+    ])
     static let encodedHeader = Base64URL.encode(#"{"alg":"RS256","kid":"fuzz"}"#.utf8)
     static let now = 1_700_000_000.0
     // Two pools: the iss picks one, whose client ids and token_use must then hold of what it accepts.
@@ -58,16 +63,32 @@ public func fuzz(_ data: UnsafeRawPointer, _ size: Int) -> CInt {
     let headerJSON = Base64URL.decode(parts[0])!
     precondition((try? StrictJSON.parse(headerJSON, maxDepth: 8).object) == header, "the header misread")
 
-    // Signed with the harness's key, the token meets the claim rules, which must hold of whatever they accept.
+    // Signed with the key of the pool its iss names (the first pool's for any other iss), the token meets the
+    // claim rules, which must hold of whatever they accept. Each pool has its own keys.
     let signingInput = Array(token[..<parts[1].endIndex])
-    let signed = signingInput + [UInt8(ascii: ".")] + Array(Base64URL.encode(Harness.key.signRS256(signingInput)).utf8)
-    do {
-        let verified = try Harness.verifier.verify(signed, keys: Harness.keys, now: Harness.now)
+    let signedFor = payload?["iss"] == .string(Harness.verifier.pools[1].issuer) ? 1 : 0
+    let signature = (signedFor == 1 ? Harness.secondKey : Harness.key).signRS256(signingInput)
+    let signed = signingInput + [UInt8(ascii: ".")] + Array(Base64URL.encode(signature).utf8)
+    var asked: [Int] = []
+    let result = signed.withUnsafeBytes { raw in
+        Result { () throws(TokenRejection) in
+            try Harness.verifier.verify(raw, now: Harness.now) { pool throws(TokenRejection) in
+                asked.append(pool)
+                return pool == 1 ? Harness.secondKeys : Harness.keys
+            }
+        }
+    }
+    switch result {
+    case .success(let verified):
+        precondition(asked == [verified.pool], "keys asked for another pool than the one that accepted")
+        precondition(verified.pool == signedFor, "verified by another pool's key")
         check(verified, payloadPart: parts[1], claims: payload)
-    } catch {
+    case .failure(let error):
+        precondition(asked.count <= 1, "keys asked for more than one pool")
         let signable = header["alg"] == .string("RS256") && header["kid"] == .string(Harness.keyID)
         if signable && header["crit"] == nil {
-            precondition(error != .badSignature && error != .unknownKeyID, "a good signature refused")
+            precondition(error != .unknownKeyID, "a kid both pools hold is unknown")
+            precondition(error != .badSignature || asked != [signedFor], "a good signature refused")
         }
     }
     return 0

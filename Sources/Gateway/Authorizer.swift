@@ -17,10 +17,18 @@ enum AuthorizationOutcome: Sendable {
     case forbidden(VerifiedToken, reason: String)
 }
 
-/// One user pool as the authorizer holds it: its id (what a route's `pools` names) and its own JWKS cache.
+/// One user pool as the authorizer holds it: its id (what a route's `pools` names), its own JWKS cache, and whether
+/// that cache's keys can judge tokens (what /readyz says of the pool).
 struct PoolKeys: Sendable {
     let userPoolID: String
     let jwks: JWKSCache
+    let status: KeyStatus
+
+    init(userPoolID: String, jwks: JWKSCache, status: KeyStatus = KeyStatus()) {
+        self.userPoolID = userPoolID
+        self.jwks = jwks
+        self.status = status
+    }
 }
 
 /// Checks bearer tokens: the verified-token cache first, then the signature and claims against the JWKS of the
@@ -195,10 +203,9 @@ final class Authorizer: Sendable {
         case .success(let verified): token = verified
         case .failure(let rejection): return .rejected(rejection)
         }
-        // The verifier's pool ids are few and short: one comparison or two, on routes that list pools only.
-        if !route.pools.isEmpty && !route.pools.contains(pools[token.pool].userPoolID) {
-            return .rejected(.poolNotAccepted)
-        }
+        // On routes that list pools only: an integer or two, resolved from the names with the configuration. A
+        // route listing pools none of which resolved accepts none.
+        if !route.pools.isEmpty && !route.poolIndices.contains(token.pool) { return .rejected(.poolNotAccepted) }
         if token.satisfies(groups: route.groups, scopes: route.scopes) { return .allowed(token) }
         let reason =
             route.groups.isEmpty || token.satisfies(groups: route.groups, scopes: [])

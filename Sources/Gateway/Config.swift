@@ -188,6 +188,9 @@ package struct RouteSettings: Sendable {
     package var scopes: [String]
     /// user_pool_ids whose tokens this route accepts; empty: every configured pool's.
     package var pools: [String] = []
+    /// `pools` as indices into `cognito.allPools` (a verified token's `pool`), worked out when the file is read:
+    /// a request compares integers.
+    package var poolIndices: [Int] = []
     package var stripPrefix: Bool
     package var forwardAuthorization: Bool
     package var preserveHost: Bool

@@ -23,10 +23,9 @@ struct Schema {
         let cluster = readCluster(root.table("cluster"))
         root.rejectUnknownKeys()
         checkRoutes(routes)
-        checkRoutePools(routes, cognito: cognito)
         return GatewayConfig(
             server: server, admin: admin, log: log, cognito: cognito, signin: signin, cors: cors,
-            routes: routes.map(\.settings), cluster: cluster
+            routes: resolveRoutePools(routes, cognito: cognito), cluster: cluster
         )
     }
 
@@ -421,14 +420,23 @@ struct Schema {
         }
     }
 
-    /// A route's `pools` names configured pools only: a typo would otherwise refuse every token on the route.
-    private func checkRoutePools(_ routes: [ReadRoute], cognito: CognitoSettings) {
-        let known = Set(cognito.allPools.map(\.userPoolID))
-        for route in routes {
-            for pool in route.settings.pools where !known.contains(pool) {
-                route.table.fail(
-                    "pools", "\"\(pool)\" is not a configured user pool (cognito.user_pool_id or a [[cognito.pool]])")
+    /// A route's `pools` names configured pools only (a typo would otherwise refuse every token on the route),
+    /// each resolved to its index in `cognito.allPools`.
+    private func resolveRoutePools(_ routes: [ReadRoute], cognito: CognitoSettings) -> [RouteSettings] {
+        var indices: [String: Int] = [:]
+        for (index, pool) in cognito.allPools.enumerated() { indices[pool.userPoolID] = index }
+        return routes.map { route in
+            var settings = route.settings
+            for pool in settings.pools {
+                if let index = indices[pool] {
+                    settings.poolIndices.append(index)
+                } else {
+                    route.table.fail(
+                        "pools",
+                        "\"\(pool)\" is not a configured user pool (cognito.user_pool_id or a [[cognito.pool]])")
+                }
             }
+            return settings
         }
     }
 

@@ -69,11 +69,6 @@ package final class GatewayServer: @unchecked Sendable {
     package func start() throws(GatewayStartError) {
         let config = initialConfig
         readiness.block("listeners", reason: "listeners are not bound yet")
-        for pool in config.cognito.allPools {
-            readiness.block(
-                JWKSFetcher.readinessCondition(userPoolID: pool.userPoolID), reason: "the JWKS has not been fetched yet"
-            )
-        }
         let openFiles = raiseOpenFileLimit()
         if let settings = config.cluster {
             cluster = try ClusterWiring.make(
@@ -81,6 +76,8 @@ package final class GatewayServer: @unchecked Sendable {
                 logger: logger)
         }
         let generation = try Generation(config: config, previous: nil, server: self)
+        // Every pool's keys are waited for from here: each condition holds until its cache loads keys.
+        readiness.use(generation.authorizer)
 
         let activation: SocketActivation?
         do {
@@ -261,16 +258,15 @@ package final class GatewayServer: @unchecked Sendable {
         revocations.ttlSeconds = Int(next.config.cognito.revocationTTL / 1_000_000_000)
         publicHandler.current = next.handler
         metrics.use(next.authorizer)
+        // /readyz waits from now on for the keys of every pool of `next`, and of no other: a pool it adds whose
+        // first fetch is still under way (a reload takes over after `keyWaitLimit`) is not ready until it loads;
+        // a pool it removes is no longer waited for, whatever its stopped cache still reports.
+        readiness.use(next.authorizer)
         publicLimiter.limit = next.config.server.maxConnections
         for listener in listeners where listener.context.kind == .public {
             listener.context = publicContext(next)
         }
         current.retire(keepingAuthorization: next.authorizer === current.authorizer)
-        // A pool the reload removed is no longer waited for.
-        let kept = Set(next.config.cognito.allPools.map(\.userPoolID))
-        for pool in current.config.cognito.allPools where !kept.contains(pool.userPoolID) {
-            readiness.clear(JWKSFetcher.readinessCondition(userPoolID: pool.userPoolID))
-        }
     }
 
     /// On `reloads`: starts the next reload that waited, if any.

@@ -66,7 +66,6 @@ final class Generation: Sendable {
     /// (its entries know their pool).
     private static func makeAuthorizer(_ cognito: CognitoSettings, server: GatewayServer) -> Authorizer {
         let tokenCache = VerifiedTokenCache(capacity: cognito.tokenCacheSize)
-        let readiness = server.readiness
         let logger = server.logger
         let metrics = server.metrics
         let settings = JWKSCache.Settings(
@@ -75,15 +74,15 @@ final class Generation: Sendable {
         )
         let pools = cognito.allPools.enumerated().map { index, pool in
             let source = JWKSFetcher.Source(pool: index, userPoolID: pool.userPoolID, url: pool.jwksURL)
+            let status = KeyStatus()
             let jwks = JWKSCache(
                 settings: settings, fetch: JWKSFetcher(client: server.controlPlane, url: pool.jwksURL).fetch,
                 observer: { event in
                     JWKSFetcher.report(
-                        event, source: source, logger: logger, readiness: readiness, cache: tokenCache, metrics: metrics
-                    )
+                        event, source: source, logger: logger, status: status, cache: tokenCache, metrics: metrics)
                 }
             )
-            return PoolKeys(userPoolID: pool.userPoolID, jwks: jwks)
+            return PoolKeys(userPoolID: pool.userPoolID, jwks: jwks, status: status)
         }
         let clockSkew = Double(cognito.clockSkew) / 1e9
         return Authorizer(
@@ -92,14 +91,16 @@ final class Generation: Sendable {
     }
 
     /// The sign-out path, unless `signout_path = ""`: GlobalSignOut is unsigned, so it needs no AWS credentials.
-    /// A token is signed out at its own pool's endpoint (one client per pool, in the authorizer's order).
+    /// A token is signed out at its own pool's endpoint (one client per pool).
     private static func makeSignOut(_ config: GatewayConfig, authorizer: Authorizer, server: GatewayServer)
         -> SignOutService?
     {
         let path = config.signin.signOutPath
         guard !path.isEmpty else { return nil }
-        let clients = config.cognito.allPools.map { pool in
-            cognitoClient(config, endpoint: pool.endpointURL, region: pool.region, credentials: nil, server: server)
+        var clients: [String: CognitoClient] = [:]
+        for pool in config.cognito.allPools {
+            clients[pool.userPoolID] = cognitoClient(
+                config, endpoint: pool.endpointURL, region: pool.region, credentials: nil, server: server)
         }
         return SignOutService(
             path: path, authorizer: authorizer, cognito: clients, revocations: server.revocations,

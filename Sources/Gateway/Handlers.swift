@@ -146,11 +146,20 @@ final class PublicHandler: RequestHandler {
     }
 }
 
-/// Tells whether the gateway can serve: the conditions `/readyz` reports, shared across loops.
+/// Tells whether the gateway can serve: the conditions `/readyz` reports, shared across loops. Those of the signing
+/// keys (`signing_keys:<pool>`) are read from the authorizer in force, one per pool of the configuration in force.
 package final class Readiness: Sendable {
     private let state = Mutex<[String: String]>([:])
+    /// The current generation's authorizer: its pools' key statuses are conditions too.
+    private let authorizer = Mutex<Authorizer?>(nil)
 
     package init() {}
+
+    /// From now on the signing-key conditions are `authorizer`'s pools': a pool a reload removed is no longer
+    /// waited for, and one it added is waited for until its own cache loads keys.
+    func use(_ authorizer: Authorizer) {
+        self.authorizer.withLock { $0 = authorizer }
+    }
 
     /// Marks a condition as unmet, with a reason for `/readyz`.
     package func block(_ condition: String, reason: String) {
@@ -163,7 +172,13 @@ package final class Readiness: Sendable {
 
     /// The unmet conditions, sorted; empty when ready.
     package var unmet: [(String, String)] {
-        state.withLock { $0.sorted { $0.key < $1.key }.map { ($0.key, $0.value) } }
+        var conditions = state.withLock { $0 }
+        for pool in authorizer.withLock({ $0 })?.pools ?? [] {
+            if let reason = pool.status.reason {
+                conditions[JWKSFetcher.readinessCondition(userPoolID: pool.userPoolID)] = reason
+            }
+        }
+        return conditions.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 
     private let clusterState = Mutex<String?>(nil)

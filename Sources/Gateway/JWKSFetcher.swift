@@ -2,6 +2,7 @@ import Endpoints
 import HTTPClient
 import JWT
 import Logging
+import Synchronization
 
 /// Fetches the JWKS over the control-plane client and reports what happened to the log and readiness.
 struct JWKSFetcher: Sendable {
@@ -41,15 +42,16 @@ struct JWKSFetcher: Sendable {
         "signing_keys:\(userPoolID)"
     }
 
+    /// Logs and counts `event`, and sets `status`: the pool's own, which /readyz reads only while the authorizer
+    /// holding it is in force (a cache a reload stopped may still report; nothing reads what it says).
     static func report(
         _ event: JWKSCache.Event,
         source: Source,
         logger: Logger,
-        readiness: Readiness,
+        status: KeyStatus,
         cache: VerifiedTokenCache,
         metrics: Metrics
     ) {
-        let condition = readinessCondition(userPoolID: source.userPoolID)
         let url = source.url
         let pool = source.userPoolID
         switch event {
@@ -63,11 +65,7 @@ struct JWKSFetcher: Sendable {
                 "jwks loaded",
                 metadata: ["pool": "\(pool)", "url": "\(url)", "kids": "\(keyIDs.joined(separator: ","))"])
             cache.retainOnly(pool: source.pool, keyIDs: Set(keyIDs))
-            if keyIDs.isEmpty {
-                readiness.block(condition, reason: "the JWKS holds no usable RS256 signing key")
-            } else {
-                readiness.clear(condition)
-            }
+            status.reason = keyIDs.isEmpty ? "the JWKS holds no usable RS256 signing key" : nil
         case .failed(let reason, let retry, let held):
             metrics.count(.jwksRefreshes, Metrics.labels([("pool", pool), ("result", "failure")]))
             logger.warning(
@@ -77,9 +75,21 @@ struct JWKSFetcher: Sendable {
                     "keys_held": "\(held)",
                 ]
             )
-            if held == 0 {
-                readiness.block(condition, reason: "no signing keys loaded: last JWKS fetch failed: \(reason)")
-            }
+            if held == 0 { status.reason = "no signing keys loaded: last JWKS fetch failed: \(reason)" }
         }
+    }
+}
+
+/// Whether one pool's signing keys can judge its tokens: nil when they can, else why not (what /readyz says under
+/// the pool's `signing_keys:` condition). Each JWKS cache has its own, so it belongs to the authorizer that holds
+/// the cache, and goes with it when a reload replaces that authorizer.
+final class KeyStatus: Sendable {
+    private let state = Mutex<String?>("the JWKS has not been fetched yet")
+
+    init() {}
+
+    var reason: String? {
+        get { state.withLock { $0 } }
+        set { state.withLock { $0 = newValue } }
     }
 }

@@ -15,19 +15,26 @@ import Time
 final class SignOutService: Sendable {
     let path: String
     let authorizer: Authorizer
-    /// One client per pool, in the authorizer's order: a verified token's `pool` picks it.
+    /// One client per pool, in the authorizer's order (made from it): a verified token's `pool` picks it.
     let cognito: [CognitoClient]
     let revocations: Revocations
     let logger: Logger
     let metrics: Metrics
 
+    /// `clients` has the client of every pool of `authorizer`, by user pool id: they are put in the authorizer's
+    /// order here, so that no caller has to keep two lists in step.
     init(
-        path: String, authorizer: Authorizer, cognito: [CognitoClient], revocations: Revocations, logger: Logger,
-        metrics: Metrics
+        path: String, authorizer: Authorizer, cognito clients: [String: CognitoClient], revocations: Revocations,
+        logger: Logger, metrics: Metrics
     ) {
         self.path = path
         self.authorizer = authorizer
-        self.cognito = cognito
+        cognito = authorizer.pools.map { pool in
+            guard let client = clients[pool.userPoolID] else {
+                preconditionFailure("no Cognito client for the pool \(pool.userPoolID)")
+            }
+            return client
+        }
         self.revocations = revocations
         self.logger = logger
         self.metrics = metrics

@@ -96,7 +96,9 @@ package final class JWKSCache: @unchecked Sendable {
     }
 
     /// Stops refreshing (a reload replaced this cache). Requests still holding it keep its keys; a fetch in
-    /// flight still answers its waiters but reports nothing.
+    /// flight still answers its waiters but reports nothing, unless it was reporting already when `stop` was
+    /// called: an observer must not count on silence after `stop` (the gateway reads the readiness of the caches
+    /// in force only).
     package func stop() {
         let wasStarted = state.withLock { state in
             state.stopped = true

@@ -87,7 +87,7 @@ package final class VerifiedToken: Sendable, Equatable {
     package var payload: [UInt8] { Base64URL.decode(encodedPayload.utf8) ?? [] }
 
     package convenience init(
-        pool: Int = 0, keyID: String, subject: String, username: String?, groups: [String], scopes: [String],
+        pool: Int, keyID: String, subject: String, username: String?, groups: [String], scopes: [String],
         tokenUse: String, expiresAt: Double, issuedAt: Double? = nil, payload: [UInt8]
     ) {
         self.init(

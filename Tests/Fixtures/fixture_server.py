@@ -155,7 +155,11 @@ class Handler(BaseHTTPRequestHandler):
                     counter.write(str(jwks_requests))
             with open(arguments.jwks_file, "rb") as handle:
                 body = handle.read()
-            if body.startswith(b"SLOW"):
+            if body.startswith(b"SLOW:"):
+                # "SLOW:SECONDS\n" before the document: it is answered after that many seconds.
+                seconds, _, body = body[5:].partition(b"\n")
+                time.sleep(float(seconds))
+            elif body.startswith(b"SLOW"):
                 time.sleep(5)
                 body = body[4:]
             self.answer(200, body)

@@ -12,23 +12,9 @@ private let minimal = """
     client_ids = ["client1"]
     """
 
-private func parse(_ text: String, environment: [String: String] = [:]) throws(ConfigErrors) -> GatewayConfig {
-    try ConfigLoader.parse(text, environment: environment)
-}
-
-/// The problems a text produces, as "key: message" lines.
-private func problems(_ text: String, environment: [String: String] = [:]) -> [ConfigProblem] {
-    do {
-        _ = try parse(text, environment: environment)
-        return []
-    } catch {
-        return error.problems
-    }
-}
-
 @Suite struct ConfigTests {
     @Test func minimalConfigGetsEveryDefault() throws {
-        let config = try parse(minimal)
+        let config = try parseConfig(minimal)
         #expect(config.server.listen == [.ipv4(.loopback, port: 8080)])
         #expect(config.server.workers == EventLoopGroup.coreCount)
         #expect(config.server.maxConnections == 10000)
@@ -61,25 +47,26 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
 
     @Test func refreshPathCanMoveOrBeTurnedOff() throws {
         #expect(
-            try parse(minimal + "\n[signin]\nrefresh_path = \"/auth/refresh\"").signin.refreshPath == "/auth/refresh")
-        #expect(try parse(minimal + "\n[signin]\nrefresh_path = \"\"").signin.refreshPath == nil)
+            try parseConfig(minimal + "\n[signin]\nrefresh_path = \"/auth/refresh\"").signin.refreshPath
+                == "/auth/refresh")
+        #expect(try parseConfig(minimal + "\n[signin]\nrefresh_path = \"\"").signin.refreshPath == nil)
     }
 
     @Test func signOutPathAndRevocationTTLAreRead() throws {
-        let config = try parse(
+        let config = try parseConfig(
             minimal + "\nrevocation_ttl = \"5m\"\n[signin]\nsignout_path = \"/auth/logout\"\n")
         #expect(config.cognito.revocationTTL == 300_000_000_000)
         #expect(config.signin.signOutPath == "/auth/logout")
-        #expect(try parse(minimal + "\n[signin]\nsignout_path = \"\"\n").signin.signOutPath.isEmpty, "off")
+        #expect(try parseConfig(minimal + "\n[signin]\nsignout_path = \"\"\n").signin.signOutPath.isEmpty, "off")
         // /signin off, its path is free for the sign-out.
-        let reused = try parse(minimal + "\n[signin]\nenabled = false\nsignout_path = \"/signin\"\n")
+        let reused = try parseConfig(minimal + "\n[signin]\nenabled = false\nsignout_path = \"/signin\"\n")
         #expect(reused.signin.signOutPath == "/signin")
         #expect(ConfigSummary.lines(config).contains("signout: /auth/logout, revocations kept 5m"))
     }
 
     @Test(arguments: ["4m", "299s", "1000ms", "0s"])
     func revocationTTLShorterThanFiveMinutesIsAnError(text: String) {
-        let found = problems(minimal + "\nrevocation_ttl = \"\(text)\"\n")
+        let found = configProblems(minimal + "\nrevocation_ttl = \"\(text)\"\n")
         #expect(found.map(\.key) == ["cognito.revocation_ttl"], "problems: \(found.map(\.description))")
         #expect(found.first?.message.contains("at least 5m") == true)
     }
@@ -98,13 +85,13 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
             user_pool_id = "us-east-2_X"
             client_ids = ["c"]
             """
-        let config = try parse(
+        let config = try parseConfig(
             text, environment: ["AWS_REGION": "us-east-2", "AWS_ENDPOINT_URL": "http://127.0.0.1:5000/"])
         #expect(config.cognito.region == "us-east-2")
         #expect(config.cognito.endpointURL.description == "http://127.0.0.1:5000")
         #expect(config.cognito.jwksURL.description == "http://127.0.0.1:5000/us-east-2_X/.well-known/jwks.json")
         #expect(config.cognito.issuer == "https://cognito-idp.us-east-2.amazonaws.com/us-east-2_X")
-        let specific = try parse(
+        let specific = try parseConfig(
             text,
             environment: [
                 "AWS_REGION": "us-east-2", "AWS_ENDPOINT_URL": "http://a:1",
@@ -114,7 +101,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
     }
 
     @Test func sizesAndDurationsAcceptTheirUnits() throws {
-        let config = try parse(
+        let config = try parseConfig(
             """
             [server]
             max_header_bytes = "16KiB"
@@ -133,7 +120,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
     }
 
     @Test func routesParseTheirUpstreams() throws {
-        let config = try parse(
+        let config = try parseConfig(
             minimal + """
 
                 [[route]]
@@ -253,7 +240,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
 
     @Test(arguments: badValues)
     func badValueIsAnErrorNamingItsKey(_ bad: BadValue) {
-        let found = problems(bad.text + "\n" + minimal)
+        let found = configProblems(bad.text + "\n" + minimal)
         #expect(found.contains { $0.key == bad.key }, "problems: \(found.map(\.description))")
     }
 
@@ -299,36 +286,36 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [C
         ),
     ])
     func cognitoValuesAreChecked(body: String, key: String) {
-        let found = problems("[cognito]\n" + body)
+        let found = configProblems("[cognito]\n" + body)
         #expect(found.contains { $0.key == key }, "problems: \(found.map(\.description))")
     }
 
     @Test func missingCognitoTableIsAnError() {
-        #expect(problems("[server]\nworkers = 1").contains { $0.key == "cognito" })
+        #expect(configProblems("[server]\nworkers = 1").contains { $0.key == "cognito" })
     }
 
     @Test func problemsNameTheirLine() {
-        let found = problems(minimal + "\n[server]\nworkers = 1\nheader_timeout = \"soon\"\n")
+        let found = configProblems(minimal + "\n[server]\nworkers = 1\nheader_timeout = \"soon\"\n")
         let problem = found.first { $0.key == "server.header_timeout" }
         #expect(problem?.line == 7)
         #expect(problem?.description.contains("(line 7)") == true)
     }
 
     @Test func syntaxErrorNamesItsLine() {
-        let found = problems(minimal + "\n[server]\nworkers = = 1\n")
+        let found = configProblems(minimal + "\n[server]\nworkers = = 1\n")
         #expect(found.count == 1)
         #expect(found.first?.line == 6)
     }
 
     @Test func everyProblemIsReportedAtOnce() {
-        let found = problems("[server]\nworkers = -1\nmax_connections = 0\n[log]\nformat = \"xml\"\n")
+        let found = configProblems("[server]\nworkers = -1\nmax_connections = 0\n[log]\nformat = \"xml\"\n")
         #expect(found.count >= 4)  // workers, max_connections, log.format, cognito
     }
 
     @Test func tlsFilesThatAreNotACertificateAndKeyAreRefused() throws {
         let cert = FileManager.default.temporaryDirectory.appendingPathComponent("authgate-test-cert.pem").path
         _ = FileManager.default.createFile(atPath: cert, contents: Data("x".utf8))
-        let found = problems(minimal + "\n[server.tls]\ncert_file = \"\(cert)\"\nkey_file = \"\(cert)\"\n")
+        let found = configProblems(minimal + "\n[server.tls]\ncert_file = \"\(cert)\"\nkey_file = \"\(cert)\"\n")
         #expect(found.contains { $0.key == "server.tls" && $0.message.contains("cannot load") })
     }
 }

@@ -10,15 +10,6 @@ private let cognito = """
     client_ids = ["client1"]
     """
 
-private func problems(_ text: String, environment: [String: String] = [:]) -> [ConfigProblem] {
-    do {
-        _ = try ConfigLoader.parse(text, environment: environment)
-        return []
-    } catch {
-        return error.problems
-    }
-}
-
 private func route(upstream: String) -> String {
     cognito + "\n[[route]]\nprefix = \"/a\"\nupstream = \"\(upstream)\"\n"
 }
@@ -54,29 +45,31 @@ private func route(upstream: String) -> String {
 
     @Test(arguments: refused)
     func refusedWithItsKeyAndLine(_ bad: Refused) {
-        let found = problems(bad.text)
+        let found = configProblems(bad.text)
         let problem = found.first { $0.key == bad.key }
         #expect(problem?.line == bad.line, "problems: \(found.map(\.description))")
     }
 
     @Test func messagesKeepTheirWordsAndSayWhy() {
-        let upstream = problems(route(upstream: "http://user@127.0.0.1:1")).first { $0.key == "route[0].upstream" }
+        let upstream = configProblems(route(upstream: "http://user@127.0.0.1:1")).first {
+            $0.key == "route[0].upstream"
+        }
         #expect(
             upstream?.message
                 == "\"http://user@127.0.0.1:1\" must be \"http://HOST:PORT[/base]\", \"https://HOST[:PORT][/base]\" "
                 + "or \"unix:/path\": userinfo (user:password@) is not allowed in a URL")
-        let endpoint = problems(cognito + "\nendpoint_url = \"http://a/?x=1\"").first {
+        let endpoint = configProblems(cognito + "\nendpoint_url = \"http://a/?x=1\"").first {
             $0.key == "cognito.endpoint_url"
         }
         #expect(
             endpoint?.message
                 == "\"http://a/?x=1\" is not an http(s) URL without query or credentials: a query (?…) is not allowed here"
         )
-        let fromEnvironment = problems(cognito, environment: ["AWS_ENDPOINT_URL": "http://a:99999"]).first {
+        let fromEnvironment = configProblems(cognito, environment: ["AWS_ENDPOINT_URL": "http://a:99999"]).first {
             $0.key == "cognito.endpoint_url (from AWS_ENDPOINT_URL)"
         }
         #expect(fromEnvironment?.message.hasSuffix("the port \"99999\" is not a number from 1 to 65535") == true)
-        let listen = problems("[server]\nlisten = [\"::1:80\"]\n" + cognito).first { $0.key == "server.listen" }
+        let listen = configProblems("[server]\nlisten = [\"::1:80\"]\n" + cognito).first { $0.key == "server.listen" }
         #expect(listen?.message == "\"::1:80\": \"::1\" looks like IPv6: write it \"[ADDRESS]:PORT\"")
     }
 
@@ -96,6 +89,6 @@ private func route(upstream: String) -> String {
             cognito + "\njwks_url = \"https://keys.example/pool%201/jwks.json\"", environment: [:])
         #expect(config.cognito.jwksURL.path == "/pool%201/jwks.json")
         // A base path is joined to request paths byte for byte: it stays literal, as route prefixes do.
-        #expect(!problems(route(upstream: "http://127.0.0.1:1/a%20b")).isEmpty)
+        #expect(!configProblems(route(upstream: "http://127.0.0.1:1/a%20b")).isEmpty)
     }
 }

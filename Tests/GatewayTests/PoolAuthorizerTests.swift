@@ -1,7 +1,9 @@
 import Cryptography
 import Encoding
+import Endpoints
 import Foundation
 import JWT
+import Logging
 import Testing
 
 @testable import Gateway
@@ -33,13 +35,30 @@ struct TestPool {
         return input + "." + Base64URL.encode((signer ?? self).key.signRS256(Array(input.utf8)))
     }
 
+    /// Its cache reports as the gateway's do: to the pool's key status (what /readyz says of it).
     func keys() -> PoolKeys {
         let body = jwks
+        let status = KeyStatus()
+        let reporter = KeyReporter(userPoolID: userPoolID, status: status)
         let cache = JWKSCache(
             settings: .init(refreshSeconds: 3600, minRefetchSeconds: 3600), fetch: { $0(.success(body)) },
-            observer: { _ in })
+            observer: { reporter.report($0) })
         cache.start()
-        return PoolKeys(userPoolID: userPoolID, jwks: cache)
+        return PoolKeys(userPoolID: userPoolID, jwks: cache, status: status)
+    }
+}
+
+/// JWKSFetcher.report for one pool, with a logger and metrics of its own.
+struct KeyReporter: Sendable {
+    let userPoolID: String
+    let status: KeyStatus
+    let metrics = Metrics(loops: 1, openConnections: { 0 })
+
+    func report(_ event: JWKSCache.Event) {
+        let url = try! HTTPURL("http://127.0.0.1:1/\(userPoolID)/.well-known/jwks.json")
+        JWKSFetcher.report(
+            event, source: JWKSFetcher.Source(pool: 0, userPoolID: userPoolID, url: url),
+            logger: Logger(label: "test"), status: status, cache: VerifiedTokenCache(capacity: 0), metrics: metrics)
     }
 }
 
@@ -152,6 +171,53 @@ private func allowedPool(_ outcome: AuthorizationOutcome?) -> Int? {
         #expect(!loaded.value, "the second pool has not loaded")
         held.answer(.success(second.jwks))
         #expect(loaded.value, "both have loaded")
+    }
+
+    /// /readyz's key conditions are those of the authorizer in force: a pool a reload added waits for its own
+    /// cache; one it removed is not waited for, even when its stopped cache reports a failed fetch that was
+    /// under way (the cache's observer may run after `stop`).
+    @Test func readinessWaitsForThePoolsOfTheAuthorizerInForceOnly() {
+        func conditions(_ readiness: Readiness) -> [String] { readiness.unmet.map(\.0) }
+        let readiness = Readiness()
+        let rules = [first, second].map {
+            TokenRules(issuer: $0.issuer, clientIDs: [$0.clientID], tokenUse: .id, clockSkew: 60)
+        }
+        let held = HeldFetch()
+        let addedStatus = KeyStatus()
+        let addedReporter = KeyReporter(userPoolID: second.userPoolID, status: addedStatus)
+        // No minimum between fetches: the test's unknown kid fetches again at once after the failed fetch.
+        let added = JWKSCache(
+            settings: .init(refreshSeconds: 3600, minRefetchSeconds: 0), fetch: { held.hold($0) },
+            observer: { addedReporter.report($0) })
+        let one = Authorizer(
+            verifier: TokenVerifier(pools: [rules[0]]), pools: [first.keys()], cache: VerifiedTokenCache(capacity: 10),
+            revocations: Revocations())
+        let two = Authorizer(
+            verifier: TokenVerifier(pools: rules),
+            pools: [first.keys(), PoolKeys(userPoolID: second.userPoolID, jwks: added, status: addedStatus)],
+            cache: VerifiedTokenCache(capacity: 10), revocations: Revocations())
+        defer { for pool in one.pools + two.pools { pool.jwks.stop() } }
+        readiness.use(one)
+        #expect(conditions(readiness) == [], "the first pool's keys are loaded")
+
+        // A reload adds the second pool and takes over before its first fetch answers.
+        added.start()
+        readiness.use(two)
+        #expect(conditions(readiness) == ["signing_keys:\(second.userPoolID)"])
+        #expect(readiness.unmet.first?.1 == "the JWKS has not been fetched yet")
+        held.answer(.failure(JWKSCache.JWKSFetchError("HTTP status 500")))
+        #expect(readiness.unmet.first?.1.contains("last JWKS fetch failed: HTTP status 500") == true)
+        added.refetch(forUnknownKeyID: "kid1") { _ in }
+        held.answer(.success(second.jwks))
+        #expect(conditions(readiness) == [], "the second pool's keys are loaded")
+
+        // A reload removes it again; its stopped cache's report of a fetch under way comes after.
+        readiness.use(one)
+        added.stop()
+        addedReporter.report(.failed(reason: "HTTP status 500", retryInSeconds: 1, keysHeld: 0))
+        #expect(conditions(readiness) == [], "the removed pool is not waited for")
+        readiness.block("listeners", reason: "listeners are not bound yet")
+        #expect(conditions(readiness) == ["listeners"])
     }
 }
 

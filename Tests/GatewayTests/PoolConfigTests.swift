@@ -10,24 +10,10 @@ private let primary = """
     client_ids = ["client1"]
     """
 
-private func parse(_ text: String, environment: [String: String] = [:]) throws(ConfigErrors) -> GatewayConfig {
-    try ConfigLoader.parse(text, environment: environment)
-}
-
-/// The problems of a text as "key: message" lines, without their line numbers.
-private func problems(_ text: String, environment: [String: String] = [:]) -> [String] {
-    do {
-        _ = try parse(text, environment: environment)
-        return []
-    } catch {
-        return error.problems.map { "\($0.key): \($0.message)" }
-    }
-}
-
 /// `[[cognito.pool]]` and a route's `pools` (SPEC.md "Configuration file").
 @Suite struct PoolConfigTests {
     @Test func aSecondPoolGetsItsOwnDefaultsNotThePrimarysValues() throws {
-        let config = try parse(
+        let config = try parseConfig(
             primary + """
 
                 endpoint_url = "http://127.0.0.1:5000"
@@ -51,7 +37,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [S
     }
 
     @Test func aPoolTakesItsOwnIssuerJWKSAndTokenUse() throws {
-        let config = try parse(
+        let config = try parseConfig(
             primary + """
 
                 [[cognito.pool]]
@@ -71,7 +57,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [S
     /// The AWS SDKs' endpoint variables hold for every client of the process, so for every pool; what "not
     /// inherited" keeps out is [cognito]'s own endpoint_url.
     @Test func endpointVariablesApplyToEveryPool() throws {
-        let config = try parse(
+        let config = try parseConfig(
             primary + """
 
                 [[cognito.pool]]
@@ -87,7 +73,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [S
     }
 
     @Test func routePoolsAreRead() throws {
-        let config = try parse(
+        let config = try parseConfig(
             primary + """
 
                 [[cognito.pool]]
@@ -102,6 +88,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [S
                 upstream = "http://127.0.0.1:9000"
                 """)
         #expect(config.routes.map(\.pools) == [["us-west-2_Other7"], []])
+        #expect(config.routes.map(\.poolIndices) == [[1], []], "the names resolved to the pools' indices")
         #expect(ConfigSummary.lines(config).contains { $0.hasPrefix("pool: us-west-2_Other7 in us-west-2") })
         #expect(
             ConfigSummary.lines(config).contains {
@@ -194,7 +181,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [S
 
     @Test(arguments: cases)
     func problemNamesItsKey(_ testCase: Case) {
-        let found = problems(primary + "\n" + testCase.text)
+        let found = configProblems(primary + "\n" + testCase.text).map { "\($0.key): \($0.message)" }
         #expect(found == [testCase.problem])
     }
 
@@ -203,7 +190,7 @@ private func problems(_ text: String, environment: [String: String] = [:]) -> [S
             primary + "\n[[cognito.pool]]\nuser_pool_id = \"us-west-2_A1\"\nclient_ids = [\"c2\"]\n"
             + "[[cognito.pool]]\nuser_pool_id = \"us-west-2_B1\"\nclient_ids = [\"c 3\"]\n"
         do {
-            _ = try parse(text)
+            _ = try parseConfig(text)
             Issue.record("accepted")
         } catch {
             #expect(error.problems.map(\.key) == ["cognito.pool[1].client_ids"])

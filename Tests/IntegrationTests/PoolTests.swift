@@ -54,8 +54,11 @@ private func readiness(_ gateway: RunningGateway) throws -> RawResponse {
 @Suite(.serialized) struct PoolTests {
     /// Real tokens of two moto pools. moto signs every pool's tokens with one key ("dummy"), so the case of
     /// a token signed with the other pool's key is `aTokenIsCheckedWithItsOwnPoolsKeysOnly`'s, on keys of our own.
+    /// The second pool's endpoint is a scripted Cognito (its keys are still moto's), so that a sign-out shows
+    /// which pool's endpoint it went to.
     @Test func motoTokensOfTwoPoolsOpenTheRoutesOfTheirPool() throws {
         let moto = try MotoServer()
+        let secondEndpoint = try ScriptedCognito()
         let upstream = try FixtureServer()
         let first = try moto.createPool(user: "alice")
         let second = try moto.createPool(user: "bob")
@@ -69,7 +72,8 @@ private func readiness(_ gateway: RunningGateway) throws -> RawResponse {
                 [[cognito.pool]]
                 user_pool_id = "\(second.userPoolID)"
                 client_ids = ["\(second.clientID)"]
-                endpoint_url = "\(moto.endpoint)"
+                endpoint_url = "\(secondEndpoint.endpoint)"
+                jwks_url = "\(moto.endpoint)/\(second.userPoolID)/.well-known/jwks.json"
                 token_use = "any"
                 """,
             environment: SignInClient.awsEnvironment
@@ -99,14 +103,23 @@ private func readiness(_ gateway: RunningGateway) throws -> RawResponse {
             #expect(refused.stderr.contains("https://cognito-idp.us-east-1.amazonaws.com/\(pool.userPoolID)"))
         }
 
-        // The second pool's access token signs out at that pool: its user's tokens are refused from then on,
-        // the first pool's are not.
-        let signOut = try RawClient(port: gateway.publicPort).exchange(
-            "POST /signout HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(try #require(second.accessToken))\r\n"
-                + "Content-Length: 0\r\n\r\n")
-        #expect(signOut.status == 200, "\(signOut.bodyText)")
+        // The second pool's access token signs out at that pool's endpoint: its user's tokens are refused from
+        // then on, the first pool's are not.
+        func signOut(_ accessToken: String) throws -> RawResponse {
+            try RawClient(port: gateway.publicPort).exchange(
+                "POST /signout HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(accessToken)\r\nContent-Length: 0\r\n\r\n"
+            )
+        }
+        let secondSignOut = try signOut(try #require(second.accessToken))
+        #expect(secondSignOut.status == 200, "\(secondSignOut.bodyText)")
+        #expect(try secondEndpoint.operations() == ["GlobalSignOut"], "the second pool's endpoint got it")
         #expect(try gateway.status("/both", token: secondToken) == 401)
         #expect(try gateway.status("/both", token: firstToken) == 200)
+        // The first pool's goes to its own endpoint, moto.
+        let firstSignOut = try signOut(try #require(first.accessToken))
+        #expect(firstSignOut.status == 200, "\(firstSignOut.bodyText)")
+        #expect(try secondEndpoint.operations() == ["GlobalSignOut"], "nothing more went to the second pool's")
+        #expect(try gateway.status("/both", token: firstToken) == 401)
     }
 
     @Test func aTokenIsCheckedWithItsOwnPoolsKeysOnly() throws {
@@ -240,6 +253,34 @@ private func readiness(_ gateway: RunningGateway) throws -> RawResponse {
         #expect(!gateway.log.contains("waiting-for-keys"), "the waiting request is not answered yet")
         #expect(try waiting.readResponse().status == 401)
         #expect(gateway.waitForLog("waiting-for-keys"))
+    }
+
+    /// A reload adds a pool whose JWKS answers only after the reload stopped waiting for it (`keyWaitLimit`,
+    /// 5 s): from the moment the new configuration answers, /readyz says that pool's keys are missing, as its
+    /// tokens get 503, until they arrive.
+    @Test func aPoolAddedByAReloadIsNotReadyUntilItsKeysArrive() throws {
+        let firstSigner = TestSigner(keyID: "first")
+        let secondSigner = TestSigner(keyID: "second")
+        let first = try FixtureServer(jwks: TestSigner.jwks([firstSigner]))
+        // Eight seconds: past the reload's wait, within a JWKS fetch's ten-second timeout.
+        let second = try FixtureServer(jwks: "SLOW:8\n" + TestSigner.jwks([secondSigner]))
+        let gateway = try RunningGateway(
+            extra: routes(upstream: first.url), cognito: cognitoBlock(jwksURL: first.url + "/jwks.json"))
+        #expect(try waitUntilReady(gateway))
+
+        try gateway.rewriteConfig { $0 + secondPool(jwksURL: second.url + "/jwks.json") }
+        gateway.signal(SIGHUP)
+        #expect(gateway.waitForLog("reloaded"))
+        let waiting = try readiness(gateway)
+        #expect(waiting.status == 503, "\(waiting.bodyText)")
+        #expect(waiting.bodyText.contains(#""signing_keys:\#(secondPoolID)":"the JWKS has not been fetched yet""#))
+        #expect(try second.jwksRequests() == 1, "its first fetch is still under way")
+        #expect(try gateway.status("/api", token: secondSigner.token(secondPoolClaims())) == 503)
+        #expect(try gateway.status("/api", token: firstSigner.token(TestSigner.claims())) == 200)
+
+        #expect(try waitUntilReady(gateway, seconds: 15), "ready once the second pool's keys arrive")
+        #expect(try second.jwksRequests() == 1)
+        #expect(try gateway.status("/api", token: secondSigner.token(secondPoolClaims())) == 200)
     }
 
     /// A reload removes a pool (/readyz no longer waits for it) and adds one back (its keys are fetched before

@@ -12,7 +12,7 @@ private func key(_ text: String) -> VerifiedTokenCache.Key {
 
 private func token(kid: String = "k1", expiresAt: Double = 2_000_000_000) -> VerifiedToken {
     VerifiedToken(
-        keyID: kid, subject: "s", username: nil, groups: [], scopes: [], tokenUse: "id", expiresAt: expiresAt,
+        pool: 0, keyID: kid, subject: "s", username: nil, groups: [], scopes: [], tokenUse: "id", expiresAt: expiresAt,
         payload: [])
 }
 
@@ -41,7 +41,7 @@ private func token(kid: String = "k1", expiresAt: Double = 2_000_000_000) -> Ver
         let cache = VerifiedTokenCache(capacity: 10)
         cache.insert(key("a"), token(kid: "old"))
         cache.insert(key("b"), token(kid: "new"))
-        cache.retainOnly(keyIDs: ["new"])
+        cache.retainOnly(pool: 0, keyIDs: ["new"])
         #expect(cache.lookup(key("a"), now: 0) == nil)
         #expect(cache.lookup(key("b"), now: 0) != nil)
     }

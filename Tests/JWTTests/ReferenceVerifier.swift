@@ -68,8 +68,10 @@ struct ReferenceVerifier {
             guard let text = value.string, isHeaderSafe(text) else { throw .malformed("scope") }
             scopes = text.split(separator: " ").map(String.init)
         }
+        // It knows one pool: the verifier it is held against has that one only.
         return VerifiedToken(
-            keyID: keyID, subject: subject, username: username, groups: groups, scopes: scopes, tokenUse: tokenUse,
+            pool: 0, keyID: keyID, subject: subject, username: username, groups: groups, scopes: scopes,
+            tokenUse: tokenUse,
             expiresAt: expiry, issuedAt: issuedAt, payload: payload
         )
     }
