@@ -1,28 +1,33 @@
-package import Encoding
+public import Encoding
 
 /// The one serializer of message heads, request and response alike: start line, fields, blank line, written
 /// straight into a byte buffer. Names and values come from authgate's own code or from fields the strict parsers
 /// validated, never raw from a client.
-package struct HeadWriter {
+///
+/// Public, with its per-field writes `@inlinable`, for the reason `ByteWriter` is: a proxied request writes twenty
+/// fields through it from other modules, and only public bodies are inlined across modules.
+public struct HeadWriter {
     /// Where the head is written: a writer of its own, or one a loop lends (`EventLoop.takeWriter`).
-    package let out: ByteWriter
+    @usableFromInline let out: ByteWriter
 
     package init(capacity: Int = 512) {
         out = ByteWriter(capacity: capacity)
     }
 
-    package init(into writer: ByteWriter) {
+    @inlinable
+    public init(into writer: ByteWriter) {
         out = writer
     }
 
     /// How many bytes were written.
-    package var count: Int { out.count }
+    @inlinable public var count: Int { out.count }
 
     /// The head as written.
     package func finish() -> [UInt8] { out.finish() }
 
     /// The head as written, without a copy: to hand it to a socket as it is.
-    package func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result { out.withBytes(body) }
+    @inlinable
+    public func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result { out.withBytes(body) }
 
     /// `HTTP/1.1 200 OK`: authgate always answers as HTTP/1.1 (RFC 9110 §6.2).
     package mutating func statusLine(_ code: Int, reason: String) {
@@ -53,20 +58,23 @@ package struct HeadWriter {
         out.append(" HTTP/1.1\r\n" as StaticString)
     }
 
-    package mutating func field(_ name: StaticString, _ value: String) {
+    @inlinable @inline(__always)
+    public mutating func field(_ name: StaticString, _ value: String) {
         appendName(name)
         out.append(value)
         endLine()
     }
 
-    package mutating func field(_ name: StaticString, _ value: StaticString) {
+    @inlinable @inline(__always)
+    public mutating func field(_ name: StaticString, _ value: StaticString) {
         appendName(name)
         out.append(value)
         endLine()
     }
 
     /// A field whose value authgate holds as bytes (a token's claims, a cached date).
-    package mutating func field(_ name: StaticString, bytes value: UnsafeRawBufferPointer) {
+    @inlinable @inline(__always)
+    public mutating func field(_ name: StaticString, bytes value: UnsafeRawBufferPointer) {
         appendName(name)
         out.append(value)
         endLine()
@@ -79,7 +87,8 @@ package struct HeadWriter {
     }
 
     /// A field authgate made, whose name is not a literal (configured or computed).
-    package mutating func field(name: String, value: String) {
+    @inlinable @inline(__always)
+    public mutating func field(name: String, value: String) {
         out.append(name)
         out.append(": " as StaticString)
         out.append(value)
@@ -87,7 +96,8 @@ package struct HeadWriter {
     }
 
     /// A validated field copied as bytes: a token-sized value is not worth a String on every request.
-    package mutating func field(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
+    @inlinable @inline(__always)
+    public mutating func field(name: UnsafeRawBufferPointer, value: UnsafeRawBufferPointer) {
         out.append(name)
         out.append(": " as StaticString)
         out.append(value)
@@ -96,29 +106,35 @@ package struct HeadWriter {
 
     /// A field whose value is written in parts (`appendValue`), ended with `endField`: a list joined as it is
     /// written, such as X-Forwarded-For.
-    package mutating func beginField(_ name: StaticString) {
+    @inlinable
+    public mutating func beginField(_ name: StaticString) {
         appendName(name)
     }
 
-    package mutating func appendValue(_ part: UnsafeRawBufferPointer) {
+    @inlinable
+    public mutating func appendValue(_ part: UnsafeRawBufferPointer) {
         out.append(part)
     }
 
-    package mutating func appendValue(_ part: String) {
+    @inlinable
+    public mutating func appendValue(_ part: String) {
         out.append(part)
     }
 
-    package mutating func appendValue(_ part: StaticString) {
+    @inlinable
+    public mutating func appendValue(_ part: StaticString) {
         out.append(part)
     }
 
-    package mutating func endField() {
+    @inlinable
+    public mutating func endField() {
         endLine()
     }
 
     /// Field lines serialized ahead of time, each ending in CRLF (a policy's fixed fields, made once per
     /// configuration): appended as they are.
-    package mutating func fieldLines(_ lines: [UInt8]) {
+    @inlinable
+    public mutating func fieldLines(_ lines: [UInt8]) {
         out.append(lines)
     }
 
@@ -161,16 +177,19 @@ package struct HeadWriter {
     }
 
     /// The blank line that ends the head.
-    package mutating func end() {
+    @inlinable
+    public mutating func end() {
         endLine()
     }
 
-    private mutating func appendName(_ name: StaticString) {
+    @inlinable @inline(__always)
+    mutating func appendName(_ name: StaticString) {
         out.append(name)
         out.append(": " as StaticString)
     }
 
-    private mutating func endLine() {
+    @inlinable @inline(__always)
+    mutating func endLine() {
         out.append("\r\n" as StaticString)
     }
 }

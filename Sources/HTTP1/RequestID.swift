@@ -33,17 +33,19 @@ package enum RequestID {
         let high = (random.0 & ~0xF000) | 0x4000  // version 4
         let low = (random.1 & ~(0xC000 << 48)) | (0x8000 << 48)  // RFC 4122 variant
         return String(unsafeUninitializedCapacity: 36) { out in
-            // No array of the two words: this runs for every request without an id.
+            // A byte, two digits, at a time; no array of the two words: this runs for every request without an id.
             var index = 0
-            for nibble in 0..<32 {
-                if index == 8 || index == 13 || index == 18 || index == 23 {
+            for byteIndex in 0..<16 {
+                // 8-4-4-4-12 digits: a dash before the 4th, 6th, 8th and 10th byte.
+                if byteIndex == 4 || byteIndex == 6 || byteIndex == 8 || byteIndex == 10 {
                     out[index] = UInt8(ascii: "-")
                     index += 1
                 }
-                let word = nibble < 16 ? high : low
-                let digit = UInt8(truncatingIfNeeded: word >> UInt64(60 - 4 * (nibble % 16))) & 0xF
-                out[index] = Hex.lowercaseDigit(digit)
-                index += 1
+                let word = byteIndex < 8 ? high : low
+                let byte = UInt8(truncatingIfNeeded: word >> UInt64(56 - 8 * (byteIndex & 7)))
+                out[index] = Hex.lowercaseDigit(byte >> 4)
+                out[index + 1] = Hex.lowercaseDigit(byte & 0xF)
+                index += 2
             }
             return index
         }
