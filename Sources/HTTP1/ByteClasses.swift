@@ -89,20 +89,24 @@ enum WordScan {
         return nil
     }
 
-    /// Where the run of field-value bytes other than HTAB (none below SP, none DEL) that starts at `position`
-    /// stops, to the word: the first word holding another byte is left for the caller to look at byte by byte.
+    /// The first byte at or after `start` that is not a field-value byte other than HTAB (one below SP, or DEL),
+    /// found sixteen and eight bytes at a time; past the last whole word, where the buffer has fewer than eight
+    /// bytes left, the caller goes on byte by byte from the position returned.
     @inline(__always)
     static func endOfPlainFieldValue(_ buffer: UnsafeRawBufferPointer, from start: Int) -> Int {
         var position = start
         while position + 16 <= buffer.count {
-            let first = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: position, as: UInt64.self))
-            let second = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: position + 8, as: UInt64.self))
-            guard notPlain(first) | notPlain(second) == 0 else { break }
+            let first = notPlain(UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: position, as: UInt64.self)))
+            let second = notPlain(
+                UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: position + 8, as: UInt64.self)))
+            // The lowest flag of a word is exact (notPlain), so the stop is the very byte, not its word.
+            if first != 0 { return position + first.trailingZeroBitCount / 8 }
+            if second != 0 { return position + 8 + second.trailingZeroBitCount / 8 }
             position += 16
         }
         while position + 8 <= buffer.count {
-            let word = UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: position, as: UInt64.self))
-            guard notPlain(word) == 0 else { break }
+            let word = notPlain(UInt64(littleEndian: buffer.loadUnaligned(fromByteOffset: position, as: UInt64.self)))
+            if word != 0 { return position + word.trailingZeroBitCount / 8 }
             position += 8
         }
         return position

@@ -148,9 +148,9 @@ enum RequestHeadParser {
         position += 1
         while raw[position] == ByteClass.sp || raw[position] == ByteClass.htab { position += 1 }
         let valueStart = position
-        // Sixteen, then eight plain bytes at a time (a kilobyte token is most of a head); a word with a control
-        // byte, which the CR that ends the value is, is looked at byte by byte. The head is complete, so a CR
-        // comes before its end.
+        // Plain bytes sixteen and eight at a time (a kilobyte token is most of a head) to the first other byte:
+        // the CR that ends the value, an HTAB, or one that is refused. The head is complete, so a CR comes
+        // before its end.
         while true {
             position = WordScan.endOfPlainFieldValue(raw, from: position)
             let byte = raw[position]

@@ -25,15 +25,12 @@ import Testing
         }
     }
 
-    /// Where the byte rule says the plain run stops, rounded down to the scan's word (it reads whole words).
+    /// Where the byte rule says the plain run stops, unless that is in the last bytes that make no whole word
+    /// (the scan leaves those to its caller): then where they start.
     private func plainRunEnd(_ raw: UnsafeRawBufferPointer, from start: Int) -> Int {
-        var position = start
-        while position + 8 <= raw.count,
-            raw[position..<position + 8].allSatisfy({ ByteClass.isFieldValue($0) && $0 != ByteClass.htab })
-        {
-            position += 8
-        }
-        return position
+        let firstOther = (start..<raw.count).first { !(ByteClass.isFieldValue(raw[$0]) && raw[$0] != ByteClass.htab) }
+        let wholeWords = start + (raw.count - start) / 8 * 8
+        return min(firstOther ?? raw.count, wholeWords)
     }
 
     @Test func plainFieldValueAgreesWithTheByteRule() {
