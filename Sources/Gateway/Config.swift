@@ -179,23 +179,53 @@ package enum Upstream: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-package struct RouteSettings: Sendable {
-    package var prefix: String
-    package var upstream: Upstream
-    package var caFile: String
-    package var auth: RouteAuth
-    package var groups: [String]
-    package var scopes: [String]
+/// A class, not a struct: every exchange keeps its route, and a struct of eleven fields, most reference-counted,
+/// cost a retain per field on every copy (callgrind).
+package final class RouteSettings: Sendable {
+    package let prefix: String
+    package let upstream: Upstream
+    package let caFile: String
+    package let auth: RouteAuth
+    package let groups: [String]
+    package let scopes: [String]
     /// user_pool_ids whose tokens this route accepts; empty: every configured pool's.
-    package var pools: [String] = []
+    package let pools: [String]
     /// `pools` as indices into `cognito.allPools` (a verified token's `pool`), worked out when the file is read:
     /// a request compares integers.
-    package var poolIndices: [Int] = []
-    package var stripPrefix: Bool
-    package var forwardAuthorization: Bool
-    package var preserveHost: Bool
+    package let poolIndices: [Int]
+    package let stripPrefix: Bool
+    package let forwardAuthorization: Bool
+    package let preserveHost: Bool
     /// false: no CORS answers or headers on this route (its upstream's own pass through).
-    package var cors: Bool
+    package let cors: Bool
     /// true: a `GET` asking for `Upgrade: websocket` becomes a byte tunnel on the upstream's `101` (wire.md).
-    package var websocket = false
+    package let websocket: Bool
+
+    package init(
+        prefix: String, upstream: Upstream, caFile: String, auth: RouteAuth, groups: [String], scopes: [String],
+        pools: [String] = [], poolIndices: [Int] = [], stripPrefix: Bool, forwardAuthorization: Bool,
+        preserveHost: Bool, cors: Bool, websocket: Bool = false
+    ) {
+        self.prefix = prefix
+        self.upstream = upstream
+        self.caFile = caFile
+        self.auth = auth
+        self.groups = groups
+        self.scopes = scopes
+        self.pools = pools
+        self.poolIndices = poolIndices
+        self.stripPrefix = stripPrefix
+        self.forwardAuthorization = forwardAuthorization
+        self.preserveHost = preserveHost
+        self.cors = cors
+        self.websocket = websocket
+    }
+
+    /// The same route with its `pools` resolved.
+    package func resolving(poolIndices: [Int]) -> RouteSettings {
+        RouteSettings(
+            prefix: prefix, upstream: upstream, caFile: caFile, auth: auth, groups: groups, scopes: scopes,
+            pools: pools, poolIndices: poolIndices, stripPrefix: stripPrefix,
+            forwardAuthorization: forwardAuthorization, preserveHost: preserveHost, cors: cors, websocket: websocket)
+    }
 }

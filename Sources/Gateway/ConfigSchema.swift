@@ -426,17 +426,17 @@ struct Schema {
         var indices: [String: Int] = [:]
         for (index, pool) in cognito.allPools.enumerated() { indices[pool.userPoolID] = index }
         return routes.map { route in
-            var settings = route.settings
-            for pool in settings.pools {
+            var resolved: [Int] = []
+            for pool in route.settings.pools {
                 if let index = indices[pool] {
-                    settings.poolIndices.append(index)
+                    resolved.append(index)
                 } else {
                     route.table.fail(
                         "pools",
                         "\"\(pool)\" is not a configured user pool (cognito.user_pool_id or a [[cognito.pool]])")
                 }
             }
-            return settings
+            return route.settings.resolving(poolIndices: resolved)
         }
     }
 
