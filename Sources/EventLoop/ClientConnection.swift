@@ -392,6 +392,9 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         bodyConsumer = nil
         onOutputDrained = nil
         deadlineState.set(.tunnel)
+        // Reading may be off from before the switch (bytes beyond a head's worth came early, or the handler
+        // paused the client while the upgrade went up); the tunnel reads until its upstream falls behind.
+        updateReading()
     }
 
     /// Bytes the client sent after its request head, before the `101` (a first frame that did not wait for it).

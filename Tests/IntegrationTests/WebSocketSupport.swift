@@ -98,16 +98,49 @@ extension Repository {
 extension RawClient {
     /// Asks `path` for a WebSocket upgrade (RFC 6455's sample key) and reads the answer: its head only when
     /// `expectingTunnel` (a 101's bytes that follow are the tunnel's), else the whole answer.
-    /// `halfClose` sends the client's end right after the request.
-    func upgrade(_ path: String, token: String? = nil, expectingTunnel: Bool = true, halfClose: Bool = false) throws
-        -> RawResponse
-    {
+    /// `early` goes in the same write as the request head, before any answer; `halfClose` sends the client's end
+    /// right after.
+    func upgrade(
+        _ path: String, token: String? = nil, expectingTunnel: Bool = true, halfClose: Bool = false,
+        early: [UInt8] = []
+    ) throws -> RawResponse {
         let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
-        try send(
+        let head =
             "GET \(path) HTTP/1.1\r\nHost: a\r\n\(authorization)Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n")
+            + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        try send(Array(head.utf8) + early)
         if halfClose { shutdown(fd, Int32(SHUT_WR)) }
         return try readResponse(head: expectingTunnel)
+    }
+
+    /// Reads one unmasked frame, as a server sends it (RFC 6455 §5.2).
+    func readFrame() throws -> (opcode: UInt8, payload: [UInt8]) {
+        let start = try read(count: 2)
+        var length = Int(start[1] & 0x7f)
+        if length >= 126 {
+            length = try read(count: length == 126 ? 2 : 8).reduce(0) { $0 << 8 | Int($1) }
+        }
+        return (start[0] & 0x0f, try read(count: length))
+    }
+}
+
+/// Client frames for a raw WebSocket conversation (RFC 6455 §5.2).
+enum WebSocketFrame {
+    static let text: UInt8 = 1
+    static let binary: UInt8 = 2
+
+    /// One final frame, masked as a client's must be.
+    static func client(_ opcode: UInt8, _ payload: [UInt8]) -> [UInt8] {
+        var frame: [UInt8] = [0x80 | opcode]
+        switch payload.count {
+        case ..<126: frame.append(0x80 | UInt8(payload.count))
+        case ..<65536: frame += [0x80 | 126, UInt8(payload.count >> 8), UInt8(payload.count & 0xff)]
+        default: frame += [0x80 | 127] + (0..<8).reversed().map { UInt8(truncatingIfNeeded: payload.count >> ($0 * 8)) }
+        }
+        let mask: [UInt8] = [0x37, 0xfa, 0x21, 0x3d]
+        frame += mask
+        frame += payload.enumerated().map { $0.element ^ mask[$0.offset & 3] }
+        return frame
     }
 }
 

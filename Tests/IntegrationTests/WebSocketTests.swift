@@ -219,6 +219,31 @@ import Testing
         #expect(try gateway.metric(Self.open) == 0)
     }
 
+    /// A client that sends a first message with its upgrade, more than a head's worth (max_header_bytes is 32KiB),
+    /// makes authgate stop reading it until the 101: the message goes up first, and then the tunnel reads the client
+    /// again, its next message and its end too.
+    @Test func bytesSentBeforeTheSwitchGoFirstAndTheClientIsReadAgainAfter() throws {
+        let upstream = try WebSocketUpstream()
+        let jwks = try FixtureServer(jwks: TestSigner.jwks([signer]))
+        let gateway = try gateway(upstream, jwks: jwks)
+        let client = try RawClient(port: gateway.publicPort)
+        let first = (0..<(40 * 1024)).map { UInt8(truncatingIfNeeded: $0 &* 7) }
+        let switched = try client.upgrade(
+            "/ws/echo", token: token(), early: WebSocketFrame.client(WebSocketFrame.binary, first))
+        #expect(switched.status == 101)
+        let echoed = try client.readFrame()
+        #expect(echoed.opcode == WebSocketFrame.binary && echoed.payload == first, "the early message went up whole")
+
+        let next = Array("sent after the 101".utf8)
+        try client.send(WebSocketFrame.client(WebSocketFrame.text, next))
+        let answer = try client.readFrame()
+        #expect(answer.opcode == WebSocketFrame.text && answer.payload == next, "the client is read after the switch")
+        shutdown(client.fd, Int32(SHUT_WR))
+        #expect(try client.isClosedByPeer(), "the client's end was read, and both sides closed")
+        #expect(try gateway.waitForMetric(Self.closed("client_closed"), 1))
+        #expect(try gateway.metric(Self.open) == 0)
+    }
+
     @Test func upgradeIsHopByHopWhereverNoTunnelIsAllowed() throws {
         let upstream = try WebSocketUpstream()
         let jwks = try FixtureServer(jwks: TestSigner.jwks([signer]))
