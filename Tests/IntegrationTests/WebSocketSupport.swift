@@ -59,21 +59,40 @@ final class WebSocketClientRun {
         try process.run()
     }
 
-    /// The client's JSON answer, once it exits; it is killed if it has not within `seconds`.
+    /// The client's JSON answer, once it exits; it is killed if it has not within `seconds`. Its output is read as
+    /// it comes: a client waited for first would block on a full pipe (64KiB) and never exit.
     func result(seconds: Double = 60) throws -> [String: Any] {
         let pid = process.processIdentifier
         let deadline = Date().addingTimeInterval(seconds)
+        func giveUp() -> TestFailure {
+            var status: Int32 = 0
+            kill(pid, SIGKILL)
+            waitpid(pid, &status, 0)
+            return TestFailure("ws_client.py did not finish within \(seconds) s")
+        }
+        let fd = output.fileHandleForReading.fileDescriptor
+        var data: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let remaining = deadline.timeIntervalSinceNow
+            guard remaining > 0 else { throw giveUp() }
+            var readable = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&readable, 1, Int32(min(remaining, 1) * 1000) + 1) > 0 else { continue }
+            let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if count > 0 {
+                data += buffer[0..<count]
+            } else if count == 0 {
+                break  // the client closed its output: it is exiting
+            } else if errno != EINTR && errno != EAGAIN {
+                throw TestFailure("reading ws_client.py's output failed: errno \(errno)")
+            }
+        }
         var status: Int32 = 0
         while waitpid(pid, &status, WNOHANG) == 0 {
-            if Date() > deadline {
-                kill(pid, SIGKILL)
-                waitpid(pid, &status, 0)
-                throw TestFailure("ws_client.py did not finish within \(seconds) s")
-            }
+            guard Date() < deadline else { throw giveUp() }
             usleep(10_000)
         }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        guard let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] else {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(data)) as? [String: Any] else {
             throw TestFailure("ws_client.py printed \(String(decoding: data, as: UTF8.self))")
         }
         return object
