@@ -6,18 +6,21 @@ import TestSupport
 #endif
 
 /// Tests/Fixtures/ws_upstream.py on a free loopback port (a WebSocket upstream with modes picked by the path's last
-/// segment), killed with the value.
+/// segment), killed with the value. `keepAlivePort` is its plain HTTP/1.1 listener that keeps connections open.
 final class WebSocketUpstream {
     let port: UInt16
+    let keepAlivePort: UInt16
     private let process = Process()
     private let requestsLog: URL
 
     init() throws {
         port = try freePort()
+        keepAlivePort = try freePort()
         requestsLog = FileManager.default.temporaryDirectory.appendingPathComponent("ws-requests-\(UUID().uuidString)")
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [
             "python3", Repository.fixture("ws_upstream.py"), "--port", "\(port)", "--requests-log", requestsLog.path,
+            "--keep-alive-port", "\(keepAlivePort)",
         ]
         let output = Pipe()
         process.standardOutput = output
@@ -25,14 +28,23 @@ final class WebSocketUpstream {
         try process.run()
         _ = output.fileHandleForReading.availableData  // "ready"
         try FixtureServer.waitForPort(port)
+        try FixtureServer.waitForPort(keepAlivePort)
     }
 
     var url: String { "http://127.0.0.1:\(port)" }
+    var keepAliveURL: String { "http://127.0.0.1:\(keepAlivePort)" }
+
+    /// The requests that reached it, in order: the number of the connection each came on, and its path.
+    var log: [(connection: Int, path: String)] {
+        ((try? String(contentsOf: requestsLog, encoding: .utf8)) ?? "").split(separator: "\n").compactMap { line in
+            let parts = line.split(separator: " ", maxSplits: 1)
+            guard parts.count == 2, let number = Int(parts[0]) else { return nil }
+            return (number, String(parts[1]))
+        }
+    }
 
     /// The paths of the requests that reached it, in order.
-    var requests: [String] {
-        ((try? String(contentsOf: requestsLog, encoding: .utf8)) ?? "").split(separator: "\n").map(String.init)
-    }
+    var requests: [String] { log.map(\.path) }
 
     deinit {
         // The test process blocks SIGTERM, and its children with it: SIGKILL, then reap.

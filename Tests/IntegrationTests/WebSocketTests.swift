@@ -18,7 +18,8 @@ import Testing
         #"authgate_websocket_tunnels_closed_total{reason="\#(reason)"}"#
     }
 
-    /// /ws (token, websocket), /wsopen (no token, websocket), /plain (token, no websocket), all to `upstream`.
+    /// /ws (token, websocket), /wsopen (no token, websocket), /plain (token, no websocket), all to `upstream`;
+    /// /wskeep (token, websocket) to its keep-alive listener.
     func gateway(
         _ upstream: WebSocketUpstream, jwks: FixtureServer, server: String = "", cognito: String = ""
     ) throws -> RunningGateway {
@@ -37,6 +38,10 @@ import Testing
                 [[route]]
                 prefix = "/plain"
                 upstream = "\(upstream.url)"
+                [[route]]
+                prefix = "/wskeep"
+                upstream = "\(upstream.keepAliveURL)"
+                websocket = true
                 """,
             cognito: cognitoBlock(jwksURL: jwks.url + "/pool/jwks.json", extra: cognito))
         guard try waitUntilReady(gateway) else { throw TestFailure("not ready: \(gateway.log)") }
@@ -300,6 +305,28 @@ import Testing
             "/plain/raw101", token: token, expectingTunnel: false)
         #expect(onPlainRoute.status == 502, "the Upgrade was dropped, so the 101 was not asked for")
         #expect(try gateway.metric(#"authgate_upstream_errors_total{route="/ws",kind="failed"}"#) == 1)
+        #expect(try gateway.metric(Self.open) == 0)
+    }
+
+    /// An upstream that declines an upgrade with a keep-alive answer still gets its connection closed: it was asked
+    /// to switch protocols, and is not trusted with another request. Ordinary answers' connections are pooled.
+    @Test func aDeclinedUpgradeClosesItsUpstreamConnectionInsteadOfPoolingIt() throws {
+        let upstream = try WebSocketUpstream()
+        let jwks = try FixtureServer(jwks: TestSigner.jwks([signer]))
+        let gateway = try gateway(upstream, jwks: jwks)
+        let token = token()
+        let client = try RawClient(port: gateway.publicPort)
+        let plain = "GET /wskeep/plain HTTP/1.1\r\nHost: a\r\nAuthorization: Bearer \(token)\r\n\r\n"
+        #expect(try client.exchange(plain).status == 200)
+        #expect(try client.exchange(plain).status == 200)
+        let declined = try client.upgrade("/wskeep/refuse", token: token, expectingTunnel: false)
+        #expect(declined.status == 403)
+        #expect(declined.bodyText == "declined\n")
+        #expect(try client.exchange(plain).status == 200, "the client's connection goes on")
+        let log = upstream.log
+        try #require(log.map(\.path) == ["/wskeep/plain", "/wskeep/plain", "/wskeep/refuse", "/wskeep/plain"])
+        #expect(log[1].connection == log[0].connection, "an ordinary answer leaves its connection in the pool")
+        #expect(log[3].connection != log[2].connection, "the declined upgrade's connection was not pooled")
         #expect(try gateway.metric(Self.open) == 0)
     }
 
