@@ -1,6 +1,6 @@
 /// The life of one client connection around its HTTP exchanges, without I/O: serving requests, closing once
-/// the last answer is written, lingering, carrying a tunnel after a `101`, closed. `ClientConnection` feeds it events and carries out the
-/// actions it returns; the HTTP rules themselves (framing, keep-alive, pipelining) are
+/// the last answer is written, lingering, carrying a tunnel after a `101`, closed. `ClientConnection` feeds it
+/// events and carries out the actions it returns; the HTTP rules themselves (framing, keep-alive, pipelining) are
 /// `ServerConnectionStateMachine`'s.
 struct ClientLifecycle: Equatable {
     /// How the answer of the request in progress is going.
