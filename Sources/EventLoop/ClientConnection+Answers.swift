@@ -135,7 +135,7 @@ extension ClientConnection {
 
     /// Bytes from the tunnel's upstream, as they came.
     func sendTunnelBytes(_ bytes: UnsafeRawBufferPointer) {
-        guard lifecycle.isTunneling else { return }
+        guard tunnel != nil else { return }
         record.bytesSent += bytes.count
         channel.write(bytes)
     }

@@ -81,11 +81,6 @@ struct ClientLifecycle: Equatable {
         }
     }
 
-    var isTunneling: Bool {
-        if case .tunneling = state { return true }
-        return false
-    }
-
     /// The `101` of the exchange is on its way: the connection carries a tunnel from now on.
     mutating func becameTunnel() {
         guard isServing else { return }
