@@ -81,6 +81,12 @@ struct ClientLifecycle: Equatable {
         }
     }
 
+    /// Whether the exchange's answer may be a `101`: none of it has started, and the server is not stopping (a
+    /// tunnel opened while draining would only be held until the grace ends, then cut).
+    var maySwitchProtocols: Bool {
+        exchange?.response == .notStarted && !draining
+    }
+
     /// The `101` of the exchange is on its way: the connection carries a tunnel from now on.
     mutating func becameTunnel() {
         guard isServing else { return }

@@ -83,6 +83,18 @@ import Testing
             ])
     }
 
+    @Test func noSwitchOnceTheServerIsStoppingNorOnceAnAnswerStarted() {
+        var lifecycle = ClientLifecycle()
+        #expect(!lifecycle.maySwitchProtocols, "no exchange")
+        lifecycle.exchangeStarted()
+        #expect(lifecycle.maySwitchProtocols)
+        var streaming = lifecycle
+        streaming.responseStarted(chunked: false)
+        #expect(!streaming.maySwitchProtocols, "an answer already started")
+        _ = lifecycle.drain(idle: false, hasPendingOutput: false)
+        #expect(!lifecycle.maySwitchProtocols, "a tunnel opened while draining would be cut at the grace's end")
+    }
+
     @Test func aTunnelingClientConnectionHandsEveryEventToItsTunnel() {
         var lifecycle = ClientLifecycle()
         lifecycle.exchangeStarted()

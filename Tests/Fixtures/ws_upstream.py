@@ -9,6 +9,7 @@ segment of the request path picks what it does:
             anything (within ?window= seconds) goes to the file named by ?report=; then the text message
             {"bytes", "sha256"} of everything sent
   vanish    closes the TCP connection right after the handshake, without a close frame
+  slow101   holds its 101 until the file named by ?release= exists, then echoes
   refuse    answers an upgrade with 403: a non-101 answer
   raw101    answers any request, upgrade or not, with a 101 (authgate must refuse one it did not ask for)
   http      answers a plain request with 200 and its header fields as JSON (what reached the upstream)
@@ -64,10 +65,12 @@ def log_request(number, path):
         log.write("%d %s\n" % (number, path))
 
 
-def process_request(connection, request):
+async def process_request(connection, request):
     # websockets serves one request per connection.
     log_request(new_connection_number(), request.path)
-    mode, _ = mode_and_query(request.path)
+    mode, query = mode_and_query(request.path)
+    if mode == "slow101":
+        await wait_for_file(query["release"])
     if mode == "refuse":
         return connection.respond(403, "refused\n")
     if mode == "raw101":
@@ -98,7 +101,7 @@ async def handler(connection):
             return
         if mode == "headers":
             await connection.send(json.dumps({"headers": header_fields(connection.request)}))
-        if mode in ("echo", "headers"):
+        if mode in ("echo", "headers", "slow101"):
             async for message in connection:
                 await connection.send(message)
         elif mode == "stall":

@@ -135,13 +135,18 @@ extension RawClient {
         _ path: String, token: String? = nil, expectingTunnel: Bool = true, halfClose: Bool = false,
         early: [UInt8] = []
     ) throws -> RawResponse {
+        try sendUpgrade(path, token: token, early: early)
+        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
+        return try readResponse(head: expectingTunnel)
+    }
+
+    /// Sends the upgrade request of `upgrade` and reads nothing.
+    func sendUpgrade(_ path: String, token: String? = nil, early: [UInt8] = []) throws {
         let authorization = token.map { "Authorization: Bearer \($0)\r\n" } ?? ""
         let head =
             "GET \(path) HTTP/1.1\r\nHost: a\r\n\(authorization)Upgrade: websocket\r\nConnection: Upgrade\r\n"
             + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
         try send(Array(head.utf8) + early)
-        if halfClose { shutdown(fd, Int32(SHUT_WR)) }
-        return try readResponse(head: expectingTunnel)
     }
 
     /// Reads one unmasked frame, as a server sends it (RFC 6455 §5.2).

@@ -386,4 +386,25 @@ import Testing
         #expect(gateway.log.contains(#""path":"/wsopen/echo","route":"/wsopen","status":101"#))
         #expect(!gateway.log.contains("drain timed out"))
     }
+
+    /// A 101 that comes once the server is stopping opens no tunnel, which would only be held until the grace ends:
+    /// both connections close, and the server stops without waiting for its grace.
+    @Test func aSwitchThatComesWhileTheServerStopsIsRefused() throws {
+        let upstream = try WebSocketUpstream()
+        let jwks = try FixtureServer(jwks: TestSigner.jwks([signer]))
+        let gateway = try gateway(upstream, jwks: jwks, server: #"shutdown_grace = "30s""#)
+        let release = gateway.directory.appendingPathComponent("release-101").path
+        let path = "/wsopen/slow101?release=\(release)"
+        let client = try RawClient(port: gateway.publicPort, timeoutSeconds: 10)
+        try client.sendUpgrade(path)
+        #expect(try waitFor(seconds: 10) { upstream.requests == [path] }, "the upgrade went up; its 101 is held")
+        let stopping = Date()
+        kill(gateway.pid, SIGTERM)
+        #expect(gateway.waitForLog(#""draining""#), "every connection knows the server stops")
+        #expect(FileManager.default.createFile(atPath: release, contents: nil))
+        #expect(try client.isClosedByPeer(), "no 101 reached the client: its connection closed")
+        #expect(gateway.terminate() == 0)
+        #expect(Date().timeIntervalSince(stopping) < 10, "the server stopped long before its grace ended")
+        #expect(!gateway.log.contains("drain timed out"))
+    }
 }
