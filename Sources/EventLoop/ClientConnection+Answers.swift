@@ -112,7 +112,7 @@ extension ClientConnection {
         reason: UnsafeRawBufferPointer, tunnel: Tunnel, fields: (inout HeadWriter) -> Void
     ) -> Bool {
         loop.assertOnLoop()
-        guard !lifecycle.isClosed, lifecycle.exchange?.response == .notStarted, http.switchingProtocols() else {
+        guard !lifecycle.isClosed, lifecycle.maySwitchProtocols, http.switchingProtocols() else {
             return false
         }
         let writer = loop.takeWriter()
@@ -135,7 +135,7 @@ extension ClientConnection {
 
     /// Bytes from the tunnel's upstream, as they came.
     func sendTunnelBytes(_ bytes: UnsafeRawBufferPointer) {
-        guard lifecycle.isTunneling else { return }
+        guard tunnel != nil else { return }
         record.bytesSent += bytes.count
         channel.write(bytes)
     }

@@ -24,8 +24,10 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     var lifecycle = ClientLifecycle()
     /// Unconsumed bytes kept between reads: a partial head, or pipelined requests waiting their turn.
     private var inbound: [UInt8] = []
-    /// Set once the connection carries a tunnel (`lifecycle` is `.tunneling`); let go when the tunnel ends.
-    var tunnel: Tunnel?
+    /// The tunnel the connection carries, from the `101` until the tunnel ends: what the connection's events go to.
+    /// The one place the connection asks whether it is a tunnel's end; `lifecycle` turns `.tunneling` with it, for
+    /// its own decisions (reading, flushes, ends, deadlines).
+    private(set) var tunnel: Tunnel?
 
     private var deadlineState: ConnectionDeadline
     /// Absolute monotonic deadline in ns; 0 means none. Checked by the loop's sweep.
@@ -119,8 +121,8 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     func channelActive() {}
 
     func channelRead(_ bytes: UnsafeRawBufferPointer) {
-        if lifecycle.isTunneling {
-            tunnel?.clientBytes(bytes)
+        if let tunnel {
+            tunnel.clientBytes(bytes)
             return
         }
         if case .lingering = lifecycle.state { return }  // discard: the answer is already written
@@ -392,6 +394,9 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         bodyConsumer = nil
         onOutputDrained = nil
         deadlineState.set(.tunnel)
+        // Reading may be off from before the switch (bytes beyond a head's worth came early, or the handler
+        // paused the client while the upgrade went up); the tunnel reads until its upstream falls behind.
+        updateReading()
     }
 
     /// Bytes the client sent after its request head, before the `101` (a first frame that did not wait for it).

@@ -1,6 +1,6 @@
 /// The life of one client connection around its HTTP exchanges, without I/O: serving requests, closing once
-/// the last answer is written, lingering, carrying a tunnel after a `101`, closed. `ClientConnection` feeds it events and carries out the
-/// actions it returns; the HTTP rules themselves (framing, keep-alive, pipelining) are
+/// the last answer is written, lingering, carrying a tunnel after a `101`, closed. `ClientConnection` feeds it
+/// events and carries out the actions it returns; the HTTP rules themselves (framing, keep-alive, pipelining) are
 /// `ServerConnectionStateMachine`'s.
 struct ClientLifecycle: Equatable {
     /// How the answer of the request in progress is going.
@@ -81,9 +81,10 @@ struct ClientLifecycle: Equatable {
         }
     }
 
-    var isTunneling: Bool {
-        if case .tunneling = state { return true }
-        return false
+    /// Whether the exchange's answer may be a `101`: none of it has started, and the server is not stopping (a
+    /// tunnel opened while draining would only be held until the grace ends, then cut).
+    var maySwitchProtocols: Bool {
+        exchange?.response == .notStarted && !draining
     }
 
     /// The `101` of the exchange is on its way: the connection carries a tunnel from now on.

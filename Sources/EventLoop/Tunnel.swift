@@ -41,16 +41,14 @@ package final class Tunnel {
 
     func clientBytes(_ bytes: UnsafeRawBufferPointer) {
         guard !lifecycle.isClosed, !bytes.isEmpty else { return }
-        lifecycle.bytesMoved()
         upstream.send(bytes)
-        if upstream.hasPendingOutput { client.pauseReading(true) }
+        carryOut(lifecycle.bytesMoved(from: .client, pending: upstream.hasPendingOutput))
     }
 
     func upstreamBytes(_ bytes: UnsafeRawBufferPointer) {
         guard !lifecycle.isClosed, !bytes.isEmpty else { return }
-        lifecycle.bytesMoved()
         client.sendTunnelBytes(bytes)
-        if client.hasPendingOutput { upstream.setReading(false) }
+        carryOut(lifecycle.bytesMoved(from: .upstream, pending: client.hasPendingOutput))
     }
 
     func clientDrained() { carryOut(lifecycle.drained(towards: .client)) }

@@ -39,7 +39,8 @@ struct TunnelLifecycle: Equatable {
         case none
         /// Read `side` again: its bytes' destination took everything queued.
         case resumeReading(TunnelSide)
-        /// Stop reading `side`: the tunnel is only finishing the other direction.
+        /// Stop reading `side`: its bytes wait for the other side's kernel, or the tunnel is only finishing the other
+        /// direction.
         case stopReading(TunnelSide)
         /// Close both connections, now.
         case close(TunnelCloseReason)
@@ -63,8 +64,12 @@ struct TunnelLifecycle: Equatable {
         return false
     }
 
-    mutating func bytesMoved() {
+    /// Bytes from `side` were handed to the other side; `pending`: its kernel did not take them all, so `side` is
+    /// not read again until they are (`drained`): each direction holds at most one read.
+    mutating func bytesMoved(from side: TunnelSide, pending: Bool) -> Action {
+        guard !isClosed else { return .none }
         movedSinceCheck = true
+        return pending ? .stopReading(side) : .none
     }
 
     /// `side` sent its end. `pendingTowardsOther`: whether bytes it sent still wait to be written to the other side.

@@ -125,12 +125,14 @@ package final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
         channel?.write(bytes)
     }
 
-    /// The `101` was relayed to the client: from now on this connection's bytes are `tunnel`'s. Call from the
-    /// delegate's `upstreamHead`; the bytes that followed the head in the same read go to the tunnel next.
-    package func joinTunnel(_ tunnel: Tunnel) {
-        guard lifecycle.state == .tunneling else { return }
+    /// The answer is a `101`: from now on this connection's bytes are `tunnel`'s. Call from the delegate's
+    /// `upstreamHead`; the bytes that followed the head in the same read go to the tunnel next. False when the
+    /// connection cannot carry one (closed, or not switched): the caller closes both sides.
+    package func joinTunnel(_ tunnel: Tunnel) -> Bool {
+        guard lifecycle.state == .tunneling else { return false }
         self.tunnel = tunnel
         delegate = nil
+        return true
     }
 
     /// Stops or restarts reading the answer (the client is slow: the upstream waits instead of memory filling).

@@ -1,5 +1,6 @@
 /// The life of one upstream connection, without I/O: connecting, idle between exchanges, carrying one,
-/// spent, carrying a tunnel after a `101`, closed. `UpstreamConnection` feeds it events; the pool reads whether it may keep the connection.
+/// spent, carrying a tunnel after a `101`, closed. `UpstreamConnection` feeds it events; the pool reads whether
+/// it may keep the connection.
 struct UpstreamLifecycle: Equatable {
     enum State: Equatable {
         /// TCP connect and, for https:// upstreams, the TLS handshake.

@@ -325,8 +325,9 @@ package final class GatewayServer: @unchecked Sendable {
         }
     }
 
-    /// `deadline` is in `SystemClock.monotonicNanoseconds()`.
-    private func drain(until deadline: UInt64, done: @escaping @Sendable () -> Void) {
+    /// `deadline` is in `SystemClock.monotonicNanoseconds()`. The first pass logs `draining`: from then on every
+    /// connection knows the server is stopping.
+    private func drain(until deadline: UInt64, firstPass: Bool = true, done: @escaping @Sendable () -> Void) {
         let remaining = DispatchGroup()
         let open = OpenCount()
         // Past the grace, the tunnels still open close (counted, logged) before the process goes.
@@ -341,6 +342,7 @@ package final class GatewayServer: @unchecked Sendable {
             }
         }
         remaining.notify(queue: .global()) { [self] in
+            if firstPass { self.logger.info("draining", metadata: ["open_connections": "\(open.value)"]) }
             if open.value == 0 || graceOver {
                 if open.value > 0 {
                     self.logger.warning("drain timed out", metadata: ["open_connections": "\(open.value)"])
@@ -349,7 +351,7 @@ package final class GatewayServer: @unchecked Sendable {
                 done()
             } else {
                 DispatchQueue.global().asyncAfter(deadline: .now() + .milliseconds(50)) {
-                    self.drain(until: deadline, done: done)
+                    self.drain(until: deadline, firstPass: false, done: done)
                 }
             }
         }

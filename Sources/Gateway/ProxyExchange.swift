@@ -246,23 +246,26 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
             policy: TunnelGuard(token: token, settings: settings.tunnels, metrics: settings.metrics))
         let cors = self.cors
         if let cors { client.extraAnswerFields = cors.accessControl }
-        let switched = response.bytes.withUnsafeBytes { raw in
-            let rules = HopByHop(raw, fields: response.fields)
-            return client.switchProtocols(
-                reason: UnsafeRawBufferPointer(rebasing: raw[response.reasonRange]), tunnel: tunnel
-            ) { out in
-                Self.writeUpstreamFields(of: response, raw, rules: rules, cors: cors != nil, to: &out)
+        // The upstream joins first: a connection that cannot carry the tunnel closes both before any 101 is written.
+        let switched =
+            connection.joinTunnel(tunnel)
+            && response.bytes.withUnsafeBytes { raw in
+                let rules = HopByHop(raw, fields: response.fields)
+                return client.switchProtocols(
+                    reason: UnsafeRawBufferPointer(rebasing: raw[response.reasonRange]), tunnel: tunnel
+                ) { out in
+                    Self.writeUpstreamFields(of: response, raw, rules: rules, cors: cors != nil, to: &out)
+                }
             }
-        }
         guard switched else {
-            // The client is gone (or an answer already started): nothing may stay half upgraded.
+            // The client is gone (or an answer already started), or the upstream cannot switch: nothing may stay
+            // half upgraded.
             state = .finished
             connection.close()
             client.closeNow()
             return
         }
         state = .tunneling(tunnel)
-        connection.joinTunnel(tunnel)
         tunnel.start()
     }
 

@@ -25,8 +25,8 @@ struct UpstreamRequest {
 
     /// Serializes the head into `writer`. `bodyLength` nil with `chunked` false means no body; `upgrade` asks the
     /// upstream to switch to WebSocket (the client's own `Upgrade` and `Connection` are hop-by-hop, dropped like any
-    /// other). `peerAddress` is appended to the `X-Forwarded-For` chain, which stays true; `clientAddress` (the peer, or what `trusted_proxies` derived) is
-    /// the `X-Real-IP`.
+    /// other). `peerAddress` is appended to the `X-Forwarded-For` chain, which stays true; `clientAddress` (the
+    /// peer, or what `trusted_proxies` derived) is the `X-Real-IP`.
     static func head(
         for head: RequestHead,
         route: RouteSettings,

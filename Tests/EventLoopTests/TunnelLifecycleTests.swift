@@ -43,6 +43,16 @@ import Testing
         #expect(step9 == .resumeReading(.client))
     }
 
+    @Test func bytesTheOtherSideHasNotTakenStopTheirReader() {
+        var tunnel = TunnelLifecycle(idleTimeout: second, now: 0)
+        #expect(tunnel.bytesMoved(from: .client, pending: false) == .none)
+        #expect(tunnel.bytesMoved(from: .client, pending: true) == .stopReading(.client))
+        #expect(tunnel.bytesMoved(from: .upstream, pending: true) == .stopReading(.upstream))
+        #expect(tunnel.drained(towards: .upstream) == .resumeReading(.client))
+        _ = tunnel.failed()
+        #expect(tunnel.bytesMoved(from: .client, pending: true) == .none, "a closed tunnel reads nothing")
+    }
+
     @Test func theTokensVerdictClosesAtTheNextCheck() {
         var tunnel = TunnelLifecycle(idleTimeout: 0, now: 0)
         let step10 = tunnel.check(now: 1, verdict: nil)
@@ -55,7 +65,7 @@ import Testing
 
     @Test func idleIsCountedFromTheLastCheckThatSawBytes() {
         var tunnel = TunnelLifecycle(idleTimeout: second, now: 0)
-        tunnel.bytesMoved()
+        _ = tunnel.bytesMoved(from: .client, pending: false)
         let step13 = tunnel.check(now: second / 2, verdict: nil)
         #expect(step13 == .none)
         let step14 = tunnel.check(now: second, verdict: nil)
@@ -81,6 +91,18 @@ import Testing
             TunnelCloseReason.allCases.map(\.rawValue) == [
                 "expired", "revoked", "idle", "shutdown", "client_closed", "upstream_closed", "error",
             ])
+    }
+
+    @Test func noSwitchOnceTheServerIsStoppingNorOnceAnAnswerStarted() {
+        var lifecycle = ClientLifecycle()
+        #expect(!lifecycle.maySwitchProtocols, "no exchange")
+        lifecycle.exchangeStarted()
+        #expect(lifecycle.maySwitchProtocols)
+        var streaming = lifecycle
+        streaming.responseStarted(chunked: false)
+        #expect(!streaming.maySwitchProtocols, "an answer already started")
+        _ = lifecycle.drain(idle: false, hasPendingOutput: false)
+        #expect(!lifecycle.maySwitchProtocols, "a tunnel opened while draining would be cut at the grace's end")
     }
 
     @Test func aTunnelingClientConnectionHandsEveryEventToItsTunnel() {

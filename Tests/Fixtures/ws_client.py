@@ -6,7 +6,8 @@
   stall       pushes --size random bytes to a reader that does not read, for --window seconds; then releases it
               (creates --release) and checks the upstream's SHA-256 of everything
   flood       reads nothing until the upstream wrote --report (what it could send meanwhile), then reads it all
-  wait-close  one echo, then waits for authgate to close the connection; prints how long after the start
+  wait-close  one echo, then waits for authgate to close the connection; prints when (time.time()) it started,
+              got the echo (the tunnel's last byte) and saw the close
 --pid names authgate's process: its resident memory is reported where the modes hold data back. A wss:// URL is
 spoken over TLS, trusting --cafile."""
 import argparse
@@ -144,12 +145,13 @@ async def wait_close():
     async with open_connection() as ws:
         await ws.send("hello")
         echoed = await ws.recv()
+        echoed_at = time.time()
         try:
             await asyncio.wait_for(ws.recv(), timeout=arguments.timeout)
             return {"closed": False, "echoed": echoed == "hello", "unexpected": "a message"}
         except ConnectionClosed as closed:
-            return {"closed": True, "echoed": echoed == "hello", "started": start, "closed_at": time.time(),
-                    "close_frame": closed.rcvd is not None}
+            return {"closed": True, "echoed": echoed == "hello", "started": start, "echoed_at": echoed_at,
+                    "closed_at": time.time(), "close_frame": closed.rcvd is not None}
         except asyncio.TimeoutError:
             return {"closed": False, "echoed": echoed == "hello"}
 

@@ -9,10 +9,14 @@ segment of the request path picks what it does:
             anything (within ?window= seconds) goes to the file named by ?report=; then the text message
             {"bytes", "sha256"} of everything sent
   vanish    closes the TCP connection right after the handshake, without a close frame
+  slow101   holds its 101 until the file named by ?release= exists, then echoes
   refuse    answers an upgrade with 403: a non-101 answer
   raw101    answers any request, upgrade or not, with a 101 (authgate must refuse one it did not ask for)
   http      answers a plain request with 200 and its header fields as JSON (what reached the upstream)
-Every request's path is appended to --requests-log, a line each. Prints "ready" once listening."""
+It answers on --keep-alive-port too, plain HTTP/1.1 that keeps every connection open (websockets closes one after
+any answer but a 101): an upgrade is declined with 403, any other request answered with 200.
+Every request goes to --requests-log, a line each: the number of the TCP connection it came on (counted from 1
+over both ports), a space, its path. Prints "ready" once listening."""
 import argparse
 import asyncio
 import hashlib
@@ -31,6 +35,7 @@ from websockets.http11 import Response
 parser = argparse.ArgumentParser()
 parser.add_argument("--port", type=int, required=True)
 parser.add_argument("--requests-log", required=True)
+parser.add_argument("--keep-alive-port", type=int, required=True)
 arguments = parser.parse_args()
 
 LIMIT = 64 * 1024 * 1024
@@ -46,10 +51,26 @@ def header_fields(request):
     return [[name, value] for name, value in request.headers.raw_items()]
 
 
-def process_request(connection, request):
+connections = 0
+
+
+def new_connection_number():
+    global connections
+    connections += 1
+    return connections
+
+
+def log_request(number, path):
     with open(arguments.requests_log, "a") as log:
-        log.write(request.path + "\n")
-    mode, _ = mode_and_query(request.path)
+        log.write("%d %s\n" % (number, path))
+
+
+async def process_request(connection, request):
+    # websockets serves one request per connection.
+    log_request(new_connection_number(), request.path)
+    mode, query = mode_and_query(request.path)
+    if mode == "slow101":
+        await wait_for_file(query["release"])
     if mode == "refuse":
         return connection.respond(403, "refused\n")
     if mode == "raw101":
@@ -80,7 +101,7 @@ async def handler(connection):
             return
         if mode == "headers":
             await connection.send(json.dumps({"headers": header_fields(connection.request)}))
-        if mode in ("echo", "headers"):
+        if mode in ("echo", "headers", "slow101"):
             async for message in connection:
                 await connection.send(message)
         elif mode == "stall":
@@ -127,9 +148,29 @@ async def flood(connection, size, report, window):
     await connection.send(json.dumps({"bytes": sent, "sha256": digest.hexdigest()}))
 
 
+async def keep_alive(reader, writer):
+    """One connection on --keep-alive-port: requests without bodies, answered in turn until the peer closes."""
+    number = new_connection_number()
+    try:
+        while True:
+            lines = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+            log_request(number, lines[0].split(" ")[1])
+            if any(line.lower().startswith("upgrade:") for line in lines[1:]):
+                status, body = b"403 Forbidden", b"declined\n"
+            else:
+                status, body = b"200 OK", b"plain\n"
+            writer.write(b"HTTP/1.1 %s\r\nContent-Length: %d\r\n\r\n%s" % (status, len(body), body))
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+
+
 async def main():
-    async with serve(handler, "127.0.0.1", arguments.port, process_request=process_request, compression=None,
-                     max_size=LIMIT, ping_interval=None, server_header=None):
+    plain = await asyncio.start_server(keep_alive, "127.0.0.1", arguments.keep_alive_port)
+    async with plain, serve(handler, "127.0.0.1", arguments.port, process_request=process_request,
+                            compression=None, max_size=LIMIT, ping_interval=None, server_header=None):
         print("ready", flush=True)
         await asyncio.Future()
 

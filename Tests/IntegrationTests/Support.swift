@@ -368,6 +368,15 @@ final class RawClient {
         return try readResponse()
     }
 
+    /// Reads exactly `count` more bytes (those left after a response head first).
+    func read(count: Int) throws -> [UInt8] {
+        while pending.count < count {
+            guard try fill() else { throw TestFailure("connection closed after \(pending.count) of \(count) bytes") }
+        }
+        defer { pending.removeFirst(count) }
+        return Array(pending[0..<count])
+    }
+
     /// True when the server closed the connection (EOF) within the receive timeout, with no more bytes.
     func isClosedByPeer() throws -> Bool {
         if !pending.isEmpty { return false }
