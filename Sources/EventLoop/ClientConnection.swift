@@ -45,8 +45,9 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     private(set) var currentIsHead = false
     /// Where the current request's body goes; nil discards it.
     package var bodyConsumer: (any RequestBodyConsumer)?
-    /// Called once pending output has been written: a streaming answer may continue.
-    package var onOutputDrained: (() -> Void)?
+    /// The upstream whose answer streams to this client: paused while the client is slow, read again once the
+    /// pending output has been written. A reference, not a closure: one is set on every proxied exchange.
+    package var upstreamToResume: UpstreamConnection?
     /// Field lines (serialized ahead of time, each ending in CRLF) that every answer of the current exchange
     /// carries besides its own: the CORS policy's, set by the handler. Cleared when the exchange ends.
     package var extraAnswerFields: [UInt8] = []
@@ -167,7 +168,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         case .beginLinger:
             beginLinger()
         case .resume:
-            onOutputDrained?()
+            upstreamToResume?.setReading(true)
             if http.isReadingHead && !inbound.isEmpty { processInbound() }
             updateReading()
         }
@@ -268,7 +269,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     func finishExchange(sendingLast last: [UInt8] = []) {
         handlerDeadlineExpired = nil
         if deadlineState.kind == .handler { deadlineState.set(.none) }
-        onOutputDrained = nil
+        upstreamToResume = nil
         record.durationNanoseconds = SystemClock.monotonicNanoseconds() &- requestStart
         context.observer.exchangeFinished(record, loop: loop)
         // An idle keep-alive connection holds nothing of its last exchange (its head, its token, its record).
@@ -365,7 +366,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         deadlineState.set(.none)
         let consumer = bodyConsumer
         bodyConsumer = nil
-        onOutputDrained = nil
+        upstreamToResume = nil
         handlerDeadlineExpired = nil
         if exchangeOpen { consumer?.connectionAborted(connection: self) }
         loop.unregister(self)
@@ -392,7 +393,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         lifecycle.becameTunnel()
         handlerDeadlineExpired = nil
         bodyConsumer = nil
-        onOutputDrained = nil
+        upstreamToResume = nil
         deadlineState.set(.tunnel)
         // Reading may be off from before the switch (bytes beyond a head's worth came early, or the handler
         // paused the client while the upgrade went up); the tunnel reads until its upstream falls behind.

@@ -215,7 +215,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
         }
         let isHead = head.isHead
         let cors = self.cors
-        client.onOutputDrained = { [weak connection] in connection?.setReading(true) }
+        client.upstreamToResume = connection
         // The upstream's Vary is merged with Origin below: only the Access-Control-* part is added after it.
         if let cors { client.extraAnswerFields = cors.accessControl }
         response.bytes.withUnsafeBytes { raw in
