@@ -45,6 +45,21 @@ private func poolRoutes(upstream: String, first: String, second: String) -> Stri
     """
 }
 
+/// A gateway with two pools, each with a JWKS server of its own (kids "first" and "second"), on `poolRoutes`.
+private func twoPoolGateway() throws -> (
+    firstSigner: TestSigner, secondSigner: TestSigner, first: FixtureServer, second: FixtureServer,
+    gateway: RunningGateway
+) {
+    let firstSigner = TestSigner(keyID: "first")
+    let secondSigner = TestSigner(keyID: "second")
+    let first = try FixtureServer(jwks: TestSigner.jwks([firstSigner]))
+    let second = try FixtureServer(jwks: TestSigner.jwks([secondSigner]))
+    let gateway = try RunningGateway(
+        extra: poolRoutes(upstream: first.url, first: "us-east-1_Test", second: secondPoolID),
+        cognito: cognitoBlock(jwksURL: first.url + "/jwks.json") + secondPool(jwksURL: second.url + "/jwks.json"))
+    return (firstSigner, secondSigner, first, second, gateway)
+}
+
 private func readiness(_ gateway: RunningGateway) throws -> RawResponse {
     try RawClient(port: gateway.adminPort).exchange("GET /readyz HTTP/1.1\r\nHost: a\r\n\r\n")
 }
@@ -159,13 +174,7 @@ private func readiness(_ gateway: RunningGateway) throws -> RawResponse {
     /// The second pool's JWKS server dies after the keys were loaded: its held keys still serve, its unknown
     /// kids are refused, and the first pool's tokens are answered as before, from the first pool's keys alone.
     @Test func aPoolWhoseJWKSServerDiesLeavesTheOtherPoolServed() throws {
-        let firstSigner = TestSigner(keyID: "first")
-        let secondSigner = TestSigner(keyID: "second")
-        let first = try FixtureServer(jwks: TestSigner.jwks([firstSigner]))
-        let second = try FixtureServer(jwks: TestSigner.jwks([secondSigner]))
-        let gateway = try RunningGateway(
-            extra: poolRoutes(upstream: first.url, first: "us-east-1_Test", second: secondPoolID),
-            cognito: cognitoBlock(jwksURL: first.url + "/jwks.json") + secondPool(jwksURL: second.url + "/jwks.json"))
+        let (firstSigner, secondSigner, first, second, gateway) = try twoPoolGateway()
         #expect(try waitUntilReady(gateway))
         second.stop()
 
@@ -224,13 +233,7 @@ private func readiness(_ gateway: RunningGateway) throws -> RawResponse {
     /// While a request of the second pool waits for that pool's slow JWKS re-fetch, the first pool's requests,
     /// and the second pool's with a key it holds, are answered: nothing waits on another pool's fetch.
     @Test func aSlowRefetchHoldsOnlyTheRequestThatNeedsIt() throws {
-        let firstSigner = TestSigner(keyID: "first")
-        let secondSigner = TestSigner(keyID: "second")
-        let first = try FixtureServer(jwks: TestSigner.jwks([firstSigner]))
-        let second = try FixtureServer(jwks: TestSigner.jwks([secondSigner]))
-        let gateway = try RunningGateway(
-            extra: poolRoutes(upstream: first.url, first: "us-east-1_Test", second: secondPoolID),
-            cognito: cognitoBlock(jwksURL: first.url + "/jwks.json") + secondPool(jwksURL: second.url + "/jwks.json"))
+        let (firstSigner, secondSigner, first, second, gateway) = try twoPoolGateway()
         #expect(try waitUntilReady(gateway))
         // jwks_min_refetch_interval is 1s: past it since the second pool's first fetch, an unknown kid fetches again.
         let loaded = try #require(
