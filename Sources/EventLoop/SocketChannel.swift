@@ -47,7 +47,9 @@ package struct ChannelError: Error, Sendable, CustomStringConvertible {
 /// (`readPending`) while its owner has reading paused, and reads them when reading resumes.
 final class SocketChannel: Selectable {
     let fd: Int32
-    unowned let loop: EventLoop
+    /// Strong, as its connection's is: the loop lets go of the channel when it closes (an unowned reference costs an
+    /// atomic check on every use).
+    let loop: EventLoop
     /// Strong until the channel closes: a registered socket keeps its connection alive.
     private var handler: (any ChannelHandler)?
     private var registration: Registration?

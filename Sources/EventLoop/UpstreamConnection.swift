@@ -37,7 +37,10 @@ package final class UpstreamConnection: ChannelHandler, @unchecked Sendable {
     package let loop: EventLoop
     package let address: SocketAddress
     private let fd: Int32
-    package weak var delegate: (any UpstreamConnectionDelegate)?
+    /// Held strongly: the exchange and its upstream hold each other until the exchange ends, when the connection
+    /// closes, joins a tunnel or goes back to its pool, each of which lets go of it. (A weak reference cost a side
+    /// table for every exchange and an atomic load for every event.)
+    package var delegate: (any UpstreamConnectionDelegate)?
     private var lifecycle = UpstreamLifecycle()
     private var decoder: ResponseDecoder
     private var channel: SocketChannel?
