@@ -49,7 +49,7 @@ extension ClientConnection {
     /// The fields every answer carries, last: Date, X-Request-Id and what the connection does next.
     fileprivate func writeCommonFields(_ head: inout HeadWriter, keepAlive: Bool) {
         head.field("Date", loop.httpDate())
-        head.field("X-Request-Id", currentRequestID)
+        currentRequestID.withBytes { head.field("X-Request-Id", bytes: $0) }
         if !keepAlive {
             head.field("Connection", "close")
         } else if currentVersion == .http10 {
@@ -124,7 +124,7 @@ extension ClientConnection {
         head.field("Upgrade", "websocket")
         head.field("Connection", "Upgrade")
         head.field("Date", loop.httpDate())
-        head.field("X-Request-Id", currentRequestID)
+        currentRequestID.withBytes { head.field("X-Request-Id", bytes: $0) }
         head.end()
         record.status = 101
         record.bytesSent = head.count

@@ -1,7 +1,7 @@
 import Cryptography
 import Dispatch
 package import Endpoints
-import HTTP1
+package import HTTP1
 import Time
 
 /// One accepted client connection, confined to its loop. It carries out what its two machines decide: the
@@ -40,7 +40,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     /// The exchange in progress, for the access log.
     package var record = AccessRecord()
     private var requestStart: UInt64 = 0
-    package private(set) var currentRequestID = ""
+    package private(set) var currentRequestID = RequestID()
     private(set) var currentVersion: HTTPVersion = .http11
     private(set) var currentIsHead = false
     /// Where the current request's body goes; nil discards it.
@@ -270,10 +270,8 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
         handlerDeadlineExpired = nil
         if deadlineState.kind == .handler { deadlineState.set(.none) }
         upstreamToResume = nil
-        record.durationNanoseconds = SystemClock.monotonicNanoseconds() &- requestStart
-        context.observer.exchangeFinished(record, loop: loop)
         // An idle keep-alive connection holds nothing of its last exchange (its head, its token, its record).
-        record = AccessRecord()
+        recordFinishedExchange()
         extraAnswerFields = []
         bodyConsumer = nil
         send(last)
@@ -287,6 +285,15 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
             if !inbound.isEmpty { loop.runSoon { [self] in if lifecycle.isServing { processInbound() } } }
             updateReading()
         }
+    }
+
+    /// Hands the exchange's record, with its duration, to the access log and the metrics, and keeps a fresh one:
+    /// moved out rather than copied (a copy retains and releases each of its strings).
+    private func recordFinishedExchange() {
+        var finished = AccessRecord()
+        swap(&finished, &record)
+        finished.durationNanoseconds = SystemClock.monotonicNanoseconds() &- requestStart
+        context.observer.exchangeFinished(finished, loop: loop)
     }
 
     /// A request refused before any handler saw it (malformed, too large, too slow).
@@ -308,8 +315,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
             status, headers: [("Content-Type", "application/json")], body: body, length: body.count, keepAlive: false)
         record.status = status.code
         record.bytesSent = bytes.count
-        record.durationNanoseconds = SystemClock.monotonicNanoseconds() &- requestStart
-        context.observer.exchangeFinished(record, loop: loop)
+        recordFinishedExchange()
         lifecycle.refused()
         send(bytes)
         closeAfterFlush()
@@ -412,8 +418,7 @@ package final class ClientConnection: ChannelHandler, @unchecked Sendable {
     func endTunnel() {
         guard tunnel != nil else { return }
         tunnel = nil
-        record.durationNanoseconds = SystemClock.monotonicNanoseconds() &- requestStart
-        context.observer.exchangeFinished(record, loop: loop)
+        recordFinishedExchange()
         closeNow()
     }
 }

@@ -29,7 +29,7 @@ package protocol ExchangeObserver: AnyObject, Sendable {
 
 /// What the access log records of one exchange.
 package struct AccessRecord: Sendable {
-    package var requestID = ""
+    package var requestID = RequestID()
     package var client = ""
     package var method = ""
     package var path = ""

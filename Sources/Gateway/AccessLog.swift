@@ -1,5 +1,6 @@
 import Encoding
 import EventLoop
+import HTTP1
 import JWT
 
 /// Writes the access line of SPEC.md "Logs" for every exchange, in the configured format, as bytes straight into
@@ -22,7 +23,10 @@ final class AccessLog: ExchangeObserver {
             out.append("{\"time\":\"" as StaticString)
             time(out)
             out.append("\",\"type\":\"access\",\"request_id\":" as StaticString)
-            JSONText.appendQuoted(record.requestID, to: out)
+            // An id is [A-Za-z0-9._-] only (RequestID): nothing in it needs an escape.
+            out.append(UInt8(ascii: "\""))
+            record.requestID.withBytes { out.append($0) }
+            out.append(UInt8(ascii: "\""))
             out.append(",\"client\":" as StaticString)
             JSONText.appendQuoted(record.client, to: out)
             out.append(",\"method\":" as StaticString)
@@ -51,7 +55,7 @@ final class AccessLog: ExchangeObserver {
         case .text:
             time(out)
             append(" access request_id=", out)
-            append(record.requestID, out)
+            record.requestID.withBytes { out.append($0) }
             append(" client=", out)
             append(record.client, out)
             append(" method=", out)

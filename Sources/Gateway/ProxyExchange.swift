@@ -341,7 +341,7 @@ final class ProxyExchange: RequestBodyConsumer, UpstreamConnectionDelegate, Hand
             metadata: [
                 "route": "\(route.prefix)", "upstream": "\(upstream.map { "\($0.address)" } ?? "\(pool.addresses[0])")",
                 "cause": "\(reason)",
-                "request_id": "\(client.currentRequestID)",
+                "request_id": "\(client.currentRequestID.text)",
             ]
         )
         let kind = refusal == .upstreamTimeout ? "timeout" : "failed"

@@ -33,7 +33,7 @@ struct UpstreamRequest {
         token: VerifiedToken?,
         peerAddress: String,
         clientAddress: String,
-        requestID: String,
+        requestID: RequestID,
         secure: Bool,
         bodyLength: UInt64?,
         chunked: Bool,
@@ -76,7 +76,7 @@ struct UpstreamRequest {
             out.field("X-Forwarded-Proto", secure ? "https" : "http" as StaticString)
             if let clientHost, !clientHost.isEmpty { out.field("X-Forwarded-Host", bytes: clientHost) }
         }
-        out.field("X-Request-Id", requestID)
+        requestID.withBytes { out.field("X-Request-Id", bytes: $0) }
         if route.auth == .required, let token {
             out.field("X-Auth-Sub", token.subject)
             if let username = token.username { out.field("X-Auth-Username", username) }

@@ -1,10 +1,48 @@
 import Encoding
 
-/// X-Request-Id rules: a client's id is kept if it is at most 128 of `[A-Za-z0-9._-]`, otherwise a UUID is made.
-/// The UUID's 128 random bits come from the caller: randomness is the system's, and this module touches none of
-/// it (the event loops draw from a per-thread buffer of kernel randomness).
-package enum RequestID {
+/// A request's id (X-Request-Id), held inline: at most 128 bytes of `[A-Za-z0-9._-]`, the client's when acceptable,
+/// otherwise a UUID made for the request. Inline because nearly every request gets a UUID, and a `String` of 36
+/// bytes would be allocated for each. The UUID's 128 random bits come from the caller: randomness is the
+/// system's, and this module touches none of it (the event loops draw from a per-thread buffer of kernel randomness).
+package struct RequestID: Sendable, Equatable {
     package static let maxLength = 128
+
+    private var storage: InlineArray<128, UInt8> = .init(repeating: 0)
+    package private(set) var count = 0
+
+    /// No id yet (between exchanges).
+    package init() {}
+
+    /// `bytes` must be acceptable (`isAcceptable`).
+    private init(acceptable bytes: UnsafeRawBufferPointer) {
+        count = bytes.count
+        withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: bytes) }
+    }
+
+    /// An id given as text (a test's, or a log's): nil unless acceptable.
+    package init?(_ text: String) {
+        var text = text
+        guard let id = text.withUTF8({ utf8 in
+            Self.isAcceptable(utf8) ? Self(acceptable: UnsafeRawBufferPointer(utf8)) : nil
+        }) else { return nil }
+        self = id
+    }
+
+    package var isEmpty: Bool { count == 0 }
+
+    /// The id's bytes, valid during the call.
+    package func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        withUnsafeBytes(of: storage) { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
+    }
+
+    /// The id as text, for what is not on the request path (event lines).
+    package var text: String {
+        withBytes { String(decoding: $0, as: UTF8.self) }
+    }
+
+    package static func == (left: RequestID, right: RequestID) -> Bool {
+        left.count == right.count && left.withBytes { a in right.withBytes { b in a.elementsEqual(b) } }
+    }
 
     package static func isAcceptable<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
         guard !bytes.isEmpty, bytes.count <= maxLength else { return false }
@@ -20,19 +58,24 @@ package enum RequestID {
     }
 
     /// The client's id when acceptable, else a new version 4 UUID from `random` (called only then).
-    package static func forRequest(_ head: RequestHead, random: () -> (UInt64, UInt64)) -> String {
-        let field = head.bytes.withUnsafeBytes { raw in
-            head.fields.first { raw.equalsLowercase($0.name, "x-request-id") }
+    package static func forRequest(_ head: RequestHead, random: () -> (UInt64, UInt64)) -> RequestID {
+        head.bytes.withUnsafeBytes { raw in
+            if let field = head.fields.first(where: { raw.equalsLowercase($0.name, "x-request-id") }),
+                isAcceptable(raw[field.value])
+            {
+                return RequestID(acceptable: UnsafeRawBufferPointer(rebasing: raw[field.value]))
+            }
+            return uuid(random: random())
         }
-        if let field, isAcceptable(head.bytes[field.value]) { return head.string(field.value) }
-        return uuid(random: random())
     }
 
     /// The version 4 (random) UUID of RFC 9562 made of `random`'s bits, less the six of version and variant.
-    package static func uuid(random: (UInt64, UInt64)) -> String {
+    package static func uuid(random: (UInt64, UInt64)) -> RequestID {
         let high = (random.0 & ~0xF000) | 0x4000  // version 4
         let low = (random.1 & ~(0xC000 << 48)) | (0x8000 << 48)  // RFC 4122 variant
-        return String(unsafeUninitializedCapacity: 36) { out in
+        var id = RequestID()
+        id.count = 36
+        withUnsafeMutableBytes(of: &id.storage) { out in
             // A byte, two digits, at a time; no array of the two words: this runs for every request without an id.
             var index = 0
             for byteIndex in 0..<16 {
@@ -47,7 +90,7 @@ package enum RequestID {
                 out[index + 1] = Hex.lowercaseDigit(byte & 0xF)
                 index += 2
             }
-            return index
         }
+        return id
     }
 }

@@ -1,6 +1,7 @@
 import Encoding
 import EventLoop
 import Foundation
+import HTTP1
 import Testing
 
 @testable import Gateway
@@ -9,7 +10,7 @@ import Testing
 @Suite struct AccessLogTests {
     private func record(nanoseconds: UInt64, subject: String? = "sub \"1\"", upstream: Int? = 200) -> AccessRecord {
         var record = AccessRecord()
-        record.requestID = "id-1"
+        record.requestID = RequestID("id-1")!
         record.client = "127.0.0.1"
         record.method = "GET"
         record.path = "/a\nb"
