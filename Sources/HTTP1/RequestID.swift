@@ -22,9 +22,10 @@ package struct RequestID: Sendable, Equatable {
     /// An id given as text (a test's, or a log's): nil unless acceptable.
     package init?(_ text: String) {
         var text = text
-        guard let id = text.withUTF8({ utf8 in
+        let id = text.withUTF8 { utf8 in
             Self.isAcceptable(utf8) ? Self(acceptable: UnsafeRawBufferPointer(utf8)) : nil
-        }) else { return nil }
+        }
+        guard let id else { return nil }
         self = id
     }
 
