@@ -23,9 +23,40 @@ final class Metrics: ExchangeObserver, Sendable {
                 sum += seconds
             }
         }
+        /// One route's counts: its few statuses in a list (a scan of two or three beats hashing a key).
+        struct RouteCounts {
+            var statuses: [(status: Int, count: UInt64)] = []
+            var durations = Histogram()
+        }
         struct Counts {
-            var requests: [RequestKey: UInt64] = [:]
-            var durations: [String: Histogram] = [:]
+            var slots: [String: Int] = [:]
+            var routes: [RouteCounts] = []
+            /// The route counted last and its slot: exchanges of one route mostly follow each other, and the
+            /// route's prefix is then the same string, equal at the first comparison, with no hash taken.
+            var last: (route: String, slot: Int)?
+
+            mutating func record(route: String, status: Int, seconds: Double, bucket: Int?) {
+                let slot: Int
+                if let last, last.route == route {
+                    slot = last.slot
+                } else {
+                    if let known = slots[route] {
+                        slot = known
+                    } else {
+                        slot = routes.count
+                        slots[route] = slot
+                        routes.append(RouteCounts())
+                    }
+                    last = (route, slot)
+                }
+                // In place: a copy taken out and put back would copy the bucket array on every request.
+                routes[slot].durations.record(seconds, bucket: bucket)
+                if let index = routes[slot].statuses.firstIndex(where: { $0.status == status }) {
+                    routes[slot].statuses[index].count += 1
+                } else {
+                    routes[slot].statuses.append((status, 1))
+                }
+            }
         }
         let counts = Mutex(Counts())
     }
@@ -70,9 +101,7 @@ final class Metrics: ExchangeObserver, Sendable {
         let seconds = Double(record.durationNanoseconds) / 1e9
         let bucket = Self.durationBuckets.firstIndex { seconds <= $0 }
         shards[loop.index].counts.withLock { counts in
-            counts.requests[RequestKey(route: route, status: record.status), default: 0] += 1
-            // In place: a copy taken out and put back would copy the bucket array on every request.
-            counts.durations[route, default: Shard.Histogram()].record(seconds, bucket: bucket)
+            counts.record(route: route, status: record.status, seconds: seconds, bucket: bucket)
         }
     }
 
@@ -138,8 +167,11 @@ final class Metrics: ExchangeObserver, Sendable {
         var durations: [String: Shard.Histogram] = [:]
         for shard in shards {
             shard.counts.withLock { counts in
-                requests.merge(counts.requests, uniquingKeysWith: +)
-                for (route, histogram) in counts.durations {
+                for (route, slot) in counts.slots {
+                    let histogram = counts.routes[slot].durations
+                    for (status, count) in counts.routes[slot].statuses {
+                        requests[RequestKey(route: route, status: status), default: 0] += count
+                    }
                     var merged = durations[route] ?? Shard.Histogram()
                     for index in merged.buckets.indices { merged.buckets[index] += histogram.buckets[index] }
                     merged.count += histogram.count

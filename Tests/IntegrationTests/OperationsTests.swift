@@ -264,6 +264,8 @@ private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
         #expect(try gateway.status("/nowhere/abc") == 404)
         #expect(try gateway.status("/dead") == 502)
         #expect(try gateway.status("/signin") == 405)
+        // A route counted again after others: its counts are found again, not started anew.
+        #expect(try gateway.status("/api/orders", token: token) == 200)
 
         let response = try RawClient(port: gateway.adminPort).exchange("GET /metrics HTTP/1.1\r\nHost: a\r\n\r\n")
         #expect(response.status == 200)
@@ -273,7 +275,7 @@ private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
         func value(_ series: String) -> Double? {
             samples.first { $0.hasPrefix(series + " ") }.flatMap { Double($0.split(separator: " ").last!) }
         }
-        #expect(value(#"authgate_requests_total{route="/api",status="200"}"#) == 2)
+        #expect(value(#"authgate_requests_total{route="/api",status="200"}"#) == 3)
         #expect(value(#"authgate_requests_total{route="/api",status="401"}"#) == 2)
         #expect(value(#"authgate_requests_total{route="none",status="404"}"#) == 1)
         #expect(value(#"authgate_requests_total{route="/signin",status="405"}"#) == 1)
@@ -288,11 +290,11 @@ private func echoRoute(_ prefix: String, _ upstream: FixtureServer) -> String {
             (value(#"authgate_jwks_last_success_timestamp_seconds{pool="us-east-1_Test"}"#) ?? 0)
                 > Date().timeIntervalSince1970 - 60)
         #expect(value("authgate_token_cache_misses_total") == 2, "the valid token and the expired one were verified")
-        #expect(value("authgate_token_cache_hits_total") == 2, "the valid token came back twice (one 200, one 403)")
+        #expect(value("authgate_token_cache_hits_total") == 3, "the valid token came back thrice (two 200s, one 403)")
         #expect(value("authgate_open_connections") != nil)
         #expect(value("authgate_revocations") == 0)
-        #expect(value(#"authgate_request_duration_seconds_bucket{route="/api",le="+Inf"}"#) == 4)
-        #expect(value(#"authgate_request_duration_seconds_count{route="/api"}"#) == 4)
+        #expect(value(#"authgate_request_duration_seconds_bucket{route="/api",le="+Inf"}"#) == 5)
+        #expect(value(#"authgate_request_duration_seconds_count{route="/api"}"#) == 5)
         #expect(!text.contains("random-segment") && !text.contains("/nowhere"), "routes by prefix, never raw paths")
         // Every family is announced, every sample line is well formed.
         for family in [
