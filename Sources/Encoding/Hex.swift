@@ -13,6 +13,22 @@ public enum Hex {
         value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "A") - 10 + value
     }
 
+    /// The eight lowercase digits of `value`, the most significant in the lowest byte: stored little-endian,
+    /// the word is the digits in order. All eight at once, with no branch per digit.
+    @inlinable
+    public static func lowercaseDigits(_ value: UInt32) -> UInt64 {
+        // Each nibble to its own byte, the lowest nibble in the lowest byte; then the first digit goes first.
+        var nibbles = UInt64(value)
+        nibbles = (nibbles | nibbles << 16) & 0x0000_FFFF_0000_FFFF
+        nibbles = (nibbles | nibbles << 8) & 0x00FF_00FF_00FF_00FF
+        nibbles = (nibbles | nibbles << 4) & 0x0F0F_0F0F_0F0F_0F0F
+        nibbles = nibbles.byteSwapped
+        // A byte of 10 or more carries into its bit 4 when 6 is added: those move on from "9" + 1 to "a".
+        let letters = ((nibbles &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101
+        let digits = nibbles &+ 0x3030_3030_3030_3030 &+ letters &* UInt64(UInt8(ascii: "a") - UInt8(ascii: "9") - 1)
+        return digits
+    }
+
     /// The value of one hex digit (either case), or nil.
     package static func value(_ byte: UInt8) -> UInt8? {
         switch byte {

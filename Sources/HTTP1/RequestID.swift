@@ -4,7 +4,7 @@ import Encoding
 /// otherwise a UUID made for the request. Inline because nearly every request gets a UUID, and a `String` of 36
 /// bytes would be allocated for each. The UUID's 128 random bits come from the caller: randomness is the
 /// system's, and this module touches none of it (the event loops draw from a per-thread buffer of kernel randomness).
-package struct RequestID: Sendable, Equatable {
+package struct RequestID: Sendable {
     package static let maxLength = 128
 
     private var storage: InlineArray<128, UInt8> = .init(repeating: 0)
@@ -19,7 +19,7 @@ package struct RequestID: Sendable, Equatable {
         withUnsafeMutableBytes(of: &storage) { $0.copyMemory(from: bytes) }
     }
 
-    /// An id given as text (a test's, or a log's): nil unless acceptable.
+    /// An id given as text (tests make theirs so): nil unless acceptable.
     package init?(_ text: String) {
         var text = text
         let id = text.withUTF8 { utf8 in
@@ -29,8 +29,6 @@ package struct RequestID: Sendable, Equatable {
         self = id
     }
 
-    package var isEmpty: Bool { count == 0 }
-
     /// The id's bytes, valid during the call.
     package func withBytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
         withUnsafeBytes(of: storage) { body(UnsafeRawBufferPointer(rebasing: $0[0..<count])) }
@@ -39,10 +37,6 @@ package struct RequestID: Sendable, Equatable {
     /// The id as text, for what is not on the request path (event lines).
     package var text: String {
         withBytes { String(decoding: $0, as: UTF8.self) }
-    }
-
-    package static func == (left: RequestID, right: RequestID) -> Bool {
-        left.count == right.count && left.withBytes { a in right.withBytes { b in a.elementsEqual(b) } }
     }
 
     package static func isAcceptable<Bytes: Collection<UInt8>>(_ bytes: Bytes) -> Bool {
@@ -76,21 +70,28 @@ package struct RequestID: Sendable, Equatable {
         let low = (random.1 & ~(0xC000 << 48)) | (0x8000 << 48)  // RFC 4122 variant
         var id = RequestID()
         id.count = 36
+        // 8-4-4-4-12 digits, eight at a time from each half of a word (the middle groups four and four): this
+        // runs for every request that brings no id.
+        let middle = Hex.lowercaseDigits(UInt32(truncatingIfNeeded: high))
+        let lowHigh = Hex.lowercaseDigits(UInt32(truncatingIfNeeded: low >> 32))
         withUnsafeMutableBytes(of: &id.storage) { out in
-            // A byte, two digits, at a time; no array of the two words: this runs for every request without an id.
-            var index = 0
-            for byteIndex in 0..<16 {
-                // 8-4-4-4-12 digits: a dash before the 4th, 6th, 8th and 10th byte.
-                if byteIndex == 4 || byteIndex == 6 || byteIndex == 8 || byteIndex == 10 {
-                    out[index] = UInt8(ascii: "-")
-                    index += 1
-                }
-                let word = byteIndex < 8 ? high : low
-                let byte = UInt8(truncatingIfNeeded: word >> UInt64(56 - 8 * (byteIndex & 7)))
-                out[index] = Hex.lowercaseDigit(byte >> 4)
-                out[index + 1] = Hex.lowercaseDigit(byte & 0xF)
-                index += 2
+            func eight(_ digits: UInt64, at offset: Int) {
+                out.storeBytes(of: digits.littleEndian, toByteOffset: offset, as: UInt64.self)
             }
+            func four(_ digits: UInt64, at offset: Int) {
+                out.storeBytes(
+                    of: UInt32(truncatingIfNeeded: digits).littleEndian, toByteOffset: offset, as: UInt32.self)
+            }
+            eight(Hex.lowercaseDigits(UInt32(truncatingIfNeeded: high >> 32)), at: 0)
+            out[8] = UInt8(ascii: "-")
+            four(middle, at: 9)
+            out[13] = UInt8(ascii: "-")
+            four(middle >> 32, at: 14)
+            out[18] = UInt8(ascii: "-")
+            four(lowHigh, at: 19)
+            out[23] = UInt8(ascii: "-")
+            four(lowHigh >> 32, at: 24)
+            eight(Hex.lowercaseDigits(UInt32(truncatingIfNeeded: low)), at: 28)
         }
         return id
     }

@@ -2,6 +2,14 @@ import Encoding
 import Testing
 
 @Suite struct DigitsTests {
+    @Test(arguments: [0, 9, 10, 15, 0x0123_4567, 0x89ab_cdef, 0xa0b0_c0d0, 0x0f0f_f0f0, UInt32.max, 0x8000_0001])
+    func eightHexDigitsAtOnceAreWhatSwiftPrints(_ value: UInt32) {
+        let word = Hex.lowercaseDigits(value).littleEndian
+        let text = withUnsafeBytes(of: word) { String(decoding: $0, as: UTF8.self) }
+        let printed = String(value, radix: 16)
+        #expect(text == String(repeating: "0", count: 8 - printed.count) + printed)
+    }
+
     @Test(arguments: [0, 7, 9, 10, 99, 100, 101, 65_535, 1_000_000, Int.max, -1, -42, Int.min + 1])
     func decimalIsWhatSwiftPrints(_ value: Int) {
         let out = ByteWriter()

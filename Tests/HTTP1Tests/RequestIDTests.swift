@@ -36,6 +36,6 @@ import Testing
         #expect(RequestID(String(repeating: "a", count: 129)) == nil)
         #expect(RequestID("a b") == nil)
         #expect(RequestID("") == nil)
-        #expect(RequestID().isEmpty)
+        #expect(RequestID().count == 0)
     }
 }
