@@ -48,7 +48,8 @@ final class PublicHandler: RequestHandler {
                 connection.useClientAddress(client.description)
             }
         }
-        let path = head.path
+        // The access record's path: made from the head once, when the exchange started.
+        let path = connection.record.path
         let isSafe = PathSafety.isSafe(path)
         let route = isSafe ? routes.match(path) : nil
         // Before every other answer: a preflight needs no token, and every answer carries the policy's fields.
