@@ -51,6 +51,18 @@ enum WordScan {
     private static let ones: UInt64 = 0x0101_0101_0101_0101
     private static let highBits: UInt64 = 0x8080_8080_8080_8080
 
+    /// 0x20 in each byte of `literal` (ASCII) that is a lowercase letter: OR-ed into a word of input, it makes
+    /// that byte of the input equal the letter exactly when it is the letter in either case, while every other
+    /// byte must already be equal.
+    @inline(__always)
+    static func caseBits(ofLowercase literal: UInt64) -> UInt64 {
+        // Adding 0x1F carries a byte of 0x61 ("a") or more into its high bit, adding 0x05 one of 0x7B (past "z")
+        // or more; no byte below 0x80 carries into the next.
+        let fromA = literal &+ ones &* 0x1F
+        let pastZ = literal &+ ones &* 0x05
+        return (fromA & ~pastZ & highBits) >> 2
+    }
+
     /// High bit set in each byte of `word` that is zero; the lowest flagged byte is exact (bytes above a zero
     /// byte may be flagged falsely, which callers never look at).
     @inline(__always)
@@ -122,14 +134,30 @@ enum WordScan {
 }
 
 extension UnsafeRawBufferPointer {
-    /// Case-insensitive comparison of an ASCII range against a lowercase literal.
+    /// Case-insensitive comparison of an ASCII range against a lowercase literal. A literal of eight bytes or more
+    /// (most field names authgate looks for) is compared a word at a time, the last word overlapping the one
+    /// before it, so no byte is compared alone; shorter ones byte by byte.
     @inline(__always)
     package func equalsLowercase(_ range: Range<Int>, _ lowercase: StaticString) -> Bool {
-        guard range.count == lowercase.utf8CodeUnitCount else { return false }
-        let literal = lowercase.utf8Start
+        let count = lowercase.utf8CodeUnitCount
+        guard range.count == count else { return false }
+        let literal = UnsafeRawPointer(lowercase.utf8Start)
+        if count >= 8 {
+            var offset = 0
+            while true {
+                let word = UInt64(
+                    littleEndian: loadUnaligned(fromByteOffset: range.lowerBound + offset, as: UInt64.self))
+                let expected = UInt64(littleEndian: literal.loadUnaligned(fromByteOffset: offset, as: UInt64.self))
+                if word | WordScan.caseBits(ofLowercase: expected) != expected { return false }
+                if offset + 8 == count { return true }
+                offset = Swift.min(offset + 8, count - 8)
+            }
+        }
         var index = 0
         for position in range {
-            if ByteClass.lowercased(self[position]) != literal[index] { return false }
+            if ByteClass.lowercased(self[position]) != literal.load(fromByteOffset: index, as: UInt8.self) {
+                return false
+            }
             index += 1
         }
         return true

@@ -65,4 +65,37 @@ import Testing
             }
         }
     }
+
+    /// Every byte value at every position of names of 2 to 19 bytes (the short ones byte by byte, the long ones a
+    /// word at a time with an overlapping last word), against the byte rule: ASCII letters match in either case,
+    /// every other byte only itself.
+    @Test func equalsLowercaseIsTheByteRuleOnEveryByteAtEveryPosition() {
+        let literals: [StaticString] = [
+            "te", "host", "x-auth-", "upgrade", "connection", "authorization", "x-forwarded-for", "proxy-connection",
+            "transfer-encoding", "proxy-authorization", "content-length", "x-request-id", "100-continue",
+        ]
+        func byteRule(_ byte: UInt8, _ expected: UInt8) -> Bool {
+            byte == expected || (expected >= 0x61 && expected <= 0x7A && byte == expected - 0x20)
+        }
+        for literal in literals {
+            let lower = Array(UnsafeBufferPointer(start: literal.utf8Start, count: literal.utf8CodeUnitCount))
+            for position in lower.indices {
+                for value in 0...255 {
+                    // Inside a larger buffer, so that a word read past the range would change the answer.
+                    var bytes = [UInt8](repeating: 0x41, count: 3) + lower + [0x41, 0x41, 0x41]
+                    bytes[3 + position] = UInt8(value)
+                    let expected = byteRule(UInt8(value), lower[position])
+                    bytes.withUnsafeBytes { raw in
+                        #expect(raw.equalsLowercase(3..<3 + lower.count, literal) == expected)
+                    }
+                }
+            }
+            // Upper case throughout matches; one byte shorter or longer does not.
+            let upper = lower.map { $0 >= 0x61 && $0 <= 0x7A ? $0 - 0x20 : $0 }
+            upper.withUnsafeBytes { raw in
+                #expect(raw.equalsLowercase(0..<upper.count, literal))
+                #expect(!raw.equalsLowercase(0..<upper.count - 1, literal))
+            }
+        }
+    }
 }
