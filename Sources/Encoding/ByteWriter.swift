@@ -47,8 +47,7 @@ public final class ByteWriter {
 
     @inlinable @inline(__always)
     public func append(_ text: String) {
-        var text = text
-        text.withUTF8 { append(UnsafeRawBufferPointer($0)) }
+        text.withUTF8Bytes { append($0) }
     }
 
     @inlinable @inline(__always)
@@ -84,5 +83,17 @@ public final class ByteWriter {
         base.deallocate()
         base = larger
         capacity = needed
+    }
+}
+
+extension String {
+    /// The string's UTF-8 bytes, valid during the call: a native or small string's read where they are, and only
+    /// another's through `withUTF8`, whose mutable copy costs a retain and a release of a heap string each time
+    /// (the request path writes a dozen strings a request).
+    @inlinable @inline(__always)
+    public func withUTF8Bytes<Result>(_ body: (UnsafeRawBufferPointer) -> Result) -> Result {
+        if let result = utf8.withContiguousStorageIfAvailable({ body(UnsafeRawBufferPointer($0)) }) { return result }
+        var copy = self
+        return copy.withUTF8 { body(UnsafeRawBufferPointer($0)) }
     }
 }

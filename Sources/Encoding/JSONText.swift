@@ -53,10 +53,9 @@ extension JSONText {
     /// Appends `text` as a JSON string to `out`, escaping as `quoted` does, without making a String.
     package static func appendQuoted(_ text: String, to out: ByteWriter) {
         out.append(UInt8(ascii: "\""))
-        var text = text
-        text.withUTF8 { bytes in
-            guard anyNeedsEscape(UnsafeRawBufferPointer(bytes)) else {
-                out.append(UnsafeRawBufferPointer(bytes))
+        text.withUTF8Bytes { bytes in
+            guard anyNeedsEscape(bytes) else {
+                out.append(bytes)
                 return
             }
             for byte in bytes {

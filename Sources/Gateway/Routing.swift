@@ -26,8 +26,7 @@ struct RouteTable: Sendable {
 /// percent-encoded ones, encoded "/" or "\", a raw "\", and encoded NUL.
 enum PathSafety {
     static func isSafe(_ path: String) -> Bool {
-        var path = path
-        return path.withUTF8 { isSafe(UnsafeRawBufferPointer($0)) }
+        path.withUTF8Bytes { isSafe($0) }
     }
 
     /// Segments are compared as they end, so that no segment is ever copied out of the path.
