@@ -25,8 +25,7 @@ public enum Hex {
         nibbles = nibbles.byteSwapped
         // A byte of 10 or more carries into its bit 4 when 6 is added: those move on from "9" + 1 to "a".
         let letters = ((nibbles &+ 0x0606_0606_0606_0606) >> 4) & 0x0101_0101_0101_0101
-        let digits = nibbles &+ 0x3030_3030_3030_3030 &+ letters &* UInt64(UInt8(ascii: "a") - UInt8(ascii: "9") - 1)
-        return digits
+        return nibbles &+ 0x3030_3030_3030_3030 &+ letters &* UInt64(UInt8(ascii: "a") - UInt8(ascii: "9") - 1)
     }
 
     /// The value of one hex digit (either case), or nil.
