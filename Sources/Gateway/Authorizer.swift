@@ -68,7 +68,7 @@ final class Authorizer: Sendable {
     /// A token copied out of its request to wait for a JWKS fetch.
     struct PendingToken: Sendable {
         fileprivate let token: [UInt8]
-        fileprivate let key: VerifiedTokenCache.Key
+        fileprivate let key: VerifiedTokenCache.Key?
         /// The pool its `iss` picked, whose keys are fetched again.
         fileprivate let pool: Int
     }
@@ -117,7 +117,7 @@ final class Authorizer: Sendable {
     /// What the cache and the keys at hand decide, or the token to check again once the JWKS is fetched.
     private enum FirstStep {
         case decided(Result<VerifiedToken, TokenRejection>)
-        case refetch([UInt8], VerifiedTokenCache.Key, pool: Int)
+        case refetch([UInt8], VerifiedTokenCache.Key?, pool: Int)
     }
 
     private func firstStep(_ head: RequestHead, purpose: Purpose) -> FirstStep {
@@ -131,8 +131,11 @@ final class Authorizer: Sendable {
         // a JWKS fetch.
         return head.bytes.withUnsafeBytes { raw -> FirstStep in
             let token = UnsafeRawBufferPointer(rebasing: raw[tokenRange])
-            let key = VerifiedTokenCache.Key(token: token)
-            if let cached = cache.lookup(key, now: now) { return .decided(accept(cached, purpose: purpose, now: now)) }
+            // With the cache off (token_cache_size = 0) the token is not hashed: a SHA-256 for nothing.
+            let key = cache.isEnabled ? VerifiedTokenCache.Key(token: token) : nil
+            if let key, let cached = cache.lookup(key, now: now) {
+                return .decided(accept(cached, purpose: purpose, now: now))
+            }
             // The pool the token's iss picked, if it got that far: one lock for its keys, none for the others'.
             var picked: Int?
             let result = verify(token, now: now, key: key, purpose: purpose) { pool in
@@ -154,7 +157,7 @@ final class Authorizer: Sendable {
     }
 
     private func refetch(
-        _ token: [UInt8], key: VerifiedTokenCache.Key, pool: Int, purpose: Purpose,
+        _ token: [UInt8], key: VerifiedTokenCache.Key?, pool: Int, purpose: Purpose,
         completion: @escaping @Sendable (Result<VerifiedToken, TokenRejection>) -> Void
     ) {
         let keyID = UnverifiedToken.header(token)?["kid"]?.string ?? ""
@@ -176,14 +179,14 @@ final class Authorizer: Sendable {
     }
 
     private func verify(
-        _ token: UnsafeRawBufferPointer, now: Double, key: VerifiedTokenCache.Key, purpose: Purpose,
+        _ token: UnsafeRawBufferPointer, now: Double, key: VerifiedTokenCache.Key?, purpose: Purpose,
         keys: (_ pool: Int) -> JWKSet
     ) -> Result<VerifiedToken, TokenRejection> {
         let verifier = purpose == .route ? self.verifier : accessTokenVerifier
         let result = Result { () throws(TokenRejection) in
             try verifier.verify(token, now: now) { pool throws(TokenRejection) in keys(pool) }
         }
-        if purpose == .route, case .success(let verified) = result { cache.insert(key, verified) }
+        if purpose == .route, let key, case .success(let verified) = result { cache.insert(key, verified) }
         return result
     }
 
