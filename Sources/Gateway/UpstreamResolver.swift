@@ -30,10 +30,13 @@ struct HostResolver: Sendable {
             return .failure(NameResolutionError("cannot read \(Self.hostsFileVariable) \(hostsFile) as a regular file"))
         }
         defer { try? handle.close() }
-        guard let read = try? handle.read(upToCount: Self.maxHostsFileBytes + 1) else {
+        let data: Data
+        do {
+            // nil at the end of the file: an empty file, which holds no names.
+            data = try handle.read(upToCount: Self.maxHostsFileBytes + 1) ?? Data()
+        } catch {
             return .failure(NameResolutionError("cannot read \(Self.hostsFileVariable) \(hostsFile)"))
         }
-        let data = read ?? Data()
         guard data.count <= Self.maxHostsFileBytes else {
             return .failure(NameResolutionError("\(Self.hostsFileVariable) \(hostsFile) is larger than 1 MiB"))
         }
