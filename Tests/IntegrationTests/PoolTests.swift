@@ -234,6 +234,8 @@ private func readiness(_ gateway: RunningGateway) throws -> RawResponse {
     /// and the second pool's with a key it holds, are answered: nothing waits on another pool's fetch.
     @Test func aSlowRefetchHoldsOnlyTheRequestThatNeedsIt() throws {
         let (firstSigner, secondSigner, first, second, gateway) = try twoPoolGateway()
+        // The first pool's server is also the routes' upstream: it must live to the end.
+        defer { withExtendedLifetime(first) {} }
         #expect(try waitUntilReady(gateway))
         // jwks_min_refetch_interval is 1s: past it since the second pool's first fetch, an unknown kid fetches again.
         let loaded = try #require(
