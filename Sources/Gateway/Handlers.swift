@@ -297,28 +297,6 @@ final class AdminHandler: RequestHandler {
     }
 }
 
-extension TokenRejection {
-    /// The reason as a metric label: one fixed name per case, no detail.
-    var metricReason: String {
-        switch self {
-        case .missing: return "no_token"
-        case .malformed: return "malformed"
-        case .unsupportedAlgorithm: return "unsupported_alg"
-        case .unknownKeyID: return "unknown_kid"
-        case .badSignature: return "bad_signature"
-        case .wrongIssuer: return "wrong_issuer"
-        case .wrongTokenUse: return "wrong_token_use"
-        case .wrongAudience: return "wrong_audience"
-        case .expired: return "expired"
-        case .notYetValid: return "not_yet_valid"
-        case .issuedInFuture: return "issued_in_future"
-        case .noSigningKeys: return "no_signing_keys"
-        case .revoked: return "revoked"
-        case .poolNotAccepted: return "pool_not_accepted"
-        }
-    }
-}
-
 /// The access log and the metrics both see every exchange of the public listeners.
 final class ExchangeObservers: ExchangeObserver {
     let observers: [any ExchangeObserver]

@@ -21,31 +21,46 @@ package struct TokenRules: Sendable {
     }
 }
 
-/// Why a token was refused. The reason goes to the access log; the client only sees the status.
-package enum TokenRejection: Error, Sendable, Equatable, CustomStringConvertible {
-    case missing
-    case malformed(String)
-    case unsupportedAlgorithm
-    case unknownKeyID
-    case badSignature
+/// Why a token was refused. The reason goes to the access log and, as a fixed name, to the metrics; the client
+/// only sees the status. A struct, not a public enum (STYLE.md "Errors"), so that a new reason breaks no caller.
+package struct TokenRejection: Error, Sendable, Equatable, CustomStringConvertible {
+    private enum Code: Sendable, Equatable {
+        case missing, malformed, unsupportedAlgorithm, unknownKeyID, badSignature, wrongIssuer, wrongTokenUse
+        case wrongAudience, expired, notYetValid, issuedInFuture, noSigningKeys, revoked, poolNotAccepted
+    }
+
+    private let code: Code
+    /// What is malformed: the access log's detail; empty for the other reasons.
+    private let detail: String
+
+    private init(_ code: Code, detail: String = "") {
+        self.code = code
+        self.detail = detail
+    }
+
+    package static let missing = TokenRejection(.missing)
+    package static func malformed(_ detail: String) -> TokenRejection { TokenRejection(.malformed, detail: detail) }
+    package static let unsupportedAlgorithm = TokenRejection(.unsupportedAlgorithm)
+    package static let unknownKeyID = TokenRejection(.unknownKeyID)
+    package static let badSignature = TokenRejection(.badSignature)
     /// The `iss` names none of the configured pools.
-    case wrongIssuer
-    case wrongTokenUse
-    case wrongAudience
-    case expired
-    case notYetValid
-    case issuedInFuture
+    package static let wrongIssuer = TokenRejection(.wrongIssuer)
+    package static let wrongTokenUse = TokenRejection(.wrongTokenUse)
+    package static let wrongAudience = TokenRejection(.wrongAudience)
+    package static let expired = TokenRejection(.expired)
+    package static let notYetValid = TokenRejection(.notYetValid)
+    package static let issuedInFuture = TokenRejection(.issuedInFuture)
     /// No signing key was ever loaded: the gateway cannot judge any token.
-    case noSigningKeys
+    package static let noSigningKeys = TokenRejection(.noSigningKeys)
     /// Valid, but its `sub` was signed out or revoked at the gateway after the token was issued.
-    case revoked
+    package static let revoked = TokenRejection(.revoked)
     /// Valid, but issued by a pool the route's `pools` does not list.
-    case poolNotAccepted
+    package static let poolNotAccepted = TokenRejection(.poolNotAccepted)
 
     package var description: String {
-        switch self {
+        switch code {
         case .missing: return "no token"
-        case .malformed(let detail): return "malformed token: \(detail)"
+        case .malformed: return "malformed token: \(detail)"
         case .unsupportedAlgorithm: return "alg is not RS256"
         case .unknownKeyID: return "unknown kid"
         case .badSignature: return "bad signature"
@@ -58,6 +73,27 @@ package enum TokenRejection: Error, Sendable, Equatable, CustomStringConvertible
         case .noSigningKeys: return "no signing keys loaded"
         case .revoked: return "revoked"
         case .poolNotAccepted: return "pool not accepted on this route"
+        }
+    }
+
+    /// The reason as a metric label (`authgate_authorization_failures_total{reason}`): one fixed name a reason,
+    /// never the detail, so that a client cannot make new label values.
+    package var metricReason: String {
+        switch code {
+        case .missing: return "no_token"
+        case .malformed: return "malformed"
+        case .unsupportedAlgorithm: return "unsupported_alg"
+        case .unknownKeyID: return "unknown_kid"
+        case .badSignature: return "bad_signature"
+        case .wrongIssuer: return "wrong_issuer"
+        case .wrongTokenUse: return "wrong_token_use"
+        case .wrongAudience: return "wrong_audience"
+        case .expired: return "expired"
+        case .notYetValid: return "not_yet_valid"
+        case .issuedInFuture: return "issued_in_future"
+        case .noSigningKeys: return "no_signing_keys"
+        case .revoked: return "revoked"
+        case .poolNotAccepted: return "pool_not_accepted"
         }
     }
 }
