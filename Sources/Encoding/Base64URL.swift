@@ -3,10 +3,16 @@
 package enum Base64URL {
     private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
-    /// Each byte's value in the alphabet, 0xFF for a byte outside it.
-    private static let values: [UInt8] = {
-        var table = [UInt8](repeating: 0xFF, count: 256)
-        for (index, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(index) }
+    /// A byte outside the alphabet, in `placed`: no value of the alphabet reaches bit 31 at any place.
+    private static let outside: UInt32 = 0x8000_0000
+
+    /// Each byte's value in the alphabet already moved to its place in a group of four characters (24 bits):
+    /// `placed[256 * place + byte]`, or `outside`. A group is then four lookups or-ed together and one test.
+    private static let placed: [UInt32] = {
+        var table = [UInt32](repeating: outside, count: 4 * 256)
+        for (value, byte) in alphabet.enumerated() {
+            for place in 0..<4 { table[256 * place + Int(byte)] = UInt32(value) << (6 * (3 - place)) }
+        }
         return table
     }()
 
@@ -21,40 +27,35 @@ package enum Base64URL {
     package static func decode(_ text: UnsafeRawBufferPointer, into out: UnsafeMutableRawBufferPointer) -> Int? {
         guard let count = decodedCount(text.count) else { return nil }
         precondition(out.count >= count, "base64url output buffer too small")
-        return values.withUnsafeBufferPointer { table -> Int? in
+        return placed.withUnsafeBufferPointer { table -> Int? in
+            @inline(__always) func place(_ index: Int, _ place: Int) -> UInt32 {
+                table[256 &* place &+ Int(text[index])]
+            }
             var input = 0
             var output = 0
             let whole = text.count / 4 * 4
             while input < whole {
-                let a = table[Int(text[input])]
-                let b = table[Int(text[input + 1])]
-                let c = table[Int(text[input + 2])]
-                let d = table[Int(text[input + 3])]
-                // 0xFF marks a byte outside the alphabet; every value of the alphabet is below 0x40.
-                guard (a | b | c | d) & 0xC0 == 0 else { return nil }
-                let group = UInt32(a) << 18 | UInt32(b) << 12 | UInt32(c) << 6 | UInt32(d)
+                let group = place(input, 0) | place(input &+ 1, 1) | place(input &+ 2, 2) | place(input &+ 3, 3)
+                guard group & outside == 0 else { return nil }
                 out[output] = UInt8(truncatingIfNeeded: group >> 16)
-                out[output + 1] = UInt8(truncatingIfNeeded: group >> 8)
-                out[output + 2] = UInt8(truncatingIfNeeded: group)
-                input += 4
-                output += 3
+                out[output &+ 1] = UInt8(truncatingIfNeeded: group >> 8)
+                out[output &+ 2] = UInt8(truncatingIfNeeded: group)
+                input &+= 4
+                output &+= 3
             }
             switch text.count - whole {
             case 2:
-                let a = table[Int(text[input])]
-                let b = table[Int(text[input + 1])]
+                let group = place(input, 0) | place(input + 1, 1)
                 // The 4 bits past the byte must be zero: "AB" and "AC" must not both decode to the same byte.
-                guard (a | b) & 0xC0 == 0, b & 0x0F == 0 else { return nil }
-                out[output] = a << 2 | b >> 4
+                guard group & outside == 0, group & 0x00_FFFF == 0 else { return nil }
+                out[output] = UInt8(truncatingIfNeeded: group >> 16)
                 output += 1
             case 3:
-                let a = table[Int(text[input])]
-                let b = table[Int(text[input + 1])]
-                let c = table[Int(text[input + 2])]
-                guard (a | b | c) & 0xC0 == 0, c & 0x03 == 0 else { return nil }
-                let group = UInt32(a) << 10 | UInt32(b) << 4 | UInt32(c) >> 2
-                out[output] = UInt8(truncatingIfNeeded: group >> 8)
-                out[output + 1] = UInt8(truncatingIfNeeded: group)
+                let group = place(input, 0) | place(input + 1, 1) | place(input + 2, 2)
+                // The 2 bits past the second byte must be zero.
+                guard group & outside == 0, group & 0x00_00FF == 0 else { return nil }
+                out[output] = UInt8(truncatingIfNeeded: group >> 16)
+                out[output + 1] = UInt8(truncatingIfNeeded: group >> 8)
                 output += 2
             default:
                 break

@@ -18,6 +18,41 @@ import Testing
     func refusesNonCanonicalText(text: String) {
         #expect(Base64URL.decode(Array(text.utf8)) == nil)
     }
+
+    /// Every length from 0 to 300 bytes, random contents: what Foundation's base64 decodes from the same text in
+    /// the standard alphabet with padding.
+    @Test func decodesAsFoundationDoes() {
+        var generator = SplitMix64(state: 0x6261_7365_3634)
+        for length in 0...300 {
+            let bytes = (0..<length).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let text = Base64URL.encode(bytes)
+            var standard = text.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+            standard += String(repeating: "=", count: (4 - standard.count % 4) % 4)
+            #expect(Base64URL.decode(Array(text.utf8)) == bytes, "length \(length)")
+            #expect(Data(base64Encoded: standard).map(Array.init) == bytes, "length \(length)")
+        }
+    }
+
+    /// Each of the 256 byte values at each place of a group and of both kinds of tail: only the alphabet's 64 are
+    /// read, and a tail's unused low bits must be zero.
+    @Test func readsOnlyTheAlphabetAtEveryPlace() {
+        let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
+        for base in ["QUJDQUJD", "QUJDQUI", "QUJDQQ"] {
+            for place in 0..<base.utf8.count {
+                for byte in UInt8.min...UInt8.max {
+                    var text = Array(base.utf8)
+                    text[place] = byte
+                    let value = alphabet.firstIndex(of: byte)
+                    let tail = base.utf8.count % 4
+                    let isLast = place == base.utf8.count - 1
+                    // The last character of a 3-character tail keeps 2 bits unused, of a 2-character tail 4.
+                    let unusedMask = tail == 3 ? 0x03 : tail == 2 ? 0x0F : 0
+                    let canonical = value.map { !isLast || $0 & unusedMask == 0 } ?? false
+                    #expect((Base64URL.decode(text) != nil) == canonical, "\(base) with \(byte) at \(place)")
+                }
+            }
+        }
+    }
 }
 
 @Suite struct StrictJSONTests {
