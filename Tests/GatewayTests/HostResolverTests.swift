@@ -43,6 +43,12 @@ import Testing
             return
         }
         #expect(missing.contains("api.test is not in AUTHGATE_HOSTS_FILE"))
+        // An empty file holds no names; it is read, not "cannot read".
+        guard case .failure(let empty) = try resolve("api.test", file: "") else {
+            Issue.record("resolved")
+            return
+        }
+        #expect(empty.contains("api.test is not in AUTHGATE_HOSTS_FILE"))
         guard case .failure(let unreadable) = try resolve("api.test", file: nil) else {
             Issue.record("resolved")
             return
