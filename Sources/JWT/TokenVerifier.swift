@@ -22,7 +22,8 @@ package struct TokenRules: Sendable {
 }
 
 /// Why a token was refused. The reason goes to the access log and, as a fixed name, to the metrics; the client
-/// only sees the status. A struct, not an enum callers switch on (STYLE.md "Errors"), so that a new reason breaks no caller.
+/// only sees the status. A struct, not an enum callers switch on (STYLE.md "Errors"), so that a new reason breaks
+/// no caller.
 package struct TokenRejection: Error, Sendable, Equatable, CustomStringConvertible {
     private enum Code: Sendable, Equatable {
         case missing, malformed, unsupportedAlgorithm, unknownKeyID, badSignature, wrongIssuer, wrongTokenUse
